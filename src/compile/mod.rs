@@ -1,0 +1,1 @@
+//! The compile job: inputs → records → collections → objects → feed file.

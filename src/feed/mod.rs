@@ -1,0 +1,284 @@
+//! The feed file: one immutable, checksummed file per generation holding
+//! everything the edge server needs, pre-serialized (see FORMAT.md).
+//!
+//! - [`write`] builds a file from fully decided objects (date_added already
+//!   assigned by the compiler) and [`publish`] makes it live atomically.
+//! - [`Feed::open`] memory-maps a file in O(1) (header and section-table
+//!   checks only); [`Feed::verify`] checks every checksum and invariant.
+//! - [`token`] is the pagination-token format: it is part of the feed
+//!   contract because the writer pre-mints the `next` tokens embedded in the
+//!   precompressed default pages, and the server must mint byte-identical
+//!   ones.
+//!
+//! API contract (the server and the compiler are written against it):
+//! every byte range handed out is a [`bytes::Bytes`] slice of the mapping,
+//! so it keeps the mapping alive and costs a refcount bump.
+
+pub mod token;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// STIX spec version of one stored object version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SpecVersion {
+    #[serde(rename = "2.0")]
+    V20,
+    #[serde(rename = "2.1")]
+    V21,
+}
+
+impl SpecVersion {
+    /// `"2.0"` or `"2.1"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpecVersion::V20 => "2.0",
+            SpecVersion::V21 => "2.1",
+        }
+    }
+}
+
+/// Why a feed file was refused. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a feed file, wrong version, truncated, checksum mismatch, broken
+    /// invariant: `what` says which, in words a user can act on.
+    #[error("{path}: {what}")]
+    Invalid { path: PathBuf, what: String },
+}
+
+/// Server-facing description of the feed, stored as JSON in the META
+/// section (small, parsed once at open).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FeedMeta {
+    /// Random 128-bit id of this generation, hex.
+    pub generation: String,
+    /// Creation time, µs since the epoch.
+    pub created_us: i64,
+    /// Discovery `title`.
+    pub title: String,
+    pub description: Option<String>,
+    pub contact: Option<String>,
+    pub api_roots: Vec<ApiRootMeta>,
+    pub collections: Vec<CollectionMeta>,
+    /// Page size of the default (and precompressed) pages.
+    pub page_size: u32,
+    /// MAC key of pagination tokens, hex (32 bytes). Carried over from the
+    /// previous generation so tokens survive a regeneration.
+    pub token_key: String,
+}
+
+/// One API root.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiRootMeta {
+    pub name: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub default: bool,
+}
+
+/// One collection as the server describes it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CollectionMeta {
+    /// UUID, lower-case.
+    pub id: String,
+    pub alias: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    /// Name of its API root.
+    pub api_root: String,
+    /// `"2.1"` and/or `"2.0"`.
+    pub taxii_versions: Vec<String>,
+}
+
+/// One object version handed to the writer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectVersion {
+    /// `type--uuid`.
+    pub id: String,
+    /// STIX `type`.
+    pub stix_type: String,
+    pub spec_version: SpecVersion,
+    /// `modified` (or `created`), µs; the TAXII "version".
+    pub version_us: i64,
+    /// Unique within the collection together with the order of the list.
+    pub date_added_us: i64,
+    /// Compact JSON of the STIX 2.1 serialization (or the object as given,
+    /// for passthrough objects).
+    pub json21: Box<str>,
+    /// Compact JSON of the STIX 2.0 serialization, for collections that
+    /// offer TAXII 2.0.
+    pub json20: Option<Box<str>>,
+}
+
+/// One collection handed to the writer.
+#[derive(Debug, Clone, Default)]
+pub struct CollectionData {
+    /// Sorted by `date_added_us` ascending (ties: any fixed order, kept).
+    pub objects: Vec<ObjectVersion>,
+    /// Opaque compiler state carried to the next generation (stable
+    /// date_added, epochs, tombstones). Stored and checksummed, never read
+    /// by the server.
+    pub state: Vec<u8>,
+}
+
+/// Everything one generation holds.
+#[derive(Debug, Clone)]
+pub struct FeedSpec {
+    pub meta: FeedMeta,
+    /// Parallel to `meta.collections`.
+    pub collections: Vec<CollectionData>,
+}
+
+/// Knobs of the writer.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    pub zstd_level: i32,
+    pub gzip_level: u32,
+}
+
+/// What the writer produced.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WriteStats {
+    pub bytes: u64,
+    pub objects: u64,
+    pub precompressed_pages: u64,
+}
+
+/// One row of a collection's entry table, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub date_added_us: i64,
+    pub version_us: i64,
+    /// xxh3-64 of the object id string.
+    pub id_hash: u64,
+    /// Index into [`CollectionFeed::types`].
+    pub type_id: u16,
+    pub spec_version: SpecVersion,
+    /// This is the earliest version of its id in the collection.
+    pub first: bool,
+    /// This is the latest version of its id in the collection.
+    pub last: bool,
+}
+
+/// Content codings of precompressed pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Gzip,
+    Zstd,
+}
+
+/// Which list resource a page belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageKind {
+    Objects,
+    Manifest,
+}
+
+/// An open, memory-mapped feed generation. Cheap to share (`Arc<Feed>`).
+pub struct Feed {
+    _private: (),
+}
+
+/// One collection's view into the mapping.
+pub struct CollectionFeed {
+    _private: (),
+}
+
+impl Feed {
+    /// Memory-maps and checks header and section table (O(1) in the size).
+    pub fn open(_path: &Path) -> Result<Feed, FeedError> {
+        todo!("feed reader")
+    }
+
+    /// The same checks over bytes already in memory (tests, fuzzing).
+    pub fn from_bytes(_bytes: Bytes, _name: &Path) -> Result<Feed, FeedError> {
+        todo!("feed reader")
+    }
+
+    /// The parsed META section.
+    pub fn meta(&self) -> &FeedMeta {
+        todo!()
+    }
+
+    /// Collections, parallel to `meta().collections`.
+    pub fn collections(&self) -> &[CollectionFeed] {
+        todo!()
+    }
+
+    /// Full verification: every checksum and invariant, every object's JSON.
+    pub fn verify(&self) -> Result<(), FeedError> {
+        todo!()
+    }
+}
+
+impl CollectionFeed {
+    /// Number of entries (object versions).
+    pub fn len(&self) -> usize {
+        todo!()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entry `i` (0-based, date_added order).
+    pub fn entry(&self, _i: usize) -> Entry {
+        todo!()
+    }
+
+    /// STIX type names; `Entry::type_id` indexes this.
+    pub fn types(&self) -> &[String] {
+        todo!()
+    }
+
+    /// The STIX 2.1 JSON of entries `from..to` joined by `,` (one slice).
+    pub fn objects_run(&self, _from: usize, _to: usize) -> Bytes {
+        todo!()
+    }
+
+    /// The manifest records of entries `from..to` joined by `,`.
+    pub fn manifest_run(&self, _from: usize, _to: usize) -> Bytes {
+        todo!()
+    }
+
+    /// First entry index whose date_added is strictly later than `t`.
+    pub fn first_after(&self, _t: i64) -> usize {
+        todo!()
+    }
+
+    /// Entry indices of every version of `id`, ascending.
+    pub fn versions_of(&self, _id: &str) -> Vec<usize> {
+        todo!()
+    }
+
+    /// The precompressed body of default page `page` (0-based), if stored.
+    pub fn precompressed(&self, _kind: PageKind, _page: usize, _coding: Coding) -> Option<Bytes> {
+        todo!()
+    }
+
+    /// The compiler state carried between generations.
+    pub fn state(&self) -> Bytes {
+        todo!()
+    }
+}
+
+/// Writes a complete feed file at `path` (not atomically; see [`publish`]).
+pub fn write(_spec: &FeedSpec, _path: &Path, _opts: &WriteOptions) -> Result<WriteStats, FeedError> {
+    todo!("feed writer")
+}
+
+/// Writes `spec` to a temporary file beside `live`, fsyncs it, verifies it,
+/// renames it over `live` and fsyncs the directory. On any error `live` is
+/// untouched and the temporary file is removed.
+pub fn publish(_spec: &FeedSpec, _live: &Path, _opts: &WriteOptions) -> Result<WriteStats, FeedError> {
+    todo!("publish")
+}

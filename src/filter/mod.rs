@@ -1,0 +1,2 @@
+//! The collection filter language (TQL-like): parsed once, compiled into a
+//! predicate over records.

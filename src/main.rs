@@ -1,0 +1,2 @@
+//! The `taxii-edge` command line (filled in by the CLI work).
+fn main() {}

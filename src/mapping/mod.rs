@@ -1,0 +1,1 @@
+//! JMESPath field mappings: profile defaults, then global, then collection.

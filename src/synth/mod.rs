@@ -1,0 +1,2 @@
+//! A seeded, deterministic generator of synthetic exports in every input
+//! format, for tests and benchmarks.
