@@ -5,6 +5,7 @@
 //! [`stix`] + [`mapping`] → [`feed`] (one file per generation) →
 //! [`server`]. [`compile`] drives the first half, [`config`] feeds both.
 
+pub mod cli;
 pub mod compile;
 pub mod config;
 pub mod feed;

@@ -1,1 +1,576 @@
-//! The compile job: inputs → records → collections → objects → feed file.
+//! The compile job: inputs → records → collections → STIX objects → one
+//! published feed file.
+//!
+//! Stages, each timed in the summary:
+//! 1. **plan**: parse every collection's query and mappings first, so a
+//!    config mistake fails in milliseconds, before any input is read;
+//! 2. **read**: [`crate::input`] parses all files in parallel; rejected
+//!    records are counted per reason and fail the run above the threshold;
+//! 3. **select**: one parallel pass evaluates every collection's query on
+//!    every record;
+//! 4. **build**: per collection, STIX objects are built and compared with
+//!    the previous generation ([`lifecycle`]) to keep `date_added` and
+//!    `modified` of unchanged objects, version changed ones, and publish
+//!    removals once as revocations;
+//! 5. **guard + publish**: the shrink guard, then date_added assignment and
+//!    the atomic publish of the feed file ([`crate::feed::publish`]).
+//!
+//! Exit codes ([`CompileError::exit_code`]): 1 config or input error, 2 a
+//! guard refused to publish (reject threshold, shrink guard), 3 the output
+//! could not be written.
+
+pub mod lifecycle;
+pub mod state;
+
+use crate::config::Config;
+use crate::feed::{self, ApiRootMeta, CollectionMeta, Feed, FeedMeta, FeedSpec, WriteOptions};
+use crate::filter::{EvalContext, Query};
+use crate::input::{self, ReadOutcome};
+use crate::mapping::Mappings;
+use crate::record::{Profile, Record};
+use crate::time::{self, Micros};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What the command line passes to a compile.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    pub config: Config,
+    /// The live feed path (default: `compile.out` of the config).
+    pub out: Option<PathBuf>,
+    /// The previous generation (default: the live file, when it exists).
+    pub previous: Option<PathBuf>,
+    /// Fail on any rejected record.
+    pub strict: bool,
+    /// Publish even if a collection shrinks past the guard.
+    pub allow_shrink: bool,
+    /// Show progress bars (only on a terminal).
+    pub progress: bool,
+    /// The compile's "now" (tests pin it); default: the wall clock.
+    pub now: Option<Micros>,
+}
+
+/// Why a compile did not publish.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("{key}: {message}")]
+    Config { key: String, message: String },
+    #[error(transparent)]
+    Input(#[from] input::InputError),
+    #[error("{rejected} of {seen} records were rejected ({share:.2}%), more than the allowed {threshold:.2}%; nothing was written.\n{examples}")]
+    TooManyRejects {
+        rejected: u64,
+        seen: u64,
+        share: f64,
+        threshold: f64,
+        examples: String,
+    },
+    #[error("previous generation {path}: {message}\n(use --previous to name another file, or move the damaged file away to start a fresh history)")]
+    Previous { path: PathBuf, message: String },
+    #[error("shrink guard: collection {collection} would go from {before} to {after} objects (-{lost_pct:.1}%, guard {guard_pct:.0}%); nothing was published. If this is intended, run again with --allow-shrink.")]
+    Shrink {
+        collection: String,
+        before: u64,
+        after: u64,
+        lost_pct: f64,
+        guard_pct: f64,
+    },
+    #[error(transparent)]
+    Feed(#[from] feed::FeedError),
+}
+
+impl CompileError {
+    /// The process exit code for this error (documented in the README).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CompileError::Config { .. } | CompileError::Input(_) | CompileError::Previous { .. } => {
+                1
+            }
+            CompileError::TooManyRejects { .. } | CompileError::Shrink { .. } => 2,
+            CompileError::Feed(_) => 3,
+        }
+    }
+}
+
+/// One input file in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub profile: String,
+    pub container: String,
+    pub bytes: u64,
+    pub records: u64,
+    pub rejected: u64,
+}
+
+/// One collection in the summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CollectionReport {
+    pub id: String,
+    pub alias: Option<String>,
+    pub title: String,
+    /// Records the query selected.
+    pub selected: u64,
+    /// Object versions in the published collection.
+    pub objects: u64,
+    pub added: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    /// Revocations published this generation for indicators that left.
+    pub revoked: u64,
+    /// Tombstones dropped after their retention, or removals under
+    /// `removal = "drop"`.
+    pub dropped: u64,
+    /// Left out by `drop_expired`.
+    pub expired: u64,
+    /// Records merged because the same indicator appeared more than once.
+    pub duplicates: u64,
+    pub by_type: BTreeMap<String, u64>,
+}
+
+/// Stage timings in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub read_ms: u64,
+    pub select_ms: u64,
+    pub build_ms: u64,
+    pub write_ms: u64,
+    pub total_ms: u64,
+}
+
+/// The machine-readable result of a compile (`--json`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub output: String,
+    pub generation: String,
+    pub output_bytes: u64,
+    pub bytes_in: u64,
+    pub records_read: u64,
+    pub records_ok: u64,
+    pub rejected: BTreeMap<String, u64>,
+    /// Up to 50 rejects, each "file: position: reason: detail".
+    pub reject_examples: Vec<String>,
+    pub warnings: BTreeMap<String, u64>,
+    /// Up to 50 warnings with their location.
+    pub warning_examples: Vec<String>,
+    /// Builder and mapping warnings (clamped valid_until, dropped mapped
+    /// values, TLP downgrades), counted by message.
+    pub build_warnings: BTreeMap<String, u64>,
+    pub files: Vec<FileReport>,
+    pub collections: Vec<CollectionReport>,
+    pub timings: Timings,
+}
+
+/// A collection ready to select and build: its query, its mappings per
+/// input profile, and its config.
+pub(crate) struct Plan {
+    pub index: usize,
+    pub id: uuid::Uuid,
+    pub query: Query,
+    pub owners: Vec<String>,
+    /// Indexed by `Profile as usize`.
+    pub mappings: Vec<Mappings>,
+    pub offers_20: bool,
+}
+
+fn plan_collections(cfg: &Config, now: Micros) -> Result<Vec<Plan>, CompileError> {
+    let mut plans = Vec::with_capacity(cfg.collections.len());
+    for (i, c) in cfg.collections.iter().enumerate() {
+        let key = |k: &str| format!("collections[{i}].{k}");
+        // Validation guarantees a valid id; stay defensive all the same.
+        let id = c
+            .id
+            .as_deref()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .ok_or_else(|| CompileError::Config {
+                key: key("id"),
+                message: "missing or invalid".into(),
+            })?;
+        let query = Query::parse(&c.query, now).map_err(|e| CompileError::Config {
+            key: key("query"),
+            message: e.to_string(),
+        })?;
+        let mut mappings = Vec::with_capacity(Profile::ALL.len());
+        for p in Profile::ALL {
+            let m = Mappings::new(p, &cfg.mappings, &c.mappings).map_err(|e| {
+                CompileError::Config {
+                    key: key("mappings"),
+                    message: e.to_string(),
+                }
+            })?;
+            mappings.push(m);
+        }
+        plans.push(Plan {
+            index: i,
+            id,
+            query,
+            owners: c.owners.clone(),
+            mappings,
+            offers_20: c.versions().iter().any(|v| v == "2.0"),
+        });
+    }
+    Ok(plans)
+}
+
+/// Runs a whole compile and publishes the feed file.
+pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
+    let started = Instant::now();
+    let cfg = &opts.config;
+    let now = opts.now.unwrap_or_else(time::now);
+    let plans = plan_collections(cfg, now)?;
+    let live = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| cfg.resolve(&cfg.compile.out));
+
+    // The previous generation is read before the inputs so that a damaged
+    // history fails fast.
+    let previous = open_previous(opts.previous.as_deref(), &live)?;
+
+    let mut summary = Summary {
+        output: live.display().to_string(),
+        ..Summary::default()
+    };
+
+    // Read.
+    let t = Instant::now();
+    let patterns: Vec<(String, Option<Profile>)> = cfg
+        .inputs
+        .iter()
+        .map(|i| {
+            let p = if Path::new(&i.path).is_absolute() {
+                i.path.clone()
+            } else {
+                cfg.base_dir().join(&i.path).display().to_string()
+            };
+            (p, i.format.as_deref().and_then(Profile::parse))
+        })
+        .collect();
+    let files = input::expand(&patterns)?;
+    let outcome = read_with_progress(&files, opts.progress)?;
+    summary.timings.read_ms = t.elapsed().as_millis() as u64;
+    report_input(&outcome, &mut summary);
+    check_rejects(&outcome, cfg.compile.reject_threshold, opts.strict)?;
+
+    // Select.
+    let t = Instant::now();
+    let selected = select(&outcome.records, &plans);
+    summary.timings.select_ms = t.elapsed().as_millis() as u64;
+
+    // Build.
+    let t = Instant::now();
+    // The token MAC key: derived from the configured secret (replicas that
+    // compile independently then agree), else carried over from the
+    // previous generation (tokens survive a regeneration), else new.
+    let token_key = match (&cfg.server.token_secret, &previous) {
+        (Some(secret), _) => hex(&feed::token::key_from_secret(secret)),
+        (None, Some(prev)) => prev.meta().token_key.clone(),
+        (None, None) => hex(&feed::token::new_key()),
+    };
+    let mut built = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        let col = &cfg.collections[plan.index];
+        let prev_col = previous.as_ref().and_then(|f| {
+            f.meta()
+                .collections
+                .iter()
+                .position(|m| m.id == plan.id.to_string())
+                .map(|i| &f.collections()[i])
+        });
+        let b = lifecycle::build_collection(
+            cfg,
+            col,
+            plan,
+            &outcome.records,
+            &selected[plan.index],
+            prev_col,
+            now,
+        )?;
+        built.push(b);
+    }
+    summary.timings.build_ms = t.elapsed().as_millis() as u64;
+
+    // Guard.
+    for (plan, b) in plans.iter().zip(&built) {
+        let col = &cfg.collections[plan.index];
+        if opts.allow_shrink || b.previous_live == 0 {
+            continue;
+        }
+        let after = b.live;
+        if after < b.previous_live {
+            let lost = (b.previous_live - after) as f64 / b.previous_live as f64;
+            if lost > cfg.compile.shrink_guard {
+                return Err(CompileError::Shrink {
+                    collection: format!(
+                        "{} ({})",
+                        col.alias.as_deref().unwrap_or(&col.title),
+                        plan.id
+                    ),
+                    before: b.previous_live,
+                    after,
+                    lost_pct: lost * 100.0,
+                    guard_pct: cfg.compile.shrink_guard * 100.0,
+                });
+            }
+        }
+    }
+
+    // Publish.
+    let t = Instant::now();
+    let generation = hex(&rand::random::<[u8; 16]>());
+    let meta = FeedMeta {
+        generation: generation.clone(),
+        created_us: time::now(),
+        title: cfg.server.title.clone(),
+        description: cfg.server.description.clone(),
+        contact: cfg.server.contact.clone(),
+        api_roots: cfg
+            .api_roots
+            .iter()
+            .map(|r| ApiRootMeta {
+                name: r.name.clone(),
+                title: r.title.clone(),
+                description: r.description.clone(),
+                default: r.name == cfg.default_api_root(),
+            })
+            .collect(),
+        collections: plans
+            .iter()
+            .map(|p| {
+                let c = &cfg.collections[p.index];
+                CollectionMeta {
+                    id: p.id.to_string(),
+                    alias: c.alias.clone(),
+                    title: c.title.clone(),
+                    description: c.description.clone(),
+                    api_root: c
+                        .api_root
+                        .clone()
+                        .unwrap_or_else(|| cfg.default_api_root().to_string()),
+                    taxii_versions: c.versions(),
+                }
+            })
+            .collect(),
+        page_size: cfg.server.default_page_size,
+        token_key,
+    };
+    let wopts = WriteOptions {
+        zstd_level: cfg.compile.zstd_level,
+        gzip_level: cfg.compile.gzip_level,
+    };
+    let (stats, reports) = lifecycle::publish(meta, built, &live, &wopts)?;
+    summary.timings.write_ms = t.elapsed().as_millis() as u64;
+    summary.generation = generation;
+    summary.output_bytes = stats.bytes;
+    for (plan, (mut r, warnings)) in plans.iter().zip(reports) {
+        let c = &cfg.collections[plan.index];
+        r.id = plan.id.to_string();
+        r.alias = c.alias.clone();
+        r.title = c.title.clone();
+        for (msg, n) in warnings {
+            *summary.build_warnings.entry(msg).or_default() += n;
+        }
+        summary.collections.push(r);
+    }
+    summary.timings.total_ms = started.elapsed().as_millis() as u64;
+    Ok(summary)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn open_previous(explicit: Option<&Path>, live: &Path) -> Result<Option<Feed>, CompileError> {
+    let path = match explicit {
+        Some(p) => p,
+        None if live.exists() => live,
+        None => return Ok(None),
+    };
+    Feed::open(path)
+        .map(Some)
+        .map_err(|e| CompileError::Previous {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+fn read_with_progress(
+    files: &[input::InputFile],
+    progress: bool,
+) -> Result<ReadOutcome, CompileError> {
+    use std::io::IsTerminal;
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    if progress && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "reading {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let tick = |n: u64| bar.inc(n);
+        let out = input::read_files(files, Some(&tick));
+        bar.finish_and_clear();
+        Ok(out?)
+    } else {
+        Ok(input::read_files(files, None)?)
+    }
+}
+
+fn report_input(o: &ReadOutcome, s: &mut Summary) {
+    s.bytes_in = o.bytes_in;
+    s.records_read = o.records_seen;
+    s.records_ok = o.records.len() as u64;
+    for r in &o.rejects {
+        *s.rejected.entry(r.reason.as_str().to_string()).or_default() += 1;
+    }
+    s.reject_examples = o.rejects.iter().take(50).map(|r| r.to_string()).collect();
+    for w in &o.warnings {
+        *s.warnings.entry(format!("{:?}", w.kind).to_lowercase()).or_default() += 1;
+    }
+    s.warning_examples = o.warnings.iter().take(50).map(|w| w.to_string()).collect();
+    s.files = o
+        .files
+        .iter()
+        .map(|f| FileReport {
+            path: f.path.display().to_string(),
+            profile: f.profile.as_str().to_string(),
+            container: f.container.to_string(),
+            bytes: f.bytes,
+            records: f.records,
+            rejected: f.rejected,
+        })
+        .collect();
+}
+
+fn check_rejects(o: &ReadOutcome, threshold: f64, strict: bool) -> Result<(), CompileError> {
+    let rejected = o.rejects.len() as u64;
+    let seen = o.records_seen.max(1);
+    let share = rejected as f64 / seen as f64;
+    if rejected > 0 && (strict || share > threshold) {
+        let mut examples: Vec<String> = o.rejects.iter().take(10).map(|r| r.to_string()).collect();
+        if o.rejects.len() > 10 {
+            examples.push(format!("… and {} more", o.rejects.len() - 10));
+        }
+        return Err(CompileError::TooManyRejects {
+            rejected,
+            seen: o.records_seen,
+            share: share * 100.0,
+            threshold: if strict { 0.0 } else { threshold * 100.0 },
+            examples: examples.join("\n"),
+        });
+    }
+    Ok(())
+}
+
+/// One pass over all records evaluating every collection's query: for each
+/// collection, the indices of the records it selects, in record order.
+fn select(records: &[Record], plans: &[Plan]) -> Vec<Vec<u32>> {
+    let hits: Vec<Vec<u32>> = records
+        .par_iter()
+        .enumerate()
+        .fold(
+            || (EvalContext::new(), vec![Vec::new(); plans.len()]),
+            |(mut ctx, mut acc), (i, rec)| {
+                ctx.reset();
+                for (p, plan) in plans.iter().enumerate() {
+                    if owner_ok(plan, rec) && plan.query.matches(rec, &mut ctx) {
+                        acc[p].push(i as u32);
+                    }
+                }
+                (ctx, acc)
+            },
+        )
+        .map(|(_, acc)| acc)
+        .reduce(
+            || vec![Vec::new(); plans.len()],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    x.extend(y);
+                }
+                a
+            },
+        );
+    // rayon's fold/reduce keeps chunks in order, but make it explicit.
+    hits.into_iter()
+        .map(|mut v| {
+            v.sort_unstable();
+            v
+        })
+        .collect()
+}
+
+fn owner_ok(plan: &Plan, rec: &Record) -> bool {
+    if plan.owners.is_empty() {
+        return true;
+    }
+    match rec {
+        Record::Indicator(i) => i
+            .owner
+            .as_deref()
+            .is_some_and(|o| plan.owners.iter().any(|x| x == o)),
+        Record::Stix(_) => false,
+    }
+}
+
+/// The human-readable summary printed after a compile.
+pub fn render_summary(s: &Summary) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "published {} (generation {}, {} bytes) in {} ms",
+        s.output, s.generation, s.output_bytes, s.timings.total_ms
+    );
+    let _ = writeln!(
+        o,
+        "read {} records from {} files ({} bytes): {} usable, {} rejected",
+        s.records_read,
+        s.files.len(),
+        s.bytes_in,
+        s.records_ok,
+        s.rejected.values().sum::<u64>()
+    );
+    for (reason, n) in &s.rejected {
+        let _ = writeln!(o, "  rejected {reason}: {n}");
+    }
+    for e in s.reject_examples.iter().take(10) {
+        let _ = writeln!(o, "    {e}");
+    }
+    for (kind, n) in &s.warnings {
+        let _ = writeln!(o, "  warning {kind}: {n}");
+    }
+    for (msg, n) in &s.build_warnings {
+        let _ = writeln!(o, "  build warning ({n}×): {msg}");
+    }
+    for c in &s.collections {
+        let _ = writeln!(
+            o,
+            "collection {} {:?}{}: {} objects (added {}, changed {}, unchanged {}, revoked {}, dropped {}, expired {})",
+            c.id,
+            c.title,
+            c.alias.as_deref().map(|a| format!(" [{a}]")).unwrap_or_default(),
+            c.objects,
+            c.added,
+            c.changed,
+            c.unchanged,
+            c.revoked,
+            c.dropped,
+            c.expired
+        );
+    }
+    let t = &s.timings;
+    let _ = write!(
+        o,
+        "timings: read {} ms, select {} ms, build {} ms, write {} ms",
+        t.read_ms, t.select_ms, t.build_ms, t.write_ms
+    );
+    o
+}

@@ -1,0 +1,268 @@
+//! The command line: flags parsed by clap into plain data, and one function
+//! per subcommand that calls the library. `main.rs` only turns the result
+//! into an exit code.
+
+mod demo;
+
+use crate::compile::{self, CompileOptions};
+use crate::config::Config;
+use crate::feed::{self, Feed};
+use crate::record::Profile;
+use crate::{mapping, server, synth};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// A TAXII 2.1/2.0 threat-intelligence feed compiler and edge server.
+#[derive(Debug, Parser)]
+#[command(name = "taxii-edge", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile indicator exports into a feed file and publish it atomically.
+    Compile {
+        /// The configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// The live feed file to replace (default: compile.out in the config).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The previous generation to carry date_added from (default: the live file).
+        #[arg(long)]
+        previous: Option<PathBuf>,
+        /// Print a machine-readable JSON summary on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Fail on any rejected record (default: fail above compile.reject_threshold).
+        #[arg(long)]
+        strict: bool,
+        /// Publish even when a collection shrinks by more than compile.shrink_guard.
+        #[arg(long)]
+        allow_shrink: bool,
+    },
+    /// Serve a feed file over TAXII 2.1 (and 2.0).
+    Serve {
+        /// The configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// The feed file (default: compile.out in the config).
+        #[arg(long)]
+        feed: Option<PathBuf>,
+        /// Listen address, e.g. 127.0.0.1:8080 (default: server.listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Compile the bundled sample data and serve it on 127.0.0.1.
+    Demo {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Check every checksum and invariant of a feed file.
+    Verify {
+        /// The feed file.
+        file: PathBuf,
+    },
+    /// Describe a feed file: generation, collections, counts, sizes.
+    Inspect {
+        /// The feed file.
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an input profile's default mappings (what config mappings override).
+    Mappings {
+        /// threatconnect, xsoar, native or stix.
+        #[arg(long)]
+        profile: String,
+    },
+    /// Hash a password for a [[users]] entry (reads it from stdin).
+    HashPassword,
+    /// Write a deterministic synthetic export (for tests and benchmarks).
+    GenExport {
+        /// threatconnect, xsoar, native or stix.
+        #[arg(long)]
+        format: String,
+        /// Number of records.
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Layout: one record per line, or the format's JSON container.
+        #[arg(long, value_enum, default_value_t = ContainerArg::Ndjson)]
+        container: ContainerArg,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// `--container` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ContainerArg {
+    Ndjson,
+    Json,
+}
+
+/// A failed command: its message and exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(code: i32, message: impl ToString) -> Failure {
+        Failure {
+            code,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Compile {
+            config,
+            out,
+            previous,
+            json,
+            strict,
+            allow_shrink,
+        } => {
+            let config = Config::load(&config).map_err(|e| Failure::new(1, e))?;
+            let opts = CompileOptions {
+                config,
+                out,
+                previous,
+                strict,
+                allow_shrink,
+                progress: !json,
+                now: None,
+            };
+            let summary = compile::run(&opts).map_err(|e| Failure::new(e.exit_code(), e))?;
+            if json {
+                let text = serde_json::to_string_pretty(&summary).map_err(|e| Failure::new(1, e))?;
+                print_out(&text)
+            } else {
+                print_out(&compile::render_summary(&summary))
+            }
+        }
+        Command::Serve {
+            config,
+            feed,
+            listen,
+        } => {
+            let config = Config::load(&config).map_err(|e| Failure::new(1, e))?;
+            let feed_path = feed.unwrap_or_else(|| config.resolve(&config.compile.out));
+            server::run(server::ServeOptions {
+                config,
+                feed_path,
+                listen,
+            })
+            .map_err(|e| Failure::new(1, e))
+        }
+        Command::Demo { listen } => demo::run(&listen),
+        Command::Verify { file } => {
+            let feed = Feed::open(&file).map_err(|e| Failure::new(1, e))?;
+            feed.verify().map_err(|e| Failure::new(1, e))?;
+            print_out(&format!(
+                "{}: ok (generation {}, {} collections, {} object versions)",
+                file.display(),
+                feed.meta().generation,
+                feed.collections().len(),
+                feed.collections().iter().map(|c| c.len()).sum::<usize>()
+            ))
+        }
+        Command::Inspect { file, json } => {
+            let feed = Feed::open(&file).map_err(|e| Failure::new(1, e))?;
+            let report = feed::inspect(&feed);
+            if json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new(1, e))?;
+                print_out(&text)
+            } else {
+                print_out(&report.to_string())
+            }
+        }
+        Command::Mappings { profile } => {
+            let p = parse_profile(&profile)?;
+            print_out(&mapping::render_table(p))
+        }
+        Command::HashPassword => {
+            let mut line = String::new();
+            if atty_stdin() {
+                eprint!("password: ");
+            }
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| Failure::new(1, format!("cannot read the password from stdin: {e}")))?;
+            let pw = line.trim_end_matches(['\n', '\r']);
+            if pw.is_empty() {
+                return Err(Failure::new(1, "empty password"));
+            }
+            print_out(&server::hash_password(pw))
+        }
+        Command::GenExport {
+            format,
+            count,
+            seed,
+            container,
+            out,
+        } => {
+            let p = parse_profile(&format)?;
+            let container = match container {
+                ContainerArg::Ndjson => synth::Container::Ndjson,
+                ContainerArg::Json => synth::Container::Json,
+            };
+            let mut items = (0..count).map(|i| (i, 0u32));
+            let result = match out {
+                Some(path) => {
+                    let f = std::fs::File::create(&path).map_err(|e| {
+                        Failure::new(1, format!("cannot create {}: {e}", path.display()))
+                    })?;
+                    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+                    synth::write_export(p, seed, &mut items, container, &mut w)
+                        .and_then(|_| w.flush())
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+                    synth::write_export(p, seed, &mut items, container, &mut w)
+                        .and_then(|_| w.flush())
+                }
+            };
+            result.map_err(|e| Failure::new(1, format!("writing the export failed: {e}")))
+        }
+    }
+}
+
+fn atty_stdin() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal()
+}
+
+fn parse_profile(s: &str) -> Result<Profile, Failure> {
+    Profile::parse(s).ok_or_else(|| {
+        Failure::new(
+            1,
+            format!("unknown profile {s:?}; expected threatconnect, xsoar, native or stix"),
+        )
+    })
+}
+
+/// Prints to stdout; a closed pipe (`| head`) is not an error.
+fn print_out(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::new(1, format!("cannot write to stdout: {e}"))),
+    }
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust unit and integration tests, including the
+# interoperability tests that run the OASIS stix2-validator, stix2-patterns
+# and taxii2-client against what we compile and serve. Sets up what it needs
+# (a Python virtualenv with those packages, from PyPI) on the first run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/interop/setup.sh
+export TAXII_EDGE_PYTHON="$PWD/.venv/bin/python"
+
+cargo test --all-targets --locked "$@"
