@@ -2,7 +2,7 @@
 //! per subcommand that calls the library. `main.rs` only turns the result
 //! into an exit code.
 
-mod demo;
+pub mod demo;
 
 use crate::compile::{self, CompileOptions};
 use crate::config::Config;
