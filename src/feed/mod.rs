@@ -21,7 +21,7 @@ pub mod token;
 mod verify;
 mod writer;
 
-pub use inspect::{inspect, CollectionReport, InspectReport, PageReport, SectionReport};
+pub use inspect::{inspect, CollectionReport, InspectReport, PageReport, SectionReport, TypeCount};
 pub use reader::{CollectionFeed, Feed};
 pub use writer::{publish, write, write_to_vec};
 
