@@ -213,3 +213,104 @@ fn missing_file_is_an_io_error_naming_it() {
     assert!(matches!(e, FeedError::Io { .. }));
     assert!(e.to_string().starts_with("/nonexistent/feed.taxii: "));
 }
+
+/// Recomputes every checksum, so a mutation reaches the semantic checks of
+/// open and verify instead of stopping at a CRC.
+fn refresh_checksums(b: &mut [u8]) {
+    let off = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
+    let len = u64::from_le_bytes(b[24..32].try_into().unwrap()) as usize;
+    if off.checked_add(len).is_none_or(|e| e > b.len()) || len % 32 != 0 {
+        return;
+    }
+    for r in (off..off + len).step_by(32) {
+        let so = u64::from_le_bytes(b[r + 8..r + 16].try_into().unwrap()) as usize;
+        let sl = u64::from_le_bytes(b[r + 16..r + 24].try_into().unwrap()) as usize;
+        if so.checked_add(sl).is_some_and(|e| e <= b.len()) {
+            let crc = crc32c::crc32c(&b[so..so + sl]);
+            b[r + 24..r + 28].copy_from_slice(&crc.to_le_bytes());
+        }
+    }
+    let crc = crc32c::crc32c(&b[off..off + len]);
+    b[32..36].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32c::crc32c(&b[..60]);
+    b[60..64].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// With checksums made consistent, verify still finds semantic damage.
+#[test]
+fn verify_catches_damage_behind_valid_checksums() {
+    let b = sample_bytes();
+    let secs = sections(&b);
+    let entries = secs.iter().find(|s| s.0 == 2 && s.1 == 0).unwrap().2;
+    let cases: Vec<(usize, u8, &str)> = vec![
+        (entries + 51, 0, "first/last flags"), // entry 0 flags cleared
+        (entries + 56 + 6, 0, "earlier than the previous"), // entry 1 date_added
+        (entries + 52, 2, "rank 2 but 1 expected"), // entry 0 rank
+        (entries + 16, 0, "id hash mismatch"), // entry 0 hash
+        (entries + 48, 9, "type id 9"),        // entry 0 type
+    ];
+    for (at, val, want) in cases {
+        let mut x = b.clone();
+        x[at] = val;
+        refresh_checksums(&mut x);
+        let f = Feed::from_bytes(x.into(), Path::new("/srv/feed.taxii")).unwrap();
+        walk(&f);
+        let e = f.verify().unwrap_err().to_string();
+        assert!(e.contains(want), "{want}: {e}");
+        assert!(
+            e.starts_with(
+                "/srv/feed.taxii: collection 0 (11111111-2222-4333-8444-000000000000): entry"
+            ),
+            "{e}"
+        );
+    }
+    // A byte of an object: JSON or manifest checks fail, checksums do not.
+    let objects = secs.iter().find(|s| s.0 == 3 && s.1 == 1).unwrap().2;
+    let mut x = b.clone();
+    x[objects] = b'[';
+    refresh_checksums(&mut x);
+    let f = Feed::from_bytes(x.into(), Path::new("/srv/feed.taxii")).unwrap();
+    let e = f.verify().unwrap_err().to_string();
+    assert!(
+        e.contains("collection 1") && e.contains("entry 0") && e.contains("not valid STIX JSON"),
+        "{e}"
+    );
+    // A page blob: decompression or comparison fails.
+    let pagedata = secs.iter().find(|s| s.0 == 9 && s.1 == 0).unwrap().2;
+    let mut x = b.clone();
+    x[pagedata + 20] ^= 0xff;
+    refresh_checksums(&mut x);
+    let f = Feed::from_bytes(x.into(), Path::new("/srv/feed.taxii")).unwrap();
+    let e = f.verify().unwrap_err().to_string();
+    assert!(e.contains("default page 0 (Objects, Gzip)"), "{e}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+    /// The fuzz target's body on mutated valid files: open, verify and a
+    /// full walk never panic, whatever the bytes (checksums refreshed so
+    /// mutations reach the structural checks).
+    #[test]
+    fn mutated_files_never_panic(
+        muts in proptest::collection::vec((proptest::num::usize::ANY, proptest::num::u8::ANY), 1..6),
+        cut in proptest::option::of(proptest::num::usize::ANY),
+        refresh in proptest::bool::ANY,
+    ) {
+        let mut b = sample_bytes();
+        for (at, v) in muts {
+            let at = at % b.len();
+            b[at] = v;
+        }
+        if let Some(c) = cut {
+            b.truncate(c % (b.len() + 1));
+        }
+        if refresh && b.len() >= 64 {
+            refresh_checksums(&mut b);
+        }
+        if let Ok(f) = Feed::from_bytes(b.into(), Path::new("fuzz.taxii")) {
+            let _ = f.verify();
+            walk(&f);
+        }
+    }
+}
