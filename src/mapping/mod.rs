@@ -1,1 +1,447 @@
-//! JMESPath field mappings: profile defaults, then global, then collection.
+//! JMESPath field mappings: `stix_property = "<JMESPath over the source
+//! record>"`.
+//!
+//! Three layers, later wins per property: the profile's defaults (which
+//! reproduce what that platform's own TAXII server emits, INPUT-FORMATS.md
+//! "What users will compare against"), the global `[mappings]`, then the
+//! collection's `mappings`. One [`Mappings`] is compiled per collection and
+//! holds the merged list for every profile, because a collection may mix
+//! records of several inputs.
+//!
+//! Output must stay valid STIX whatever the data says, so:
+//! - statically (config load): protected properties (the builder's, see
+//!   [`crate::config::PROTECTED_PROPERTIES`]) and unknown names are errors,
+//!   custom names must be `x_` + STIX's custom-name characters, expressions
+//!   must compile, and a literal must have the property's type;
+//! - at run time: a mapping that yields `null` (or an empty list) leaves the
+//!   property out; a value of the wrong type is dropped with a warning that
+//!   names the property (so the compile can count them per property), and
+//!   the builder's own value, if any, stays.
+//!
+//! Evaluation follows CRATES.md: expressions are compiled once and run with
+//! `jmespath::interpret` on the AST (`Expression::search` re-serializes the
+//! document each time); the source record is converted to a `Variable` once
+//! per record, and only when a mapping of that profile reads it (literal
+//! mappings are evaluated at load time).
+
+use crate::config::{Problem, PROTECTED_PROPERTIES};
+use crate::record::{Profile, Source};
+use jmespath::ast::Ast;
+use jmespath::{Context, Expression, Rcvar, Variable, DEFAULT_RUNTIME};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Static mapping problems, each naming its config key
+/// (`collections[1].mappings.labels`), ready to merge into the config's own
+/// problem list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct MappingError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for MappingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The JSON type a mapped property must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `name`, `description`, `lang`.
+    Str,
+    /// `labels`, `indicator_types`; a single string is taken as a list of one.
+    StrList,
+    /// `confidence`: an integer 0–100.
+    Confidence,
+    /// `external_references`: objects with a string `source_name`.
+    ExternalRefs,
+    /// `kill_chain_phases`: objects with string `kill_chain_name` and `phase_name`.
+    KillChain,
+    /// `x_*` custom properties: any JSON value.
+    Any,
+}
+
+impl Kind {
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Str => "a string",
+            Kind::StrList => "a list of strings",
+            Kind::Confidence => "an integer from 0 to 100",
+            Kind::ExternalRefs => "a list of objects, each with a string source_name",
+            Kind::KillChain => "a list of objects, each with string kill_chain_name and phase_name",
+            Kind::Any => "any value",
+        }
+    }
+}
+
+/// What a property name may be mapped to, or why it may not.
+fn kind_of(field: &str) -> Result<Kind, String> {
+    if PROTECTED_PROPERTIES.contains(&field) {
+        return Err("is set by the STIX builder and cannot be mapped (it is required or derived)".into());
+    }
+    match field {
+        "name" | "description" | "lang" => Ok(Kind::Str),
+        "labels" | "indicator_types" => Ok(Kind::StrList),
+        "confidence" => Ok(Kind::Confidence),
+        "external_references" => Ok(Kind::ExternalRefs),
+        "kill_chain_phases" => Ok(Kind::KillChain),
+        "created_by_ref" => Err("is set by the builder from [compile.identity]; it cannot be mapped".into()),
+        "object_marking_refs" | "granular_markings" => {
+            Err("is set by the builder from the record's TLP; it cannot be mapped".into())
+        }
+        f if f.starts_with("x_") => {
+            if (3..=250).contains(&f.len())
+                && f.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                Ok(Kind::Any)
+            } else {
+                Err("custom property names must be 3 to 250 characters of a-z, 0-9 and _ (STIX 2.1 §3.1)".into())
+            }
+        }
+        _ => Err(
+            "is not a STIX indicator property a mapping may set (name, description, lang, labels, \
+             indicator_types, confidence, external_references, kill_chain_phases); custom \
+             properties must start with x_, e.g. x_"
+                .to_string()
+                + &field
+                    .to_ascii_lowercase()
+                    .replace(|c: char| !(c.is_ascii_alphanumeric() || c == '_'), "_"),
+        ),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Checks and normalises a mapped value: `Ok(None)` leaves the property
+/// out, `Err` says what was wrong.
+fn conform(kind: Kind, v: Value) -> Result<Option<Value>, String> {
+    let wrong = |v: &Value| Err(format!("expected {}, got {}", kind.describe(), type_name(v)));
+    if v.is_null() {
+        return Ok(None);
+    }
+    match kind {
+        Kind::Any => Ok(Some(v)),
+        Kind::Str => match v {
+            Value::String(_) => Ok(Some(v)),
+            _ => wrong(&v),
+        },
+        Kind::StrList => match v {
+            Value::String(s) => Ok(Some(Value::Array(vec![Value::String(s)]))),
+            Value::Array(ref a) if a.iter().all(Value::is_string) => {
+                Ok((!a.is_empty()).then_some(v))
+            }
+            Value::Array(ref a) => Err(format!(
+                "expected {}, got a list containing {}",
+                kind.describe(),
+                a.iter().find(|x| !x.is_string()).map(type_name).unwrap_or("?")
+            )),
+            _ => wrong(&v),
+        },
+        Kind::Confidence => {
+            let n = v.as_f64().filter(|n| n.fract() == 0.0 && (0.0..=100.0).contains(n));
+            match n {
+                Some(n) => Ok(Some(Value::from(n as u8))),
+                None if v.is_number() => Err(format!("expected {}, got {v}", kind.describe())),
+                None => wrong(&v),
+            }
+        }
+        Kind::ExternalRefs | Kind::KillChain => {
+            let required: &[&str] = if kind == Kind::ExternalRefs {
+                &["source_name"]
+            } else {
+                &["kill_chain_name", "phase_name"]
+            };
+            match v {
+                Value::Array(ref a)
+                    if a.iter().all(|o| {
+                        o.as_object().is_some_and(|o| {
+                            required.iter().all(|k| o.get(*k).is_some_and(Value::is_string))
+                        })
+                    }) =>
+                {
+                    Ok((!a.is_empty()).then_some(v))
+                }
+                _ => wrong(&v),
+            }
+        }
+    }
+}
+
+/// One compiled mapping.
+#[derive(Clone)]
+struct Compiled {
+    field: String,
+    kind: Kind,
+    expr: Expression<'static>,
+    /// The value of a literal expression, conformed at load time; such a
+    /// mapping never needs the source record.
+    literal: Option<Option<Value>>,
+}
+
+impl fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {:?}", self.field, self.expr.as_str())
+    }
+}
+
+/// Compiles one mapping, or says (without the key) what is wrong.
+fn compile_one(field: &str, expr: &str) -> Result<Compiled, String> {
+    let kind = kind_of(field)?;
+    let compiled = jmespath::compile(expr)
+        .map_err(|e| format!("invalid JMESPath expression {expr:?}: {e}"))?;
+    let literal = match compiled.as_ast() {
+        Ast::Literal { value, .. } => {
+            let v = serde_json::to_value(&**value).map_err(|e| e.to_string())?;
+            Some(conform(kind, v).map_err(|e| format!("literal of the wrong type: {e}"))?)
+        }
+        _ => None,
+    };
+    Ok(Compiled {
+        field: field.to_string(),
+        kind,
+        expr: compiled,
+        literal,
+    })
+}
+
+/// The profile defaults: (property, JMESPath). See [`render_table`] for
+/// what each means and what the builder does on its own.
+pub fn default_mappings(profile: Profile) -> &'static [(&'static str, &'static str)] {
+    match profile {
+        Profile::Threatconnect => &[
+            ("indicator_types", "`[\"malicious-activity\"]`"),
+            (
+                "labels",
+                "[tags.data[].name, [rating][?@ != null].join('', ['Threat Rating: ', to_string(@)])][]",
+            ),
+            ("x_threat_rating", "rating"),
+        ],
+        Profile::Xsoar => &[(
+            "labels",
+            "[[to_number(score) == `1` && 'benign', to_number(score) == `2` && 'anomalous-activity', \
+             to_number(score) == `3` && 'malicious-activity'][?@], CustomFields.tags][]",
+        )],
+        Profile::Native => &[("labels", "tags")],
+        Profile::Stix => &[],
+    }
+}
+
+/// Compiled mappings of one collection, for every profile. Cheap to share
+/// between threads (`Send + Sync`).
+#[derive(Debug, Clone)]
+pub struct Mappings {
+    /// Indexed like [`Profile::ALL`]: the merged list of that profile, in
+    /// first-definition order.
+    per_profile: [Vec<Compiled>; 4],
+}
+
+fn profile_index(p: Profile) -> usize {
+    Profile::ALL.iter().position(|x| *x == p).unwrap_or(0)
+}
+
+fn merge(list: &mut Vec<Compiled>, c: Compiled) {
+    match list.iter_mut().find(|x| x.field == c.field) {
+        Some(slot) => *slot = c,
+        None => list.push(c),
+    }
+}
+
+impl Mappings {
+    /// Compiles profile defaults + `global` (`[mappings]`) + `collection`
+    /// (`collection_key`, e.g. `collections[1].mappings`). Every problem is
+    /// reported, each under its key (`mappings.labels`,
+    /// `collections[1].mappings.x_score`).
+    pub fn new(
+        global: &BTreeMap<String, String>,
+        collection: &BTreeMap<String, String>,
+        collection_key: &str,
+    ) -> Result<Mappings, MappingError> {
+        let mut problems = Vec::new();
+        let mut user = Vec::new();
+        for (map, key) in [(global, "mappings"), (collection, collection_key)] {
+            for (field, expr) in map {
+                match compile_one(field, expr) {
+                    Ok(c) => user.push(c),
+                    Err(message) => problems.push(Problem {
+                        key: format!("{key}.{field}"),
+                        message,
+                    }),
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(MappingError { problems });
+        }
+        let per_profile = Profile::ALL.map(|p| {
+            let mut list = Vec::new();
+            for (field, expr) in default_mappings(p) {
+                // The defaults are ours and tested (every default compiles).
+                if let Ok(c) = compile_one(field, expr) {
+                    merge(&mut list, c);
+                }
+            }
+            for c in &user {
+                merge(&mut list, c.clone());
+            }
+            list
+        });
+        Ok(Mappings { per_profile })
+    }
+
+    /// Only the profile defaults (no config mappings).
+    pub fn defaults() -> Mappings {
+        let empty = BTreeMap::new();
+        // Defaults always compile (tested), so this cannot fail.
+        Mappings::new(&empty, &empty, "mappings").unwrap_or(Mappings {
+            per_profile: Default::default(),
+        })
+    }
+
+    /// The (property, expression) pairs in force for a profile.
+    pub fn effective(&self, profile: Profile) -> Vec<(&str, &str)> {
+        self.per_profile[profile_index(profile)]
+            .iter()
+            .map(|c| (c.field.as_str(), c.expr.as_str()))
+            .collect()
+    }
+
+    /// Applies the profile's mappings to `fields`: a conforming value
+    /// replaces the property, null or an empty list removes it, a value of
+    /// the wrong type is dropped with a warning (`mapping <property>: …`).
+    pub fn apply(
+        &self,
+        profile: Profile,
+        source: &Source,
+        fields: &mut Map<String, Value>,
+        warnings: &mut Vec<String>,
+    ) {
+        let list = &self.per_profile[profile_index(profile)];
+        if list.is_empty() {
+            return;
+        }
+        let mut data: Option<Rcvar> = None;
+        for c in list {
+            let result = match &c.literal {
+                Some(v) => Ok(v.clone()),
+                None => {
+                    if data.is_none() {
+                        match Variable::from_json(source.as_str()) {
+                            Ok(v) => data = Some(Rcvar::new(v)),
+                            Err(e) => {
+                                warnings.push(format!(
+                                    "mappings skipped: source record is not JSON: {e}"
+                                ));
+                                return;
+                            }
+                        }
+                    }
+                    let Some(d) = data.as_ref() else { return };
+                    let mut ctx = Context::new(c.expr.as_str(), &DEFAULT_RUNTIME);
+                    match jmespath::interpret(d, c.expr.as_ast(), &mut ctx) {
+                        Ok(r) => serde_json::to_value(&*r)
+                            .map_err(|e| e.to_string())
+                            .and_then(|v| conform(c.kind, v)),
+                        Err(e) => Err(format!("expression {:?} failed: {e}", c.expr.as_str())),
+                    }
+                }
+            };
+            match result {
+                Ok(Some(v)) => {
+                    fields.insert(c.field.clone(), v);
+                }
+                Ok(None) => {
+                    fields.shift_remove(&c.field);
+                }
+                Err(e) => warnings.push(format!("mapping {}: {e}; value dropped", c.field)),
+            }
+        }
+    }
+}
+
+/// What the builder sets on its own, per profile: (property, meaning).
+fn built_in(profile: Profile) -> Vec<(&'static str, &'static str)> {
+    let mut v = vec![
+        ("pattern", "(built in) from type and value, e.g. [ipv4-addr:value = '…']"),
+        ("name", "(built in) the indicator value"),
+        (
+            "description",
+            "(built in) the record's description (ThreatConnect: description or the default Description attribute; XSOAR: CustomFields.description)",
+        ),
+        ("confidence", "(built in) the record's confidence 0-100, when it has one"),
+        (
+            "valid_from",
+            if profile == Profile::Threatconnect {
+                "(built in) lastModified, as ThreatConnect's TAXII app does"
+            } else {
+                "(built in) created (first seen)"
+            },
+        ),
+        (
+            "valid_until",
+            "(built in) the source's expiration (XSOAR), else last modified + TTL hours of the type; none for -1",
+        ),
+        ("revoked", "(built in) true when the record is inactive or expired"),
+        ("object_marking_refs", "(built in) the record's TLP marking definition"),
+        ("created_by_ref", "(built in) [compile.identity], when configured"),
+    ];
+    if profile == Profile::Stix {
+        v = vec![("(all)", "(built in) STIX objects pass through unchanged; mappings do not apply")];
+    }
+    v
+}
+
+fn meaning(profile: Profile, field: &str) -> &'static str {
+    match (profile, field) {
+        (Profile::Threatconnect, "indicator_types") => "always malicious-activity, like ThreatConnect's TAXII app",
+        (Profile::Threatconnect, "labels") => "the tag names, plus \"Threat Rating: N\" when the record has a rating",
+        (Profile::Threatconnect, "x_threat_rating") => "the threat rating 0-5",
+        (Profile::Xsoar, "labels") => {
+            "from score (1 benign, 2 anomalous-activity, 3 malicious-activity), plus the tags"
+        }
+        (Profile::Native, "labels") => "the tags",
+        _ => "",
+    }
+}
+
+/// The table `taxii-edge mappings --profile NAME` prints: every property the
+/// profile sets, its expression (or "(built in)") and what it means. Config
+/// mappings override the JMESPath rows (and may add `x_*` properties).
+pub fn render_table(profile: Profile) -> String {
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    for (f, m) in built_in(profile) {
+        rows.push((f.into(), "(built in)".into(), m.trim_start_matches("(built in) ").into()));
+    }
+    for (f, e) in default_mappings(profile) {
+        rows.push(((*f).into(), (*e).into(), meaning(profile, f).into()));
+    }
+    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max("property".len());
+    let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max("expression".len());
+    let mut out = format!("Default mappings of the {} profile\n\n", profile.as_str());
+    out.push_str(&format!("{:w0$}  {:w1$}  meaning\n", "property", "expression"));
+    out.push_str(&format!("{}  {}  {}\n", "-".repeat(w0), "-".repeat(w1), "-".repeat(7)));
+    for (f, e, m) in rows {
+        out.push_str(&format!("{f:w0$}  {e:w1$}  {m}\n").trim_end().to_string());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Unit tests of the reader over small in-memory files.

@@ -1,0 +1,252 @@
+use super::*;
+use std::sync::Arc;
+
+fn src(json: &str) -> Source {
+    Source(Arc::from(json))
+}
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Applies `m` for `profile` on an empty field map and returns the fields
+/// as compact JSON plus the warnings.
+fn run(m: &Mappings, profile: Profile, json: &str) -> (String, Vec<String>) {
+    let mut fields = Map::new();
+    let mut warnings = Vec::new();
+    m.apply(profile, &src(json), &mut fields, &mut warnings);
+    (serde_json::to_string(&fields).unwrap(), warnings)
+}
+
+#[test]
+fn every_default_compiles() {
+    for p in Profile::ALL {
+        for (f, e) in default_mappings(p) {
+            compile_one(f, e).unwrap_or_else(|err| panic!("{p:?} {f}: {err}"));
+        }
+        assert_eq!(
+            Mappings::defaults().effective(p).len(),
+            default_mappings(p).len()
+        );
+    }
+}
+
+const TC: &str = r#"{"id":42,"type":"Address","ip":"198.51.100.1","rating":3.00,"confidence":80,
+  "tags":{"data":[{"id":1,"name":"apt28"},{"id":2,"name":"c2"}]},"active":true}"#;
+
+#[test]
+fn threatconnect_defaults_reproduce_the_tc_app() {
+    let (out, w) = run(&Mappings::defaults(), Profile::Threatconnect, TC);
+    assert_eq!(
+        out,
+        r#"{"indicator_types":["malicious-activity"],"labels":["apt28","c2","Threat Rating: 3.0"],"x_threat_rating":3.0}"#
+    );
+    assert!(w.is_empty(), "{w:?}");
+    // An empty tag list arrives as {}; no rating → no rating label.
+    let (out, w) = run(
+        &Mappings::defaults(),
+        Profile::Threatconnect,
+        r#"{"type":"Host","hostName":"x.test","tags":{}}"#,
+    );
+    assert_eq!(out, r#"{"indicator_types":["malicious-activity"]}"#);
+    assert!(w.is_empty(), "{w:?}");
+    // Rating 0 is a rating.
+    let (out, _) = run(
+        &Mappings::defaults(),
+        Profile::Threatconnect,
+        r#"{"rating":0,"tags":{"data":[]}}"#,
+    );
+    assert_eq!(
+        out,
+        r#"{"indicator_types":["malicious-activity"],"labels":["Threat Rating: 0"],"x_threat_rating":0}"#
+    );
+}
+
+#[test]
+fn xsoar_defaults_label_by_score_then_tags() {
+    let m = Mappings::defaults();
+    let cases = [
+        (r#"{"score":3,"CustomFields":{"tags":["apt","c2"]}}"#, r#"{"labels":["malicious-activity","apt","c2"]}"#),
+        (r#"{"score":"2","CustomFields":null}"#, r#"{"labels":["anomalous-activity"]}"#),
+        (r#"{"score":1}"#, r#"{"labels":["benign"]}"#),
+        (r#"{"score":0,"CustomFields":{"tags":["t"]}}"#, r#"{"labels":["t"]}"#),
+        (r#"{"value":"x"}"#, r#"{}"#),
+    ];
+    for (json, want) in cases {
+        let (out, w) = run(&m, Profile::Xsoar, json);
+        assert_eq!(out, want, "{json}");
+        assert!(w.is_empty(), "{w:?}");
+    }
+}
+
+#[test]
+fn native_labels_are_tags_and_stix_has_none() {
+    let m = Mappings::defaults();
+    assert_eq!(
+        run(&m, Profile::Native, r#"{"tags":["a","b"]}"#).0,
+        r#"{"labels":["a","b"]}"#
+    );
+    assert_eq!(run(&m, Profile::Native, r#"{"tags":[]}"#).0, "{}");
+    assert_eq!(run(&m, Profile::Stix, r#"{"tags":["a"]}"#).0, "{}");
+}
+
+#[test]
+fn collection_overrides_global_overrides_profile() {
+    let global = map(&[("labels", "`[\"g\"]`"), ("x_source_id", "id")]);
+    let col = map(&[("labels", "['c', type]")]);
+    let m = Mappings::new(&global, &col, "collections[0].mappings").unwrap();
+    let (out, w) = run(&m, Profile::Threatconnect, TC);
+    assert_eq!(
+        out,
+        r#"{"indicator_types":["malicious-activity"],"labels":["c","Address"],"x_threat_rating":3.0,"x_source_id":42}"#
+    );
+    assert!(w.is_empty(), "{w:?}");
+    let only_global = Mappings::new(&global, &BTreeMap::new(), "c").unwrap();
+    assert_eq!(
+        run(&only_global, Profile::Native, r#"{"id":"n1","tags":["t"]}"#).0,
+        r#"{"labels":["g"],"x_source_id":"n1"}"#
+    );
+    assert_eq!(
+        only_global.effective(Profile::Xsoar),
+        vec![("labels", "`[\"g\"]`"), ("x_source_id", "id")]
+    );
+}
+
+#[test]
+fn null_leaves_the_field_out_even_a_builder_one() {
+    let col = map(&[("description", "no_such_field"), ("x_missing", "a.b.c")]);
+    let m = Mappings::new(&BTreeMap::new(), &col, "collections[0].mappings").unwrap();
+    let mut fields = Map::new();
+    fields.insert("name".into(), Value::from("v"));
+    fields.insert("description".into(), Value::from("from the builder"));
+    let mut w = Vec::new();
+    m.apply(Profile::Native, &src(r#"{"tags":["t"]}"#), &mut fields, &mut w);
+    assert_eq!(
+        serde_json::to_string(&fields).unwrap(),
+        r#"{"name":"v","labels":["t"]}"#
+    );
+    assert!(w.is_empty(), "{w:?}");
+}
+
+#[test]
+fn wrong_type_is_dropped_with_a_warning_naming_the_field() {
+    let col = map(&[
+        ("confidence", "level"),
+        ("labels", "nested"),
+        ("name", "count"),
+        ("external_references", "refs"),
+        ("indicator_types", "single"),
+    ]);
+    let m = Mappings::new(&BTreeMap::new(), &col, "collections[0].mappings").unwrap();
+    let mut fields = Map::new();
+    fields.insert("name".into(), Value::from("v"));
+    fields.insert("confidence".into(), Value::from(70));
+    let mut w = Vec::new();
+    m.apply(
+        Profile::Native,
+        &src(r#"{"level":"high","nested":[["a"]],"count":3,"refs":[{"url":"http://x"}],"single":"malicious-activity"}"#),
+        &mut fields,
+        &mut w,
+    );
+    assert_eq!(
+        serde_json::to_string(&fields).unwrap(),
+        r#"{"name":"v","confidence":70,"indicator_types":["malicious-activity"]}"#
+    );
+    assert_eq!(
+        w,
+        vec![
+            // labels first: it replaces the native default in its place.
+            "mapping labels: expected a list of strings, got a list containing a list; value dropped",
+            "mapping confidence: expected an integer from 0 to 100, got a string; value dropped",
+            "mapping external_references: expected a list of objects, each with a string source_name, got a list; value dropped",
+            "mapping name: expected a string, got a number; value dropped",
+        ]
+    );
+    let mut w = Vec::new();
+    m.apply(Profile::Native, &src(r#"{"level":101}"#), &mut Map::new(), &mut w);
+    assert_eq!(
+        w,
+        vec!["mapping confidence: expected an integer from 0 to 100, got 101; value dropped"]
+    );
+}
+
+#[test]
+fn static_problems_name_their_keys() {
+    let global = map(&[
+        ("pattern", "value"),
+        ("foo", "value"),
+        ("x_ok", "value"),
+        ("x_Bad", "value"),
+    ]);
+    let col = map(&[
+        ("labels", "tags["),
+        ("confidence", "'high'"),
+        ("x_fine", "`1`"),
+        ("object_marking_refs", "tlp"),
+    ]);
+    let err = Mappings::new(&global, &col, "collections[1].mappings").unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "mappings.foo",
+            "mappings.pattern",
+            "mappings.x_Bad",
+            "collections[1].mappings.confidence",
+            "collections[1].mappings.labels",
+            "collections[1].mappings.object_marking_refs",
+        ]
+    );
+    let text = err.to_string();
+    assert!(text.contains("mappings.foo: is not a STIX indicator property"), "{text}");
+    assert!(text.contains("e.g. x_foo"), "{text}");
+    assert!(
+        text.contains("mappings.pattern: is set by the STIX builder and cannot be mapped"),
+        "{text}"
+    );
+    assert!(
+        text.contains("collections[1].mappings.confidence: literal of the wrong type: expected an integer from 0 to 100, got a string"),
+        "{text}"
+    );
+    assert!(
+        text.contains("collections[1].mappings.labels: invalid JMESPath expression \"tags[\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn literal_mappings_do_not_need_the_source() {
+    let col = map(&[("x_feed", "'edge'"), ("indicator_types", "`[]`")]);
+    let m = Mappings::new(&BTreeMap::new(), &col, "c").unwrap();
+    // Not JSON at all: only literals apply, and no warning is raised since
+    // nothing had to read the record.
+    let mut fields = Map::new();
+    fields.insert("indicator_types".into(), Value::from(vec!["x"]));
+    let mut w = Vec::new();
+    m.apply(Profile::Stix, &src("not json"), &mut fields, &mut w);
+    assert_eq!(serde_json::to_string(&fields).unwrap(), r#"{"x_feed":"edge"}"#);
+    assert!(w.is_empty());
+}
+
+#[test]
+fn table_lists_built_ins_and_expressions() {
+    let t = render_table(Profile::Threatconnect);
+    assert!(t.starts_with("Default mappings of the threatconnect profile\n"), "{t}");
+    assert!(t.contains("x_threat_rating      rating"), "{t}");
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("valid_from") && l.contains("(built in)") && l.contains("lastModified")),
+        "{t}"
+    );
+    let x = render_table(Profile::Xsoar);
+    assert!(x.contains("1 benign, 2 anomalous-activity, 3 malicious-activity"), "{x}");
+}
+
+#[test]
+fn mappings_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Mappings>();
+}
