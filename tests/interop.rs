@@ -70,7 +70,7 @@ fn dump_objects(feed: &Feed, dir: &Path) -> (PathBuf, PathBuf, usize, usize) {
             f21.write_all(&c.objects_run(i, i + 1)).unwrap();
             f21.write_all(b"\n").unwrap();
             n21 += 1;
-            if let Some(b) = c.objects20_run(i, i + 1) {
+            if let Some(b) = c.object20_bytes(i) {
                 f20.write_all(&b).unwrap();
                 f20.write_all(b"\n").unwrap();
                 n20 += 1;

@@ -184,6 +184,8 @@ pub(crate) fn build_collection(
         identity_ref: identity.as_ref().map(|(id, _, _)| id.as_str()),
         tlp2: cfg.server.tlp2_markings,
         emit_scos: col.emit_scos,
+        valid_from: None,
+        undated: UNDATED,
     };
 
     let outcomes: Vec<Outcome> = inds
@@ -277,15 +279,17 @@ pub(crate) fn build_collection(
     // Support objects: the marking definitions referenced, the identity,
     // and SCOs.
     let mut support: Vec<(String, String, Option<String>)> = Vec::new();
-    if plan.offers_20 && markings.contains(stix::marking_ref(crate::record::Tlp::AmberStrict, true))
-    {
-        // STIX 2.0 has no TLP 2.0: amber+strict is served as red there
-        // (decision 20), so red's definition must be in the collection.
-        markings.insert(stix::marking_ref(crate::record::Tlp::Red, false));
+    if plan.offers_20 {
+        // STIX 2.0 has no TLP 2.0: the 2.0 form references the TLP 1.0
+        // equivalents (amber+strict → red, decision 20), so their
+        // definitions must be in the collection too.
+        let for_20: Vec<&'static str> = markings.iter().map(|m| stix::marking::ref_for_20(m)).collect();
+        markings.extend(for_20);
     }
     for m in &markings {
-        let (j21, j20) = stix::marking_object(m);
-        support.push((m.to_string(), j21, j20));
+        if let Some((j21, j20)) = stix::marking_object(m) {
+            support.push((m.to_string(), j21.to_string(), j20.map(str::to_string)));
+        }
     }
     if let Some((id, j21, j20)) = &identity {
         if !objects.is_empty() {
@@ -436,6 +440,11 @@ pub(crate) fn build_collection(
 /// bytes (and its date_added) never change from run to run.
 const IDENTITY_CREATED: Micros = 1_704_067_200_000_000; // 2024-01-01T00:00:00Z
 
+/// `created` of a record that carries no date at all: fixed for the same
+/// reason (a compile-time "now" would make such indicators change version
+/// on every run). Documented in the README.
+const UNDATED: Micros = IDENTITY_CREATED;
+
 #[allow(clippy::too_many_arguments)]
 fn build_indicator(
     key: &str,
@@ -453,8 +462,7 @@ fn build_indicator(
         Some(r) => r.epoch,
         None => 0,
     };
-    let maps = &plan.mappings[ind.profile as usize];
-    let draft = stix::build_indicator(ind, epoch, settings, maps);
+    let draft = stix::build_indicator(ind, epoch, settings, &plan.mappings);
     if col.drop_expired && draft.valid_until.is_some_and(|v| v <= now) {
         // An expired indicator is left out without a revocation: its
         // valid_until already tells clients it no longer applies.
@@ -495,8 +503,8 @@ fn build_indicator(
             spec: SpecVersion::V21,
             version_us: None,
             date_added: None,
-            content_hash: xxh3_64(s.json21.as_bytes()),
-            json21: s.json21.clone().into(),
+            content_hash: xxh3_64(s.json.as_bytes()),
+            json21: s.json.clone().into(),
             json20: None,
             epoch: 0,
             revoked: false,
@@ -536,7 +544,7 @@ fn stored_json(c: &CollectionFeed, id: &str) -> Option<(String, Option<String>)>
     let i = *c.versions_of(id).last()?;
     let j21 = String::from_utf8(c.objects_run(i, i + 1).to_vec()).ok()?;
     let j20 = c
-        .objects20_run(i, i + 1)
+        .object20_bytes(i)
         .and_then(|b| String::from_utf8(b.to_vec()).ok());
     Some((j21, j20))
 }

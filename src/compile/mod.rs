@@ -171,8 +171,8 @@ pub(crate) struct Plan {
     pub id: uuid::Uuid,
     pub query: Query,
     pub owners: Vec<String>,
-    /// Indexed by `Profile as usize`.
-    pub mappings: Vec<Mappings>,
+    /// Profile defaults + global + collection mappings, per profile.
+    pub mappings: Mappings,
     pub offers_20: bool,
 }
 
@@ -193,16 +193,11 @@ fn plan_collections(cfg: &Config, now: Micros) -> Result<Vec<Plan>, CompileError
             key: key("query"),
             message: e.to_string(),
         })?;
-        let mut mappings = Vec::with_capacity(Profile::ALL.len());
-        for p in Profile::ALL {
-            let m = Mappings::new(p, &cfg.mappings, &c.mappings).map_err(|e| {
-                CompileError::Config {
-                    key: key("mappings"),
-                    message: e.to_string(),
-                }
+        let mappings = Mappings::new(&cfg.mappings, &c.mappings, &key("mappings"))
+            .map_err(|e| CompileError::Config {
+                key: key("mappings"),
+                message: e.to_string(),
             })?;
-            mappings.push(m);
-        }
         plans.push(Plan {
             index: i,
             id,
