@@ -272,13 +272,21 @@ impl CollectionFeed {
 }
 
 /// Writes a complete feed file at `path` (not atomically; see [`publish`]).
-pub fn write(_spec: &FeedSpec, _path: &Path, _opts: &WriteOptions) -> Result<WriteStats, FeedError> {
+pub fn write(
+    _spec: &FeedSpec,
+    _path: &Path,
+    _opts: &WriteOptions,
+) -> Result<WriteStats, FeedError> {
     todo!("feed writer")
 }
 
 /// Writes `spec` to a temporary file beside `live`, fsyncs it, verifies it,
 /// renames it over `live` and fsyncs the directory. On any error `live` is
 /// untouched and the temporary file is removed.
-pub fn publish(_spec: &FeedSpec, _live: &Path, _opts: &WriteOptions) -> Result<WriteStats, FeedError> {
+pub fn publish(
+    _spec: &FeedSpec,
+    _live: &Path,
+    _opts: &WriteOptions,
+) -> Result<WriteStats, FeedError> {
     todo!("publish")
 }
