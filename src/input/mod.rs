@@ -26,7 +26,7 @@
 //! | `{"iocObjects": [ ... ]}` (XSOAR REST search) | `iocObjects` |
 //! | `{"type": "bundle", "objects": [ ... ]}` | `bundle` |
 //! | medallion `default_data.json` (`"/discovery"` + API roots) | `medallion` |
-//! | one JSON object that is none of the above: one record | `object` |
+//! | one JSON object over several lines that is none of the above: one record | `object` |
 //!
 //! A file is NDJSON when its first line holds a complete JSON value and more
 //! follows it; otherwise the file is one JSON document.
@@ -502,6 +502,10 @@ fn plan(path: &Path, bytes: &[u8]) -> Result<Plan, InputError> {
                     bundle_spec: None,
                 });
             }
+            if end <= line_end {
+                // One record on one line: NDJSON with a single line.
+                return Ok(ndjson(start));
+            }
             Ok(Plan {
                 container: "object",
                 items: vec![Item {
@@ -719,14 +723,46 @@ fn read_file(
     progress: Option<&(dyn Fn(u64) + Sync)>,
     out: &mut ReadOutcome,
 ) -> Result<(), InputError> {
-    let path = &file.path;
-    let (data, disk) = load(path)?;
-    let bytes = data.bytes();
+    let (data, disk) = load(&file.path)?;
+    read_bytes(
+        index,
+        &file.path,
+        file.format,
+        data.bytes(),
+        disk,
+        progress,
+        out,
+    )
+}
+
+/// Reads one export already in memory, as [`read_files`] reads a file
+/// (`path` is only used in messages). For the fuzz target and for callers
+/// that hold the bytes themselves.
+pub fn parse_bytes(
+    path: &Path,
+    bytes: &[u8],
+    format: Option<Profile>,
+) -> Result<ReadOutcome, InputError> {
+    let mut out = ReadOutcome::default();
+    read_bytes(0, path, format, bytes, bytes.len() as u64, None, &mut out)?;
+    out.records_seen = (out.records.len() + out.rejects.len()) as u64;
+    Ok(out)
+}
+
+fn read_bytes(
+    index: u32,
+    path: &Path,
+    format: Option<Profile>,
+    bytes: &[u8],
+    disk: u64,
+    progress: Option<&(dyn Fn(u64) + Sync)>,
+    out: &mut ReadOutcome,
+) -> Result<(), InputError> {
     let plan = plan(path, bytes)?;
     out.bytes_in += disk;
 
     if plan.container == "medallion" {
-        let profile = file.format.unwrap_or(Profile::Stix);
+        let profile = format.unwrap_or(Profile::Stix);
         if profile != Profile::Stix {
             return Err(InputError::UnknownContainer {
                 path: path.to_path_buf(),
@@ -755,7 +791,7 @@ fn read_file(
         return finish(path, summary_profile, "medallion", disk, o, out);
     }
     {
-        let profile = match file.format.or(plan.implied) {
+        let profile = match format.or(plan.implied) {
             Some(p) => p,
             None => sniff(bytes, &plan.items).ok_or_else(|| InputError::UnknownProfile {
                 path: path.to_path_buf(),

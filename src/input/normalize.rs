@@ -64,7 +64,12 @@ pub(crate) fn refang(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         let rest = &bytes[i..];
-        if rest.len() >= 4
+        // `hxxp` only as a URL scheme (`hxxp://`, `hxxps://`): elsewhere it
+        // may be part of a real name.
+        if i == 0
+            && rest.len() >= 7
+            && (rest[4..].starts_with(b"://")
+                || (matches!(rest[4], b's' | b'S') && rest[5..].starts_with(b"://")))
             && (rest[0] == b'h' || rest[0] == b'H')
             && (rest[1] == b'x' || rest[1] == b'X')
             && (rest[2] == b'x' || rest[2] == b'X')
@@ -387,6 +392,8 @@ mod tests {
             (Ok("Global\\[.]x".into()), vec![])
         );
         assert_eq!(refang("plain.example.com"), None);
+        assert_eq!(refang("hxxp-free.example"), None);
+        assert_eq!(refang("HXXPS://a").as_deref(), Some("HTTPS://a"));
         assert_eq!(refang("ünïcode[.]x").as_deref(), Some("ünïcode.x"));
     }
 
