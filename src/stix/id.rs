@@ -1,8 +1,10 @@
 //! Deterministic identifiers: indicator ids in our own namespace, and STIX
 //! 2.1 Cyber-observable (SCO) ids by the spec's rule.
 //!
-//! Indicator ids are UUIDv5 so that a recompile gives every indicator the
-//! same id (DESIGN.md "Deterministic ids"). The name input carries the
+//! Indicator ids are name-based (UUIDv5's SHA-1 computation, stamped as
+//! version 4 because STIX 2.0 only accepts v4 ids: see [`name_based_v4`])
+//! so that a recompile gives every indicator the same id (DESIGN.md
+//! "Deterministic ids"). The name input carries the
 //! collection id (one id never holds two collections' different contents,
 //! decision 19) and, after a revocation, an epoch (revocation is final,
 //! decision 12).
@@ -59,14 +61,32 @@ pub fn indicator_id_name(
 }
 
 /// The deterministic indicator id: `indicator--` + UUIDv5([`NAMESPACE`],
-/// [`indicator_id_name`]). The value should be the canonical (normalised)
-/// value; the input layer already normalises, so it is used as given.
+/// [`indicator_id_name`]) stamped as version 4 ([`name_based_v4`]). The
+/// value should be the canonical (normalised) value; the input layer
+/// already normalises, so it is used as given.
 pub fn indicator_id(collection_id: &Uuid, kind: IndicatorType, value: &str, epoch: u32) -> String {
     let name = indicator_id_name(collection_id, kind, value, epoch);
     format!(
         "indicator--{}",
-        Uuid::new_v5(&NAMESPACE, name.as_bytes()).hyphenated()
+        name_based_v4(&NAMESPACE, name.as_bytes()).hyphenated()
     )
+}
+
+/// A deterministic UUID for an SDO: the UUIDv5 (SHA-1, name-based)
+/// computation with the version nibble set to 4.
+///
+/// Why not plain v5: STIX 2.0 (Part 1, the Identifier type) requires the UUID part of
+/// every id to be an RFC 4122 *version 4* UUID; the OASIS validator rejects
+/// anything else in 2.0 and warns in 2.1 ("SHOULD be UUIDv4" for SDOs), and
+/// the `stix2` library refuses to parse 2.0 objects with other versions.
+/// Version 4 only promises 122 unpredictable bits, which the SHA-1 output
+/// provides, so the id stays deterministic and is valid in both versions
+/// (one id per indicator in both serializations). SCO ids stay true v5:
+/// STIX 2.1 defines them that way.
+pub fn name_based_v4(namespace: &Uuid, name: &[u8]) -> Uuid {
+    let mut b = *Uuid::new_v5(namespace, name).as_bytes();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    Uuid::from_bytes(b)
 }
 
 /// A STIX 2.1 Cyber-observable object for an indicator's value (emitted
@@ -85,7 +105,11 @@ pub struct Sco {
 
 /// The SCO for an indicator, or `None` for types that have no simple one
 /// (`user-agent` would need a whole `network-traffic` object with
-/// addresses we do not know) or an unusable value (a non-numeric ASN).
+/// addresses we do not know) or a value the SCO's schema refuses: a
+/// non-numeric ASN, a URL that is not an RFC 3986 URI (no scheme, spaces,
+/// non-ASCII: real exports contain such "URLs", and the indicator's pattern
+/// still carries them), an e-mail address outside the OASIS validator's
+/// `[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+`.
 ///
 /// Properties emitted are exactly the ID-contributing ones we know (plus
 /// the required `is_multipart` of `email-message`, and every hash of a
@@ -108,8 +132,11 @@ pub fn sco(ind: &Indicator) -> Option<Sco> {
                 Map::new(),
             ),
             IndicatorType::Domain => ("domain-name", one("value", &ind.value), Map::new()),
-            IndicatorType::Url => ("url", one("value", &ind.value), Map::new()),
-            IndicatorType::Email => ("email-addr", one("value", &ind.value), Map::new()),
+            IndicatorType::Url if is_uri(&ind.value) => ("url", one("value", &ind.value), Map::new()),
+            IndicatorType::Email if is_simple_email(&ind.value) => {
+                ("email-addr", one("value", &ind.value), Map::new())
+            }
+            IndicatorType::Url | IndicatorType::Email => return None,
             IndicatorType::Mutex => ("mutex", one("name", &ind.value), Map::new()),
             IndicatorType::EmailSubject => {
                 let mut extra = Map::new();
@@ -187,6 +214,100 @@ pub fn sco(ind: &Indicator) -> Option<Sco> {
         stix_type,
         json,
     })
+}
+
+/// Whether `s` is an absolute URI by RFC 3986 (`scheme ":" hier-part
+/// ["?" query] ["#" fragment]`), checked conservatively: IP-literal hosts
+/// (`[…]`) are refused, so anything accepted is a valid URI.
+pub(crate) fn is_uri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
+    let mut sc = scheme.bytes();
+    if !sc.next().is_some_and(|b| b.is_ascii_alphabetic())
+        || !sc.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        return false;
+    }
+    let unreserved_or_sub = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+            )
+    };
+    // Every byte in `part` is allowed by `ok` or starts a valid %HH.
+    let valid = |part: &str, ok: &dyn Fn(u8) -> bool| {
+        let b = part.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                if !(i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
+                    return false;
+                }
+                i += 3;
+            } else if ok(b[i]) {
+                i += 1;
+            } else {
+                return false;
+            }
+        }
+        true
+    };
+    let pchar = |b: u8| unreserved_or_sub(b) || matches!(b, b':' | b'@');
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((r, f)) => (r, Some(f)),
+        None => (rest, None),
+    };
+    let (hier, query) = match rest.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (rest, None),
+    };
+    let tail_ok = |b: u8| pchar(b) || b == b'/' || b == b'?';
+    if fragment.is_some_and(|f| !valid(f, &tail_ok)) || query.is_some_and(|q| !valid(q, &tail_ok)) {
+        return false;
+    }
+    let path = match hier.strip_prefix("//") {
+        Some(after) => {
+            let end = after.find('/').unwrap_or(after.len());
+            let (authority, path) = after.split_at(end);
+            let (userinfo, hostport) = match authority.rsplit_once('@') {
+                Some((u, h)) => (Some(u), h),
+                None => (None, authority),
+            };
+            if userinfo.is_some_and(|u| !valid(u, &|b| unreserved_or_sub(b) || b == b':')) {
+                return false;
+            }
+            let (host, port) = match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            };
+            if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit()))
+                || !valid(host, &unreserved_or_sub)
+            {
+                return false;
+            }
+            path
+        }
+        None => hier,
+    };
+    valid(path, &|b| pchar(b) || b == b'/')
+}
+
+/// The OASIS validator's e-mail check (`EMAIL_RE` in stix2validator).
+pub(crate) fn is_simple_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let Some((first, rest)) = domain.split_once('.') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-'))
+        && !first.is_empty()
+        && first.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 fn one(key: &str, value: &str) -> Map<String, Value> {
@@ -279,32 +400,60 @@ mod tests {
             indicator_id(&other, IndicatorType::Ipv4, "v", 0),
             indicator_id(&COL, IndicatorType::Ipv4, "v", 0)
         );
-        // Independently computed: Python uuid.uuid5(NAMESPACE, name).
+        // Independently computed: Python uuid.uuid5(NAMESPACE, name) with
+        // the version digit replaced by 4.
         assert_eq!(
             indicator_id(&COL, IndicatorType::Domain, "example.com", 2),
             EXPECTED_DOMAIN_EPOCH2
         );
     }
 
+    #[test]
+    fn uri_and_email_checks_agree_with_the_validator() {
+        // Expected values from rfc3986_validator (rule URI), which the
+        // OASIS validator uses; IP literals are refused on purpose.
+        for (u, want) in [
+            ("http://example.com/a'b?c=d#e", true),
+            ("http://user:pw@example.com:8080/a%20c?q=1#f", true),
+            ("http://x/*", true),
+            ("mailto:a@b.c", true),
+            ("1.2.3.4:89/wget", false),
+            ("http://x/%zz", false),
+            ("http://x/a b", false),
+            ("http://a:b:c/", false),
+            ("http://x/?a#b#c", false),
+            ("http://x/\u{fc}", false),
+            ("http://[::1]/", false),
+            ("example.com/path", false),
+        ] {
+            assert_eq!(is_uri(u), want, "{u}");
+        }
+        assert!(is_simple_email("first.last+tag@mail.example.com"));
+        assert!(!is_simple_email("o'brien@example.com"));
+        assert!(!is_simple_email("a@localhost"));
+        assert!(!is_simple_email("@example.com"));
+        assert_eq!(sco(&ind(IndicatorType::Url, "1.2.3.4:89/wget")), None);
+    }
+
     const EXPECTED_IDS: [&str; 16] = [
-        "indicator--371659b3-3d4d-53ca-a1b5-7d9e83058b2a",
-        "indicator--9fcaf816-0474-5e60-9d45-5a1858333f6c",
-        "indicator--c0a2af33-1a5c-5907-8ab4-d4ce1896ea46",
-        "indicator--3adec5dd-dd7d-5f4e-a515-921d66ad7308",
-        "indicator--6dca16fb-3df3-58b5-8859-c883d755b6f9",
-        "indicator--bf37beb0-c875-5343-b195-73fac3085cf3",
-        "indicator--9a27e458-945c-52fe-b8ce-e6a48963b6b8",
-        "indicator--87064c6b-8599-5644-afb9-cfaa8f3fe066",
-        "indicator--ad4bf34f-a7e5-587c-8c96-5227acb6a463",
-        "indicator--6d932b72-ccfe-5b12-88d0-8ea8587b31dd",
-        "indicator--f288f4af-8f97-5fb0-9b2a-0edb3fe067ea",
-        "indicator--3101dac1-c8d4-54be-8e59-89ceb0ed4f02",
-        "indicator--7cf2e66f-0c58-5585-bcc7-674d1460dc83",
-        "indicator--610fae48-f827-525a-9617-0f70b2115ce0",
-        "indicator--1d13df19-16c9-5ff0-b0e4-889b6b10a5dd",
-        "indicator--1068ff6e-04bc-525a-906f-6090871c2208",
+        "indicator--371659b3-3d4d-43ca-a1b5-7d9e83058b2a",
+        "indicator--9fcaf816-0474-4e60-9d45-5a1858333f6c",
+        "indicator--c0a2af33-1a5c-4907-8ab4-d4ce1896ea46",
+        "indicator--3adec5dd-dd7d-4f4e-a515-921d66ad7308",
+        "indicator--6dca16fb-3df3-48b5-8859-c883d755b6f9",
+        "indicator--bf37beb0-c875-4343-b195-73fac3085cf3",
+        "indicator--9a27e458-945c-42fe-b8ce-e6a48963b6b8",
+        "indicator--87064c6b-8599-4644-afb9-cfaa8f3fe066",
+        "indicator--ad4bf34f-a7e5-487c-8c96-5227acb6a463",
+        "indicator--6d932b72-ccfe-4b12-88d0-8ea8587b31dd",
+        "indicator--f288f4af-8f97-4fb0-9b2a-0edb3fe067ea",
+        "indicator--3101dac1-c8d4-44be-8e59-89ceb0ed4f02",
+        "indicator--7cf2e66f-0c58-4585-bcc7-674d1460dc83",
+        "indicator--610fae48-f827-425a-9617-0f70b2115ce0",
+        "indicator--1d13df19-16c9-4ff0-b0e4-889b6b10a5dd",
+        "indicator--1068ff6e-04bc-425a-906f-6090871c2208",
     ];
-    const EXPECTED_DOMAIN_EPOCH2: &str = "indicator--29eaf26a-d19c-59f0-a859-3bed193a339b";
+    const EXPECTED_DOMAIN_EPOCH2: &str = "indicator--29eaf26a-d19c-49f0-a859-3bed193a339b";
 
     /// Expected SCO ids computed with the OASIS `stix2` Python library
     /// (3.0.2), e.g. `stix2.v21.IPv4Address(value="198.51.100.3").id`; the
@@ -326,7 +475,7 @@ mod tests {
             (ind(IndicatorType::Cidr, "198.51.100.0/24"), "ipv4-addr--1ea47840-aa39-5aa8-b4a2-cd203eb6662a"),
             (ind(IndicatorType::Ipv6, "2001:db8::1"), "ipv6-addr--6469e3a9-b053-5e34-a025-9396ae051d26"),
             (ind(IndicatorType::Domain, "example.com"), "domain-name--bedb4899-d24b-5401-bc86-8f6b4cc18ec7"),
-            (ind(IndicatorType::Url, "http://example.com/a'b\\c\n"), "url--4e4d7281-7e3b-531a-b79e-60b55c7f5778"),
+            (ind(IndicatorType::Url, "http://example.com/a'b?c=d#e"), "url--50add2ee-04a6-57c8-b3ed-ce44a3b6291a"),
             (ind(IndicatorType::Email, "a@example.com"), "email-addr--8f5f7fba-cc24-5e3f-aca4-f7194112e042"),
             (ind(IndicatorType::EmailSubject, "Invoice \u{fc}"), "email-message--36be2ef8-6e87-55d8-92e7-a8917a426168"),
             (ind(IndicatorType::Sha256, e3), "file--22f8ff52-8f62-5f03-a53a-6f50f54fd74c"),

@@ -319,7 +319,8 @@ fn revoke(previous: &str, modified: Micros) -> Option<String> {
 
 /// The producer identity (`created_by_ref` target): its id and its STIX
 /// 2.1 and 2.0 JSON. Without a configured id, the id is derived from the
-/// name (UUIDv5 in [`super::NAMESPACE`] over `identity:<name>`), so it is
+/// name ([`super::id::name_based_v4`] in [`super::NAMESPACE`] over
+/// `identity:<name>`), so it is
 /// stable across compiles. `created` is also its `modified`; pass a stable
 /// value (e.g. the first generation's time) or the object changes.
 pub fn identity_object(
@@ -332,7 +333,7 @@ pub fn identity_object(
         Some(i) => i.to_string(),
         None => format!(
             "identity--{}",
-            uuid::Uuid::new_v5(&super::NAMESPACE, format!("identity:{name}").as_bytes())
+            super::id::name_based_v4(&super::NAMESPACE, format!("identity:{name}").as_bytes())
                 .hyphenated()
         ),
     };
