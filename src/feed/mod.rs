@@ -14,11 +14,19 @@
 //! every byte range handed out is a [`bytes::Bytes`] slice of the mapping,
 //! so it keeps the mapping alive and costs a refcount bump.
 
+mod format;
+mod inspect;
+mod reader;
 pub mod token;
+mod verify;
+mod writer;
 
-use bytes::Bytes;
+pub use inspect::{inspect, CollectionReport, InspectReport, PageReport, SectionReport, TypeCount};
+pub use reader::{CollectionFeed, Feed};
+pub use writer::{publish, write, write_to_vec};
+
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// STIX spec version of one stored object version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -180,105 +188,4 @@ pub enum Coding {
 pub enum PageKind {
     Objects,
     Manifest,
-}
-
-/// An open, memory-mapped feed generation. Cheap to share (`Arc<Feed>`).
-pub struct Feed {
-    _private: (),
-}
-
-/// One collection's view into the mapping.
-pub struct CollectionFeed {
-    _private: (),
-}
-
-impl Feed {
-    /// Memory-maps and checks header and section table (O(1) in the size).
-    pub fn open(_path: &Path) -> Result<Feed, FeedError> {
-        todo!("feed reader")
-    }
-
-    /// The same checks over bytes already in memory (tests, fuzzing).
-    pub fn from_bytes(_bytes: Bytes, _name: &Path) -> Result<Feed, FeedError> {
-        todo!("feed reader")
-    }
-
-    /// The parsed META section.
-    pub fn meta(&self) -> &FeedMeta {
-        todo!()
-    }
-
-    /// Collections, parallel to `meta().collections`.
-    pub fn collections(&self) -> &[CollectionFeed] {
-        todo!()
-    }
-
-    /// Full verification: every checksum and invariant, every object's JSON.
-    pub fn verify(&self) -> Result<(), FeedError> {
-        todo!()
-    }
-}
-
-impl CollectionFeed {
-    /// Number of entries (object versions).
-    pub fn len(&self) -> usize {
-        todo!()
-    }
-
-    /// Whether there are no entries.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Entry `i` (0-based, date_added order).
-    pub fn entry(&self, _i: usize) -> Entry {
-        todo!()
-    }
-
-    /// STIX type names; `Entry::type_id` indexes this.
-    pub fn types(&self) -> &[String] {
-        todo!()
-    }
-
-    /// The STIX 2.1 JSON of entries `from..to` joined by `,` (one slice).
-    pub fn objects_run(&self, _from: usize, _to: usize) -> Bytes {
-        todo!()
-    }
-
-    /// The manifest records of entries `from..to` joined by `,`.
-    pub fn manifest_run(&self, _from: usize, _to: usize) -> Bytes {
-        todo!()
-    }
-
-    /// First entry index whose date_added is strictly later than `t`.
-    pub fn first_after(&self, _t: i64) -> usize {
-        todo!()
-    }
-
-    /// Entry indices of every version of `id`, ascending.
-    pub fn versions_of(&self, _id: &str) -> Vec<usize> {
-        todo!()
-    }
-
-    /// The precompressed body of default page `page` (0-based), if stored.
-    pub fn precompressed(&self, _kind: PageKind, _page: usize, _coding: Coding) -> Option<Bytes> {
-        todo!()
-    }
-
-    /// The compiler state carried between generations.
-    pub fn state(&self) -> Bytes {
-        todo!()
-    }
-}
-
-/// Writes a complete feed file at `path` (not atomically; see [`publish`]).
-pub fn write(_spec: &FeedSpec, _path: &Path, _opts: &WriteOptions) -> Result<WriteStats, FeedError> {
-    todo!("feed writer")
-}
-
-/// Writes `spec` to a temporary file beside `live`, fsyncs it, verifies it,
-/// renames it over `live` and fsyncs the directory. On any error `live` is
-/// untouched and the temporary file is removed.
-pub fn publish(_spec: &FeedSpec, _live: &Path, _opts: &WriteOptions) -> Result<WriteStats, FeedError> {
-    todo!("publish")
 }

@@ -1,0 +1,740 @@
+//! The feed reader: memory-maps a feed file and hands out zero-copy slices.
+//!
+//! Opening is O(1) in the file size: header, section table, META and TYPES
+//! are checked (all small); the big sections are only bounds-checked, and
+//! their checksums are left to [`Feed::verify`], which `publish` runs before
+//! a file can go live. Accessors therefore never trust the big sections
+//! blindly: a corrupted offset yields an empty slice, never a panic.
+
+use super::format::*;
+use super::token::key_from_hex;
+use super::{Coding, Entry, FeedError, FeedMeta, PageKind, SpecVersion};
+use bytes::Bytes;
+use std::collections::HashSet;
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// An open, memory-mapped feed generation. Cheap to share (`Arc<Feed>`).
+pub struct Feed {
+    /// Named in every error, so an operator knows which generation failed.
+    pub(crate) path: PathBuf,
+    /// The whole file; every slice handed out keeps the mapping alive.
+    pub(crate) bytes: Bytes,
+    pub(crate) meta: FeedMeta,
+    /// Decoded once from `meta.token_key`, so the server never parses hex
+    /// per request.
+    pub(crate) token_key: [u8; 32],
+    pub(crate) collections: Vec<CollectionFeed>,
+    /// The section table as stored (verify re-checks every checksum).
+    pub(crate) sections: Vec<SectionRow>,
+}
+
+/// One collection's view into the mapping.
+pub struct CollectionFeed {
+    pub(crate) index: usize,
+    /// Entry count (ENTRIES length / row width, checked at open).
+    pub(crate) n: usize,
+    pub(crate) entries: Bytes,
+    pub(crate) objects: Bytes,
+    pub(crate) manifest: Bytes,
+    pub(crate) idindex: Bytes,
+    pub(crate) types: Vec<String>,
+    /// Empty when no object has a STIX 2.0 serialization.
+    pub(crate) objects20: Bytes,
+    pub(crate) objects20_index: Bytes,
+    pub(crate) has_objects20: bool,
+    pub(crate) pagedata: Bytes,
+    pub(crate) pages: Bytes,
+    pub(crate) state: Bytes,
+}
+
+fn invalid(path: &Path, what: impl Into<String>) -> FeedError {
+    FeedError::Invalid {
+        path: path.to_path_buf(),
+        what: what.into(),
+    }
+}
+
+/// Keeps the mapping alive inside `Bytes` (CRATES.md: `Bytes::from_owner`
+/// needs `AsRef<[u8]>`, which `Mmap` is).
+fn map(path: &Path) -> Result<Bytes, FeedError> {
+    let io = |e| FeedError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Err(invalid(
+            path,
+            "the file is empty (not a taxii-edge feed file, or truncated to nothing)",
+        ));
+    }
+    // SAFETY: feed files are immutable by contract: they are written under a
+    // temporary name and renamed into place, never modified in place, so the
+    // mapped bytes cannot change under us. (A user truncating the file by
+    // hand would be outside that contract: the OS then signals SIGBUS, as
+    // with every mmap-based reader.)
+    let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    Ok(Bytes::from_owner(mmap))
+}
+
+impl Feed {
+    /// Memory-maps and checks header and section table (O(1) in the size).
+    pub fn open(path: &Path) -> Result<Feed, FeedError> {
+        let bytes = map(path)?;
+        Feed::from_bytes(bytes, path)
+    }
+
+    /// The same checks over bytes already in memory (tests, fuzzing).
+    pub fn from_bytes(bytes: Bytes, name: &Path) -> Result<Feed, FeedError> {
+        let b = &bytes[..];
+        let len = b.len() as u64;
+        if b.len() < MAGIC.len() || b[..MAGIC.len()] != MAGIC {
+            if b.len() < MAGIC.len() && MAGIC.starts_with(b) {
+                return Err(invalid(
+                    name,
+                    format!("truncated: the file is only {len} bytes"),
+                ));
+            }
+            let shown: Vec<u8> = b.iter().take(8).copied().collect();
+            return Err(invalid(
+                name,
+                format!(
+                    "not a taxii-edge feed file (magic {:?}, expected {:?}); was it written by `taxii-edge compile`?",
+                    String::from_utf8_lossy(&shown),
+                    String::from_utf8_lossy(&MAGIC)
+                ),
+            ));
+        }
+        if b.len() < HEADER_LEN {
+            return Err(invalid(
+                name,
+                format!(
+                    "truncated: the file is {len} bytes, shorter than the {HEADER_LEN}-byte header"
+                ),
+            ));
+        }
+        let version = rd_u32(b, 8);
+        if version > FORMAT_VERSION {
+            return Err(invalid(
+                name,
+                format!("format version {version} is newer than this build supports ({FORMAT_VERSION}): upgrade taxii-edge"),
+            ));
+        }
+        if version != FORMAT_VERSION {
+            return Err(invalid(
+                name,
+                format!("format version {version} is not supported by this build (it reads {FORMAT_VERSION}): recompile the feed"),
+            ));
+        }
+        let stored = rd_u32(b, 60);
+        let computed = crc32c::crc32c(&b[..60]);
+        if stored != computed {
+            return Err(invalid(
+                name,
+                format!("header checksum mismatch (stored {stored:08x}, computed {computed:08x}): the file is corrupted"),
+            ));
+        }
+        let h = Header::decode(b);
+        if h.flags != 0 {
+            return Err(invalid(
+                name,
+                format!(
+                    "unknown header flags {:#x}: written by a newer taxii-edge?",
+                    h.flags
+                ),
+            ));
+        }
+        let table_end = h
+            .table_offset
+            .checked_add(h.table_len)
+            .ok_or_else(|| invalid(name, "corrupted header: section table bounds overflow"))?;
+        if table_end > len {
+            return Err(invalid(
+                name,
+                format!("truncated: section table ends at {table_end} but file is {len} bytes"),
+            ));
+        }
+        if h.file_len != len {
+            return Err(invalid(
+                name,
+                format!(
+                    "the file is {len} bytes but its header says {}: truncated or appended to",
+                    h.file_len
+                ),
+            ));
+        }
+        if h.table_offset < HEADER_LEN as u64 || h.table_offset % 8 != 0 {
+            return Err(invalid(
+                name,
+                format!(
+                    "corrupted header: section table offset {} is invalid",
+                    h.table_offset
+                ),
+            ));
+        }
+        if u64::from(h.section_count) > MAX_SECTIONS
+            || h.table_len != u64::from(h.section_count) * TABLE_ROW_LEN as u64
+        {
+            return Err(invalid(
+                name,
+                format!(
+                    "corrupted header: {} sections do not fit a {}-byte table",
+                    h.section_count, h.table_len
+                ),
+            ));
+        }
+        let table = &b[h.table_offset as usize..table_end as usize];
+        let computed = crc32c::crc32c(table);
+        if computed != h.table_crc {
+            return Err(invalid(
+                name,
+                format!(
+                    "section table checksum mismatch (stored {:08x}, computed {computed:08x}): the file is corrupted",
+                    h.table_crc
+                ),
+            ));
+        }
+        let sections: Vec<SectionRow> = table
+            .chunks_exact(TABLE_ROW_LEN)
+            .map(SectionRow::decode)
+            .collect();
+
+        // Every section known, inside the data area, aligned, not overlapping.
+        let mut seen = HashSet::new();
+        let mut spans = Vec::with_capacity(sections.len());
+        for (i, s) in sections.iter().enumerate() {
+            let kind = Kind::from_code(s.kind).ok_or_else(|| {
+                invalid(
+                    name,
+                    format!(
+                        "section {i} has unknown kind {}: written by a newer taxii-edge?",
+                        s.kind
+                    ),
+                )
+            })?;
+            let label = section_label(kind, s.collection);
+            let end = s
+                .offset
+                .checked_add(s.len)
+                .ok_or_else(|| invalid(name, format!("{label}: bounds overflow")))?;
+            if s.offset < HEADER_LEN as u64 || end > h.table_offset {
+                return Err(invalid(
+                    name,
+                    format!(
+                        "{label} spans bytes {}..{end}, outside the data area {HEADER_LEN}..{}: truncated or corrupted",
+                        s.offset, h.table_offset
+                    ),
+                ));
+            }
+            if let Some(w) = kind.row_len() {
+                if s.offset % 8 != 0 || s.len % w as u64 != 0 {
+                    return Err(invalid(
+                        name,
+                        format!(
+                            "{label} is not a whole number of {w}-byte rows at an 8-byte boundary"
+                        ),
+                    ));
+                }
+            }
+            if (kind == Kind::Meta) != (s.collection == NO_COLLECTION) {
+                return Err(invalid(name, format!("{label}: META must belong to the file, every other section to a collection")));
+            }
+            if !seen.insert((s.kind, s.collection)) {
+                return Err(invalid(name, format!("{label} appears twice")));
+            }
+            if s.len > 0 {
+                spans.push((s.offset, end, i));
+            }
+        }
+        spans.sort_unstable();
+        for w in spans.windows(2) {
+            if w[0].1 > w[1].0 {
+                let (a, b2) = (&sections[w[0].2], &sections[w[1].2]);
+                return Err(invalid(
+                    name,
+                    format!(
+                        "{} overlaps {}: corrupted section table",
+                        section_label(Kind::from_code(a.kind).unwrap_or(Kind::Meta), a.collection),
+                        section_label(
+                            Kind::from_code(b2.kind).unwrap_or(Kind::Meta),
+                            b2.collection
+                        )
+                    ),
+                ));
+            }
+        }
+
+        let find = |kind: Kind, coll: u32| {
+            sections
+                .iter()
+                .find(|s| s.kind == kind as u16 && s.collection == coll)
+        };
+        let slice = |s: &SectionRow| bytes.slice(s.offset as usize..(s.offset + s.len) as usize);
+        let checked = |s: &SectionRow, kind: Kind, limit: u64| -> Result<Bytes, FeedError> {
+            let label = section_label(kind, s.collection);
+            if s.len > limit {
+                return Err(invalid(
+                    name,
+                    format!("{label} is {} bytes, more than the {limit} allowed", s.len),
+                ));
+            }
+            let data = slice(s);
+            let computed = crc32c::crc32c(&data);
+            if computed != s.crc {
+                return Err(invalid(
+                    name,
+                    format!("{label} checksum mismatch (stored {:08x}, computed {computed:08x}): the file is corrupted", s.crc),
+                ));
+            }
+            Ok(data)
+        };
+
+        let meta_row =
+            find(Kind::Meta, NO_COLLECTION).ok_or_else(|| invalid(name, "no META section"))?;
+        let meta_bytes = checked(meta_row, Kind::Meta, MAX_META_LEN)?;
+        let meta: FeedMeta = serde_json::from_slice(&meta_bytes).map_err(|e| {
+            invalid(
+                name,
+                format!("META section is not valid feed metadata: {e}"),
+            )
+        })?;
+        if meta.page_size == 0 {
+            return Err(invalid(name, "META page_size is 0"));
+        }
+        let token_key = key_from_hex(&meta.token_key)
+            .map_err(|e| invalid(name, format!("META token_key: {}", e.0)))?;
+        let count = meta.collections.len();
+        for s in &sections {
+            if s.collection != NO_COLLECTION && s.collection as usize >= count {
+                return Err(invalid(
+                    name,
+                    format!(
+                        "a section belongs to collection {} but META lists only {count} collections",
+                        s.collection
+                    ),
+                ));
+            }
+        }
+
+        let mut collections = Vec::with_capacity(count);
+        for (ci, cm) in meta.collections.iter().enumerate() {
+            let c = ci as u32;
+            let need = |kind: Kind| {
+                find(kind, c).ok_or_else(|| {
+                    invalid(
+                        name,
+                        format!("collection {ci} ({}) has no {} section", cm.id, kind.name()),
+                    )
+                })
+            };
+            let entries = slice(need(Kind::Entries)?);
+            let n = entries.len() / ENTRY_LEN;
+            let idindex = slice(need(Kind::IdIndex)?);
+            if idindex.len() != n * IDX_ROW_LEN {
+                return Err(invalid(
+                    name,
+                    format!(
+                        "collection {ci} ({}): IDINDEX has {} rows for {n} entries",
+                        cm.id,
+                        idindex.len() / IDX_ROW_LEN
+                    ),
+                ));
+            }
+            let types_bytes = checked(need(Kind::Types)?, Kind::Types, MAX_TYPES_LEN)?;
+            let types: Vec<String> = serde_json::from_slice(&types_bytes).map_err(|e| {
+                invalid(
+                    name,
+                    format!(
+                        "collection {ci} ({}): TYPES is not a JSON list of names: {e}",
+                        cm.id
+                    ),
+                )
+            })?;
+            let (o20, o20i) = (find(Kind::Objects20, c), find(Kind::Objects20Index, c));
+            let (objects20, objects20_index, has_objects20) = match (o20, o20i) {
+                (Some(d), Some(i)) => {
+                    let idx = slice(i);
+                    if idx.len() != n * OBJ20_ROW_LEN {
+                        return Err(invalid(
+                            name,
+                            format!(
+                                "collection {ci} ({}): OBJECTS20_INDEX has {} rows for {n} entries",
+                                cm.id,
+                                idx.len() / OBJ20_ROW_LEN
+                            ),
+                        ));
+                    }
+                    (slice(d), idx, true)
+                }
+                (None, None) => (Bytes::new(), Bytes::new(), false),
+                _ => {
+                    return Err(invalid(
+                        name,
+                        format!(
+                        "collection {ci} ({}): OBJECTS20 and OBJECTS20_INDEX must come together",
+                        cm.id
+                    ),
+                    ))
+                }
+            };
+            collections.push(CollectionFeed {
+                index: ci,
+                n,
+                entries,
+                objects: slice(need(Kind::Objects)?),
+                manifest: slice(need(Kind::Manifest)?),
+                idindex,
+                types,
+                objects20,
+                objects20_index,
+                has_objects20,
+                pagedata: slice(need(Kind::PageData)?),
+                pages: slice(need(Kind::Pages)?),
+                state: slice(need(Kind::State)?),
+            });
+        }
+
+        Ok(Feed {
+            path: name.to_path_buf(),
+            bytes,
+            meta,
+            token_key,
+            collections,
+            sections,
+        })
+    }
+
+    /// The parsed META section.
+    pub fn meta(&self) -> &FeedMeta {
+        &self.meta
+    }
+
+    /// Collections, parallel to `meta().collections`.
+    pub fn collections(&self) -> &[CollectionFeed] {
+        &self.collections
+    }
+
+    /// The file this feed was opened from (named in errors and logs).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The pagination-token MAC key of this feed (decoded `token_key`). A
+    /// configured `server.token_secret` overrides it
+    /// ([`super::token::key_from_secret`]).
+    pub fn token_key(&self) -> &[u8; 32] {
+        &self.token_key
+    }
+
+    /// Size of the file in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    /// Index of the collection with this id or alias under `api_root`.
+    pub fn find_collection(&self, api_root: &str, id_or_alias: &str) -> Option<usize> {
+        let cs = &self.meta.collections;
+        cs.iter()
+            .position(|c| c.api_root == api_root && c.id == id_or_alias)
+            .or_else(|| {
+                cs.iter()
+                    .position(|c| c.api_root == api_root && c.alias.as_deref() == Some(id_or_alias))
+            })
+    }
+}
+
+/// `"ENTRIES of collection 2"`: how errors name a section.
+pub(crate) fn section_label(kind: Kind, coll: u32) -> String {
+    if coll == NO_COLLECTION {
+        format!("section {}", kind.name())
+    } else {
+        format!("section {} of collection {coll}", kind.name())
+    }
+}
+
+/// `b[off..off+len]`, or empty if that is out of bounds (corrupted file).
+fn slice_checked(b: &Bytes, off: u64, len: u64) -> Bytes {
+    match off.checked_add(len) {
+        Some(end) if end <= b.len() as u64 => b.slice(off as usize..end as usize),
+        _ => Bytes::new(),
+    }
+}
+
+impl CollectionFeed {
+    /// Number of entries (object versions).
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Position of this collection in `meta().collections`.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    #[inline]
+    pub(crate) fn raw(&self, i: usize) -> RawEntry {
+        RawEntry::decode(&self.entries[i * ENTRY_LEN..(i + 1) * ENTRY_LEN])
+    }
+
+    /// Entry `i` (0-based, date_added order). Panics if `i >= len()`, like
+    /// slice indexing.
+    pub fn entry(&self, i: usize) -> Entry {
+        let r = self.raw(i);
+        Entry {
+            date_added_us: r.date_added_us,
+            version_us: r.version_us,
+            id_hash: r.id_hash,
+            type_id: r.type_id,
+            spec_version: spec_from_code(r.spec).unwrap_or(SpecVersion::V21),
+            first: r.flags & FLAG_FIRST != 0,
+            last: r.flags & FLAG_LAST != 0,
+        }
+    }
+
+    /// date_added of entry `i` (reads 8 bytes; for binary searches).
+    #[inline]
+    pub fn date_added(&self, i: usize) -> i64 {
+        rd_u64(&self.entries, i * ENTRY_LEN) as i64
+    }
+
+    /// 1-based position of entry `i` within the run of entries sharing its
+    /// date_added: the `rank` of a `next` token that ends at entry `i`.
+    pub fn rank(&self, i: usize) -> u32 {
+        rd_u32(&self.entries, i * ENTRY_LEN + 52)
+    }
+
+    /// STIX type names; `Entry::type_id` indexes this.
+    pub fn types(&self) -> &[String] {
+        &self.types
+    }
+
+    /// The type id of a STIX type name, if any entry has that type.
+    pub fn type_id(&self, name: &str) -> Option<u16> {
+        self.types.iter().position(|t| t == name).map(|p| p as u16)
+    }
+
+    /// The STIX 2.1 JSON of entry `i`.
+    pub fn object_bytes(&self, i: usize) -> Bytes {
+        let r = self.raw(i);
+        slice_checked(&self.objects, r.obj_off, u64::from(r.obj_len))
+    }
+
+    /// The manifest record of entry `i`.
+    pub fn manifest_bytes(&self, i: usize) -> Bytes {
+        let r = self.raw(i);
+        slice_checked(&self.manifest, r.man_off, u64::from(r.man_len))
+    }
+
+    /// The STIX id of entry `i`, read from its manifest record (which starts
+    /// with `{"id":"<id>"`); empty if the file is corrupted.
+    pub fn id_of(&self, i: usize) -> &str {
+        let r = self.raw(i);
+        let start = match r.man_off.checked_add(7) {
+            Some(s) if s <= self.manifest.len() as u64 => s as usize,
+            _ => return "",
+        };
+        let end = start
+            .saturating_add(r.man_len as usize)
+            .min(self.manifest.len());
+        let rest = &self.manifest[start..end];
+        match memchr::memchr(b'"', rest) {
+            Some(q) => std::str::from_utf8(&rest[..q]).unwrap_or(""),
+            None => "",
+        }
+    }
+
+    /// The STIX 2.1 JSON of entries `from..to` joined by `,` (one slice).
+    /// Empty when the range is empty or out of bounds.
+    pub fn objects_run(&self, from: usize, to: usize) -> Bytes {
+        if from >= to || to > self.n {
+            return Bytes::new();
+        }
+        let (a, b) = (self.raw(from), self.raw(to - 1));
+        let end = b.obj_off.saturating_add(u64::from(b.obj_len));
+        if end < a.obj_off {
+            return Bytes::new();
+        }
+        slice_checked(&self.objects, a.obj_off, end - a.obj_off)
+    }
+
+    /// The manifest records of entries `from..to` joined by `,`.
+    pub fn manifest_run(&self, from: usize, to: usize) -> Bytes {
+        if from >= to || to > self.n {
+            return Bytes::new();
+        }
+        let (a, b) = (self.raw(from), self.raw(to - 1));
+        let end = b.man_off.saturating_add(u64::from(b.man_len));
+        if end < a.man_off {
+            return Bytes::new();
+        }
+        slice_checked(&self.manifest, a.man_off, end - a.man_off)
+    }
+
+    /// Whether the collection stores STIX 2.0 serializations.
+    pub fn has_objects20(&self) -> bool {
+        self.has_objects20
+    }
+
+    fn obj20(&self, i: usize) -> (u64, u64) {
+        if !self.has_objects20 {
+            return (0, 0);
+        }
+        let at = i * OBJ20_ROW_LEN;
+        (
+            rd_u64(&self.objects20_index, at),
+            u64::from(rd_u32(&self.objects20_index, at + 8)),
+        )
+    }
+
+    /// The STIX 2.0 JSON of entry `i`, if it has one.
+    pub fn object20_bytes(&self, i: usize) -> Option<Bytes> {
+        let (off, len) = self.obj20(i);
+        if len == 0 {
+            return None;
+        }
+        Some(slice_checked(&self.objects20, off, len))
+    }
+
+    /// The STIX 2.0 JSON of those entries in `from..to` that have one,
+    /// joined by `,` (one slice: entries without a 2.0 form take no bytes).
+    pub fn objects20_run(&self, from: usize, to: usize) -> Bytes {
+        if !self.has_objects20 || from >= to || to > self.n {
+            return Bytes::new();
+        }
+        let first = (from..to).find(|&i| self.obj20(i).1 > 0);
+        let last = (from..to).rev().find(|&i| self.obj20(i).1 > 0);
+        match (first, last) {
+            (Some(f), Some(l)) => {
+                let (a, (b, blen)) = (self.obj20(f).0, self.obj20(l));
+                let end = b.saturating_add(blen);
+                if end < a {
+                    return Bytes::new();
+                }
+                slice_checked(&self.objects20, a, end - a)
+            }
+            _ => Bytes::new(),
+        }
+    }
+
+    /// First entry index whose date_added is strictly later than `t`.
+    pub fn first_after(&self, t: i64) -> usize {
+        self.partition(|d| d <= t)
+    }
+
+    /// First entry index whose date_added is `t` or later.
+    pub fn first_at_or_after(&self, t: i64) -> usize {
+        self.partition(|d| d < t)
+    }
+
+    /// Where a `next` token `(after_us, rank)` resumes: the entry after the
+    /// `rank`-th one dated `after_us` (robust to a token whose rank exceeds
+    /// the run, e.g. across a regeneration).
+    pub fn resume_index(&self, after_us: i64, rank: u32) -> usize {
+        let lo = self.first_at_or_after(after_us);
+        let hi = self.first_after(after_us);
+        lo.saturating_add(rank as usize).min(hi)
+    }
+
+    /// The first index whose date_added fails `pred` (dates are sorted).
+    fn partition(&self, pred: impl Fn(i64) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(self.date_added(mid)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Entry indices of every version of `id`, ascending.
+    pub fn versions_of(&self, id: &str) -> Vec<usize> {
+        let h = id_hash(id.as_bytes());
+        let rows = self.idindex.len() / IDX_ROW_LEN;
+        let hash_at = |r: usize| rd_u64(&self.idindex, r * IDX_ROW_LEN);
+        let (mut lo, mut hi) = (0, rows);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if hash_at(mid) < h {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut out = Vec::new();
+        let mut r = lo;
+        while r < rows && hash_at(r) == h {
+            let i = rd_u64(&self.idindex, r * IDX_ROW_LEN + 8);
+            // Compare the real id: xxh3 collisions are possible.
+            if i < self.n as u64 && self.id_of(i as usize) == id {
+                out.push(i as usize);
+            }
+            r += 1;
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Number of default pages (the same for objects and manifest); 0 for
+    /// an empty collection.
+    pub fn default_page_count(&self) -> usize {
+        self.pages.len() / PAGE_ROW_LEN
+    }
+
+    /// The entries default page `page` spans: from its first item to one
+    /// past its last item (entries in between without the `last` flag are
+    /// not part of the page).
+    pub fn default_page_entries(&self, page: usize) -> Option<Range<usize>> {
+        if page >= self.default_page_count() {
+            return None;
+        }
+        let at = page * PAGE_ROW_LEN;
+        let (first, end) = (rd_u64(&self.pages, at), rd_u64(&self.pages, at + 8));
+        (first < end && end <= self.n as u64).then(|| first as usize..end as usize)
+    }
+
+    /// The default page that a `next` token ending at entry `i` leads to:
+    /// `Some(k)` when `i` is the last item of default page `k - 1`, so the
+    /// server can answer with the precompressed page `k`.
+    pub fn default_page_after(&self, i: usize) -> Option<usize> {
+        let count = self.default_page_count();
+        let target = (i as u64).checked_add(1)?;
+        let end_at = |p: usize| rd_u64(&self.pages, p * PAGE_ROW_LEN + 8);
+        let (mut lo, mut hi) = (0, count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if end_at(mid) < target {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo < count && end_at(lo) == target && lo + 1 < count).then_some(lo + 1)
+    }
+
+    /// The precompressed body of default page `page` (0-based), if stored.
+    pub fn precompressed(&self, kind: PageKind, page: usize, coding: Coding) -> Option<Bytes> {
+        if page >= self.default_page_count() {
+            return None;
+        }
+        let at = page * PAGE_ROW_LEN + 16 + blob_slot(kind, coding) * 16;
+        let (off, len) = (rd_u64(&self.pages, at), rd_u64(&self.pages, at + 8));
+        let b = slice_checked(&self.pagedata, off, len);
+        (!b.is_empty()).then_some(b)
+    }
+
+    /// The compiler state carried between generations.
+    pub fn state(&self) -> Bytes {
+        self.state.clone()
+    }
+}

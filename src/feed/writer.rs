@@ -1,0 +1,589 @@
+//! The feed writer: turns fully decided object versions into one feed file,
+//! and `publish` makes a file live atomically.
+//!
+//! The writer streams: sections are written one after another through a
+//! buffered writer while their CRC is computed on the fly, then the section
+//! table goes at the end and the header (which points at the table) is
+//! rewritten last. Nothing but the small per-entry tables is held in memory
+//! beyond what the caller already holds, and default pages are built and
+//! compressed in parallel batches so memory stays bounded at any feed size.
+
+use super::format::*;
+use super::token::key_from_hex;
+use super::{
+    CollectionData, CollectionMeta, Feed, FeedError, FeedSpec, PageKind, WriteOptions, WriteStats,
+};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Cursor, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Default pages compressed per parallel batch: enough to keep every core
+/// busy, small enough that a batch's compressed bytes stay a few MB.
+const PAGE_BATCH: usize = 64;
+
+impl Default for WriteOptions {
+    /// zstd 3 and gzip 6: the measured sweet spots (CRATES.md).
+    fn default() -> Self {
+        WriteOptions {
+            zstd_level: 3,
+            gzip_level: 6,
+        }
+    }
+}
+
+/// Writes a complete feed file at `path` and fsyncs it (not atomically;
+/// see [`publish`]).
+pub fn write(spec: &FeedSpec, path: &Path, opts: &WriteOptions) -> Result<WriteStats, FeedError> {
+    let io = |e| FeedError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let file = File::create(path).map_err(io)?;
+    let (stats, w) = write_impl(spec, BufWriter::with_capacity(1 << 20, file), opts, path)?;
+    let file = w.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    Ok(stats)
+}
+
+/// Writes a complete feed file into memory (tests, fuzz seeds, tools).
+pub fn write_to_vec(spec: &FeedSpec, opts: &WriteOptions) -> Result<Vec<u8>, FeedError> {
+    let (_, cur) = write_impl(spec, Cursor::new(Vec::new()), opts, Path::new("<memory>"))?;
+    Ok(cur.into_inner())
+}
+
+/// Writes `spec` to a temporary file beside `live`, fsyncs it, verifies it,
+/// renames it over `live` and fsyncs the directory. On any error `live` is
+/// untouched and the temporary file is removed.
+pub fn publish(spec: &FeedSpec, live: &Path, opts: &WriteOptions) -> Result<WriteStats, FeedError> {
+    let file_name = live.file_name().ok_or_else(|| FeedError::Invalid {
+        path: live.to_path_buf(),
+        what: "the live feed path has no file name".into(),
+    })?;
+    let mut tmp_name = file_name.to_os_string();
+    tmp_name.push(format!(".tmp.{}", std::process::id()));
+    let tmp = live.with_file_name(tmp_name);
+    let result = (|| {
+        let stats = write(spec, &tmp, opts)?;
+        Feed::open(&tmp)?.verify()?;
+        fs::rename(&tmp, live).map_err(|e| FeedError::Io {
+            path: live.to_path_buf(),
+            source: e,
+        })?;
+        sync_dir(live)?;
+        Ok(stats)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Makes the rename durable: fsync the directory that holds `live`.
+fn sync_dir(live: &Path) -> Result<(), FeedError> {
+    let dir = match live.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    #[cfg(unix)]
+    {
+        let d = File::open(&dir).map_err(|e| FeedError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
+        d.sync_all().map_err(|e| FeedError::Io {
+            path: dir,
+            source: e,
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// The section writer: tracks the position, the open section and its CRC.
+struct Out<W> {
+    w: W,
+    pos: u64,
+    start: u64,
+    crc: u32,
+    kind: Kind,
+    coll: u32,
+    rows: Vec<SectionRow>,
+}
+
+impl<W: Write> Out<W> {
+    fn pad8(&mut self) -> io::Result<()> {
+        let pad = align8(self.pos) - self.pos;
+        self.w.write_all(&[0u8; 8][..pad as usize])?;
+        self.pos += pad;
+        Ok(())
+    }
+
+    fn begin(&mut self, kind: Kind, coll: u32) -> io::Result<()> {
+        self.pad8()?;
+        self.start = self.pos;
+        self.crc = 0;
+        self.kind = kind;
+        self.coll = coll;
+        Ok(())
+    }
+
+    fn put(&mut self, b: &[u8]) -> io::Result<()> {
+        self.crc = crc32c::crc32c_append(self.crc, b);
+        self.w.write_all(b)?;
+        self.pos += b.len() as u64;
+        Ok(())
+    }
+
+    fn end(&mut self) {
+        self.rows.push(SectionRow {
+            kind: self.kind as u16,
+            collection: self.coll,
+            offset: self.start,
+            len: self.pos - self.start,
+            crc: self.crc,
+        });
+    }
+
+    /// A whole section from one buffer.
+    fn section(&mut self, kind: Kind, coll: u32, b: &[u8]) -> io::Result<()> {
+        self.begin(kind, coll)?;
+        self.put(b)?;
+        self.end();
+        Ok(())
+    }
+}
+
+/// Writes the file and returns the writer (so callers can fsync it or take
+/// the buffer).
+fn write_impl<W: Write + Seek>(
+    spec: &FeedSpec,
+    w: W,
+    opts: &WriteOptions,
+    name: &Path,
+) -> Result<(WriteStats, W), FeedError> {
+    let invalid = |what: String| FeedError::Invalid {
+        path: name.to_path_buf(),
+        what,
+    };
+    let io = |e| FeedError::Io {
+        path: name.to_path_buf(),
+        source: e,
+    };
+    let meta = &spec.meta;
+    if meta.collections.len() != spec.collections.len() {
+        return Err(invalid(format!(
+            "cannot write: META lists {} collections but {} were given (they must be parallel)",
+            meta.collections.len(),
+            spec.collections.len()
+        )));
+    }
+    if meta.page_size == 0 {
+        return Err(invalid("cannot write: page_size must be at least 1".into()));
+    }
+    let key = key_from_hex(&meta.token_key)
+        .map_err(|e| invalid(format!("cannot write: META token_key: {}", e.0)))?;
+
+    let mut out = Out {
+        w,
+        pos: 0,
+        start: 0,
+        crc: 0,
+        kind: Kind::Meta,
+        coll: NO_COLLECTION,
+        rows: Vec::new(),
+    };
+    out.w.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
+    out.pos = HEADER_LEN as u64;
+
+    let meta_json =
+        serde_json::to_vec(meta).map_err(|e| invalid(format!("cannot serialize META: {e}")))?;
+    out.section(Kind::Meta, NO_COLLECTION, &meta_json)
+        .map_err(io)?;
+
+    let mut stats = WriteStats::default();
+    for (ci, (cm, cd)) in meta.collections.iter().zip(&spec.collections).enumerate() {
+        write_collection(
+            &mut out,
+            ci,
+            cm,
+            cd,
+            &key,
+            meta.page_size as usize,
+            opts,
+            &mut stats,
+        )
+        .map_err(|e| match e {
+            CollErr::Io(e) => io(e),
+            CollErr::Invalid(what) => {
+                invalid(format!("cannot write collection {ci} ({}): {what}", cm.id))
+            }
+        })?;
+    }
+
+    out.pad8().map_err(io)?;
+    let table_offset = out.pos;
+    let mut table = Vec::with_capacity(out.rows.len() * TABLE_ROW_LEN);
+    for r in &out.rows {
+        table.extend_from_slice(&r.encode());
+    }
+    out.w.write_all(&table).map_err(io)?;
+    out.pos += table.len() as u64;
+    let header = Header {
+        version: FORMAT_VERSION,
+        flags: 0,
+        table_offset,
+        table_len: table.len() as u64,
+        table_crc: crc32c::crc32c(&table),
+        section_count: out.rows.len() as u32,
+        file_len: out.pos,
+    };
+    out.w.seek(SeekFrom::Start(0)).map_err(io)?;
+    out.w.write_all(&header.encode()).map_err(io)?;
+    out.w.flush().map_err(io)?;
+    stats.bytes = out.pos;
+    Ok((stats, out.w))
+}
+
+enum CollErr {
+    Io(io::Error),
+    Invalid(String),
+}
+
+impl From<io::Error> for CollErr {
+    fn from(e: io::Error) -> Self {
+        CollErr::Io(e)
+    }
+}
+
+/// One compressed default page: gzip and zstd of the objects body and of
+/// the manifest body.
+struct PageBlobs {
+    first: usize,
+    end: usize,
+    blobs: [Vec<u8>; 4],
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_collection<W: Write>(
+    out: &mut Out<W>,
+    ci: usize,
+    cm: &CollectionMeta,
+    cd: &CollectionData,
+    key: &[u8; 32],
+    page_size: usize,
+    opts: &WriteOptions,
+    stats: &mut WriteStats,
+) -> Result<(), CollErr> {
+    let objs = &cd.objects;
+    let n = objs.len();
+    let c = ci as u32;
+
+    // Validate what the reader relies on, with messages naming the object.
+    for (i, o) in objs.iter().enumerate() {
+        if !plain_token(&o.id) {
+            return Err(CollErr::Invalid(format!(
+                "object {i} has id {:?}: ids must be 1-1024 printable ASCII characters without quotes or backslashes, like indicator--<uuid>",
+                o.id
+            )));
+        }
+        if !plain_token(&o.stix_type) {
+            return Err(CollErr::Invalid(format!(
+                "object {i} ({}) has an invalid type {:?}",
+                o.id, o.stix_type
+            )));
+        }
+        if o.json21.is_empty() || o.json21.len() > u32::MAX as usize {
+            return Err(CollErr::Invalid(format!(
+                "object {i} ({}) has an empty or over-long (4 GiB) JSON",
+                o.id
+            )));
+        }
+        if let Some(j) = &o.json20 {
+            if j.is_empty() || j.len() > u32::MAX as usize {
+                return Err(CollErr::Invalid(format!(
+                    "object {i} ({}) has an empty or over-long STIX 2.0 JSON",
+                    o.id
+                )));
+            }
+        }
+        if i > 0 && o.date_added_us < objs[i - 1].date_added_us {
+            return Err(CollErr::Invalid(format!(
+                "objects are not sorted by date_added: object {i} ({}) has {} but object {} has {}",
+                o.id,
+                crate::time::fmt_us(o.date_added_us),
+                i - 1,
+                crate::time::fmt_us(objs[i - 1].date_added_us)
+            )));
+        }
+    }
+
+    // Type table, in order of first appearance.
+    let mut types: Vec<&str> = Vec::new();
+    let mut type_of: HashMap<&str, u16> = HashMap::new();
+    let mut type_ids = Vec::with_capacity(n);
+    for o in objs {
+        let t = match type_of.get(o.stix_type.as_str()) {
+            Some(t) => *t,
+            None => {
+                let t = u16::try_from(types.len())
+                    .map_err(|_| CollErr::Invalid("more than 65536 distinct STIX types".into()))?;
+                types.push(&o.stix_type);
+                type_of.insert(&o.stix_type, t);
+                t
+            }
+        };
+        type_ids.push(t);
+    }
+
+    // first/last: by version, ties by date_added, then by position.
+    let mut span: HashMap<&str, (usize, usize)> = HashMap::with_capacity(n);
+    for (i, o) in objs.iter().enumerate() {
+        let k = (o.version_us, o.date_added_us);
+        let e = span.entry(&o.id).or_insert((i, i));
+        let kf = (objs[e.0].version_us, objs[e.0].date_added_us);
+        let kl = (objs[e.1].version_us, objs[e.1].date_added_us);
+        if k < kf {
+            e.0 = i;
+        }
+        if k >= kl {
+            e.1 = i;
+        }
+    }
+    let mut flags = vec![0u8; n];
+    for &(f, l) in span.values() {
+        flags[f] |= FLAG_FIRST;
+        flags[l] |= FLAG_LAST;
+    }
+    drop(span);
+    let mut ranks = vec![1u32; n];
+    for i in 1..n {
+        if objs[i].date_added_us == objs[i - 1].date_added_us {
+            ranks[i] = ranks[i - 1].saturating_add(1);
+        }
+    }
+
+    // OBJECTS: joined by ','.
+    let mut obj_off = Vec::with_capacity(n);
+    out.begin(Kind::Objects, c)?;
+    let base = out.pos;
+    for (i, o) in objs.iter().enumerate() {
+        if i > 0 {
+            out.put(b",")?;
+        }
+        obj_off.push(out.pos - base);
+        out.put(o.json21.as_bytes())?;
+    }
+    out.end();
+
+    // MANIFEST: joined by ','.
+    let mut man = Vec::with_capacity(n);
+    let mut scratch = String::with_capacity(256);
+    out.begin(Kind::Manifest, c)?;
+    let base = out.pos;
+    for (i, o) in objs.iter().enumerate() {
+        if i > 0 {
+            out.put(b",")?;
+        }
+        scratch.clear();
+        push_manifest(
+            &mut scratch,
+            &o.id,
+            o.date_added_us,
+            o.version_us,
+            o.spec_version,
+        );
+        man.push((out.pos - base, scratch.len() as u32));
+        out.put(scratch.as_bytes())?;
+    }
+    out.end();
+
+    // ENTRIES.
+    out.begin(Kind::Entries, c)?;
+    let mut hashes = Vec::with_capacity(n);
+    for (i, o) in objs.iter().enumerate() {
+        let h = id_hash(o.id.as_bytes());
+        hashes.push((h, i as u64));
+        let e = RawEntry {
+            date_added_us: o.date_added_us,
+            version_us: o.version_us,
+            id_hash: h,
+            obj_off: obj_off[i],
+            man_off: man[i].0,
+            obj_len: o.json21.len() as u32,
+            man_len: man[i].1,
+            type_id: type_ids[i],
+            spec: spec_code(o.spec_version),
+            flags: flags[i],
+            rank: ranks[i],
+        };
+        out.put(&e.encode())?;
+    }
+    out.end();
+    drop(obj_off);
+    drop(man);
+
+    // IDINDEX: sorted (hash, entry).
+    hashes.sort_unstable();
+    out.begin(Kind::IdIndex, c)?;
+    for (h, i) in &hashes {
+        let mut row = [0u8; IDX_ROW_LEN];
+        row[..8].copy_from_slice(&h.to_le_bytes());
+        row[8..].copy_from_slice(&i.to_le_bytes());
+        out.put(&row)?;
+    }
+    out.end();
+    drop(hashes);
+
+    // TYPES: a JSON array of names.
+    let types_json =
+        serde_json::to_vec(&types).map_err(|e| CollErr::Invalid(format!("types: {e}")))?;
+    out.section(Kind::Types, c, &types_json)?;
+
+    // OBJECTS20 (+ index) when any object has a 2.0 serialization.
+    if objs.iter().any(|o| o.json20.is_some()) {
+        let mut index = Vec::with_capacity(n * OBJ20_ROW_LEN);
+        out.begin(Kind::Objects20, c)?;
+        let base = out.pos;
+        let mut any = false;
+        for o in objs {
+            let mut row = [0u8; OBJ20_ROW_LEN];
+            if let Some(j) = &o.json20 {
+                if any {
+                    out.put(b",")?;
+                }
+                any = true;
+                row[..8].copy_from_slice(&(out.pos - base).to_le_bytes());
+                row[8..12].copy_from_slice(&(j.len() as u32).to_le_bytes());
+                out.put(j.as_bytes())?;
+            }
+            index.extend_from_slice(&row);
+        }
+        out.end();
+        out.section(Kind::Objects20Index, c, &index)?;
+    }
+
+    // Default pages: groups of page_size entries that carry the last flag.
+    let lasts: Vec<usize> = (0..n).filter(|&i| flags[i] & FLAG_LAST != 0).collect();
+    let pages: Vec<&[usize]> = lasts.chunks(page_size).collect();
+    let mut rows = Vec::with_capacity(pages.len() * PAGE_ROW_LEN);
+    out.begin(Kind::PageData, c)?;
+    let base = out.pos;
+    for (bi, batch) in pages.chunks(PAGE_BATCH).enumerate() {
+        let built: Vec<io::Result<PageBlobs>> = batch
+            .par_iter()
+            .enumerate()
+            .map(|(j, items)| {
+                let p = bi * PAGE_BATCH + j;
+                let final_page = p + 1 == pages.len();
+                build_page(cm, objs, &ranks, items, final_page, key, opts)
+            })
+            .collect();
+        for page in built {
+            let page = page?;
+            let mut row = [0u8; PAGE_ROW_LEN];
+            row[0..8].copy_from_slice(&(page.first as u64).to_le_bytes());
+            row[8..16].copy_from_slice(&(page.end as u64).to_le_bytes());
+            for (s, blob) in page.blobs.iter().enumerate() {
+                let at = 16 + s * 16;
+                row[at..at + 8].copy_from_slice(&(out.pos - base).to_le_bytes());
+                row[at + 8..at + 16].copy_from_slice(&(blob.len() as u64).to_le_bytes());
+                out.put(blob)?;
+            }
+            rows.extend_from_slice(&row);
+        }
+    }
+    out.end();
+    out.section(Kind::Pages, c, &rows)?;
+    out.section(Kind::State, c, &cd.state)?;
+
+    stats.objects += n as u64;
+    stats.precompressed_pages += 2 * pages.len() as u64;
+    Ok(())
+}
+
+/// Builds the objects and manifest bodies of one default page (the exact
+/// bytes documented in FORMAT.md) and compresses each both ways.
+fn build_page(
+    cm: &CollectionMeta,
+    objs: &[super::ObjectVersion],
+    ranks: &[u32],
+    items: &[usize],
+    final_page: bool,
+    key: &[u8; 32],
+    opts: &WriteOptions,
+) -> io::Result<PageBlobs> {
+    let (first, last) = match (items.first(), items.last()) {
+        (Some(f), Some(l)) => (*f, *l),
+        _ => return Err(io::Error::other("empty default page")),
+    };
+    let mut blobs: [Vec<u8>; 4] = Default::default();
+    let mut scratch = String::with_capacity(256);
+    for kind in [PageKind::Objects, PageKind::Manifest] {
+        let token = (!final_page).then(|| {
+            page_token(
+                kind,
+                &cm.api_root,
+                &cm.id,
+                objs[last].date_added_us,
+                ranks[last],
+                key,
+            )
+        });
+        let mut body = Vec::with_capacity(
+            64 + items
+                .iter()
+                .map(|&i| {
+                    if kind == PageKind::Objects {
+                        objs[i].json21.len() + 1
+                    } else {
+                        160
+                    }
+                })
+                .sum::<usize>(),
+        );
+        push_page_head(&mut body, token.as_deref());
+        for (k, &i) in items.iter().enumerate() {
+            if k > 0 {
+                body.push(b',');
+            }
+            let o = &objs[i];
+            match kind {
+                PageKind::Objects => body.extend_from_slice(o.json21.as_bytes()),
+                PageKind::Manifest => {
+                    scratch.clear();
+                    push_manifest(
+                        &mut scratch,
+                        &o.id,
+                        o.date_added_us,
+                        o.version_us,
+                        o.spec_version,
+                    );
+                    body.extend_from_slice(scratch.as_bytes());
+                }
+            }
+        }
+        body.extend_from_slice(PAGE_TAIL);
+        let slot = blob_slot(kind, super::Coding::Gzip);
+        blobs[slot] = gzip(&body, opts.gzip_level)?;
+        blobs[slot + 1] = zstd::bulk::compress(&body, opts.zstd_level)?;
+    }
+    Ok(PageBlobs {
+        first,
+        end: last + 1,
+        blobs,
+    })
+}
+
+fn gzip(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
+    let mut e = GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        Compression::new(level.min(9)),
+    );
+    e.write_all(data)?;
+    e.finish()
+}
