@@ -131,23 +131,9 @@ fn start_index(cf: &CollectionFeed, plan: &Plan) -> usize {
         lo = cf.first_after(t);
     }
     if let Some((after, rank)) = plan.resume {
-        let run_start = cf.first_after(after.saturating_sub(1));
-        let run_end = cf.first_after(after);
-        lo = lo.max(run_start.saturating_add(rank as usize).min(run_end));
+        lo = lo.max(cf.resume_index(after, rank));
     }
     lo
-}
-
-/// The object id of entry `i`, read from its manifest record
-/// (`{"id":"…",…`, FORMAT.md), without parsing JSON.
-fn id_of(cf: &CollectionFeed, i: usize) -> Option<Bytes> {
-    let m = cf.manifest_run(i, i + 1);
-    let rest = m.get(7..)?;
-    if !m.starts_with(b"{\"id\":\"") {
-        return None;
-    }
-    let end = memchr::memchr(b'"', rest)?;
-    Some(m.slice(7..7 + end))
 }
 
 /// Walks the entries for `t` under `plan`. `versions` is the object's entry
@@ -159,7 +145,6 @@ pub fn walk(
     versions: Option<&[usize]>,
 ) -> Page {
     let cf = &served.feed.collections()[t.col_idx];
-    let mixed = served.cols[t.col_idx].mixed_spec;
     let f = &plan.filters;
     let type_ok: Option<Vec<bool>> = f.types.as_ref().map(|want| {
         cf.types()
@@ -183,16 +168,13 @@ pub fn walk(
         }
         match f.spec {
             Some(set) => set.contains(e.spec_version),
-            // Default: the latest spec version of each object. Only a
-            // collection holding both can have a 2.0 version shadowed.
-            None if mixed && e.spec_version == SpecVersion::V20 => {
-                match id_of(cf, i).and_then(|id| std::str::from_utf8(&id).ok().map(|s| cf.versions_of(s))) {
-                    Some(vs) => !vs
-                        .iter()
-                        .any(|&j| cf.entry(j).spec_version == SpecVersion::V21),
-                    None => true,
-                }
-            }
+            // Default: the latest spec version of each object. Only a 2.0
+            // version can be shadowed (by a 2.1 version of the same id);
+            // 2.0 versions are rare (passthrough), so only they pay.
+            None if e.spec_version == SpecVersion::V20 => !cf
+                .versions_of(cf.id_of(i))
+                .iter()
+                .any(|&j| cf.entry(j).spec_version == SpecVersion::V21),
             None => true,
         }
     };
@@ -248,7 +230,6 @@ pub fn walk(
 pub fn next_token(served: &Served, t: &Target<'_>, plan: &Plan, last: usize) -> String {
     let cf = &served.feed.collections()[t.col_idx];
     let da = cf.entry(last).date_added_us;
-    let run_start = cf.first_after(da.saturating_sub(1));
     PageToken {
         endpoint: t.endpoint,
         api_root: t.root.to_string(),
@@ -257,7 +238,7 @@ pub fn next_token(served: &Served, t: &Target<'_>, plan: &Plan, last: usize) -> 
         filters: plan.canonical.clone(),
         limit: plan.token_limit,
         after_us: da,
-        rank: (last - run_start + 1) as u32,
+        rank: cf.rank(last),
     }
     .encode(&served.key)
 }
@@ -362,10 +343,23 @@ pub fn default_page(served: &Served, t: &Target<'_>, plan: &Plan, page: &Page) -
         Endpoint::Manifest => PageKind::Manifest,
         _ => return None,
     };
-    let st = &served.cols[t.col_idx];
-    if !plan.canonical.is_empty() || plan.limit != served.page_size || st.mixed_spec {
+    if !plan.canonical.is_empty() || plan.limit != served.page_size {
         return None;
     }
+    let cf = &served.feed.collections()[t.col_idx];
     let first = *page.idx.first()?;
-    st.page_starts.binary_search(&first).ok().map(|k| (kind, k))
+    // Page k starts at its first item; find k by binary search.
+    let n = cf.default_page_count();
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match cf.default_page_entries(mid) {
+            Some(r) if r.start < first => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    let r = cf.default_page_entries(lo)?;
+    let last = *page.idx.last()?;
+    (r.start == first && r.end == last + 1 && !served.cols[t.col_idx].mixed_spec(cf))
+        .then_some((kind, lo))
 }

@@ -12,10 +12,10 @@
 
 use super::auth::{Caller, Users};
 use crate::config::Config;
-use crate::feed::{token, Feed, FeedError, SpecVersion};
+use crate::feed::{token, CollectionFeed, Feed, FeedError, SpecVersion};
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Access rules of one collection.
 #[derive(Debug, Default)]
@@ -29,12 +29,30 @@ pub struct ColState {
     pub readers: HashSet<String>,
     /// The collection is served over TAXII 2.1.
     pub v21: bool,
-    /// Holds both 2.0 and 2.1 object versions, so the default
-    /// `match[spec_version]` (latest per object) needs a per-object check.
-    pub mixed_spec: bool,
-    /// Entry index of the first item of each default page (page k = the
-    /// k-th group of `page_size` entries flagged `last`; FORMAT.md).
-    pub page_starts: Vec<usize>,
+    /// Holds both 2.0 and 2.1 object versions (computed on first need: it
+    /// takes a pass over the entry table, and opening must stay O(1)).
+    mixed_spec: OnceLock<bool>,
+}
+
+impl ColState {
+    /// Whether the collection mixes STIX 2.0 and 2.1 versions; the
+    /// precompressed default pages assume the default `match[spec_version]`
+    /// removes nothing, which only holds when it does not.
+    pub fn mixed_spec(&self, cf: &CollectionFeed) -> bool {
+        *self.mixed_spec.get_or_init(|| {
+            let (mut v20, mut v21) = (false, false);
+            for i in 0..cf.len() {
+                match cf.entry(i).spec_version {
+                    SpecVersion::V20 => v20 = true,
+                    SpecVersion::V21 => v21 = true,
+                }
+                if v20 && v21 {
+                    return true;
+                }
+            }
+            false
+        })
+    }
 }
 
 /// The outcome of an access check on one collection.
@@ -65,14 +83,14 @@ pub struct Served {
 }
 
 impl Served {
-    /// Opens `feed_path` and combines it with `cfg`. Blocking (mmap, one
-    /// pass over each entry table for the default-page boundaries).
+    /// Opens `feed_path` and combines it with `cfg`. Blocking (mmap and
+    /// header checks; O(1) in the feed's size).
     pub fn load(feed_path: &Path, cfg: &Config) -> Result<Served, FeedError> {
         let feed = Feed::open(feed_path)?;
         Served::from_feed(Arc::new(feed), feed_path, cfg)
     }
 
-    /// Combines an open feed with `cfg`.
+    /// Combines an open feed with `cfg` (O(collections)).
     pub fn from_feed(feed: Arc<Feed>, feed_path: &Path, cfg: &Config) -> Result<Served, FeedError> {
         let meta = feed.meta();
         let key = match &cfg.server.token_secret {
@@ -96,7 +114,8 @@ impl Served {
                     "feed collection is not in the config: nobody may read it"
                 );
             }
-            let mut st = ColState {
+            let _ = cf;
+            cols.push(ColState {
                 configured: conf.is_some(),
                 anonymous: conf.is_some_and(|c| c.anonymous),
                 all_users: conf.is_some_and(|c| c.readers.iter().any(|r| r == "*")),
@@ -104,24 +123,8 @@ impl Served {
                     .map(|c| c.readers.iter().filter(|r| *r != "*").cloned().collect())
                     .unwrap_or_default(),
                 v21: cm.taxii_versions.iter().any(|v| v == "2.1"),
-                ..ColState::default()
-            };
-            let (mut v20, mut v21, mut lasts) = (false, false, 0usize);
-            for i in 0..cf.len() {
-                let e = cf.entry(i);
-                match e.spec_version {
-                    SpecVersion::V20 => v20 = true,
-                    SpecVersion::V21 => v21 = true,
-                }
-                if e.last {
-                    if lasts % page_size as usize == 0 {
-                        st.page_starts.push(i);
-                    }
-                    lasts += 1;
-                }
-            }
-            st.mixed_spec = v20 && v21;
-            cols.push(st);
+                mixed_spec: OnceLock::new(),
+            });
         }
         Ok(Served {
             etag_gen: xxhash_rust::xxh3::xxh3_64(meta.generation.as_bytes()),
