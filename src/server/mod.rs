@@ -1,1 +1,384 @@
-//! The edge server: TAXII 2.1 and 2.0 over a memory-mapped feed.
+//! The edge server: TAXII 2.1 over a memory-mapped feed file.
+//!
+//! A request's cost is: parse path and query, check credentials (cached),
+//! find the start (binary search on date_added or the `next` token's
+//! keyset position), walk the entry table applying filters, and send
+//! slices of the mapping (DESIGN.md "The edge server"). Nothing on that
+//! path parses JSON or allocates per object.
+//!
+//! Module map:
+//! - [`listener`]: accept loop, connection limit, TLS/ALPN, plain-text h2
+//!   prior knowledge, timeouts, graceful drain;
+//! - [`router`]: routing, methods, auth, negotiation, small resources,
+//!   ETag/304/HEAD, access log and metrics;
+//! - [`list`]: the list endpoints (objects, manifest, object, versions);
+//! - [`query`]: query strings, filters and their canonical form;
+//! - [`negotiate`], [`auth`], [`body`], [`response`], [`metrics`];
+//! - [`state`]: one generation as served, swapped whole on reload.
+//!
+//! Reload: a rename onto the feed path (watched with `notify`), SIGHUP, or
+//! [`Running::reload`] re-opens the feed and re-reads the config in a
+//! blocking task and swaps both in atomically; a feed that fails to open is
+//! logged and the old generation keeps serving.
+
+pub mod auth;
+pub mod body;
+pub mod list;
+pub mod listener;
+pub mod metrics;
+pub mod negotiate;
+pub mod query;
+pub mod response;
+pub mod router;
+pub mod state;
+
+pub use auth::hash_password;
+
+use crate::config::{Config, ServerConfig};
+use crate::feed::FeedError;
+use arc_swap::ArcSwap;
+use metrics::Metrics;
+use notify::Watcher;
+use state::Served;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch};
+
+/// What the `serve` command passes in.
+pub struct ServeOptions {
+    pub config: Config,
+    /// The live feed file (replaced by rename on publish).
+    pub feed_path: PathBuf,
+    /// Overrides `server.listen`.
+    pub listen: Option<String>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot serve the feed: {0}")]
+    Feed(#[from] FeedError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Settings fixed for the life of the server (limits and URLs are not
+/// hot-reloaded; users, readers and the feed are).
+pub struct Settings {
+    pub server: ServerConfig,
+    /// `server.base_path` with a leading and trailing `/`.
+    pub base_path: String,
+    /// `server.public_url` without a trailing `/`; absolute api_root URLs
+    /// when set, relative ones otherwise (TAXII 2.1 section 4.1 allows
+    /// both).
+    pub public_url: Option<String>,
+}
+
+/// State shared by every connection.
+pub struct Shared {
+    /// The generation being served; requests `load_full` it once.
+    pub served: ArcSwap<Served>,
+    pub settings: Settings,
+    pub metrics: Metrics,
+    /// The last config that loaded, re-read on reload.
+    config: Mutex<Config>,
+    feed_path: PathBuf,
+}
+
+/// A started server.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    reload_tx: mpsc::UnboundedSender<()>,
+    shutdown_tx: watch::Sender<u8>,
+    accept: tokio::task::JoinHandle<()>,
+    reloader: tokio::task::JoinHandle<()>,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl Running {
+    /// Asks for a reload of the feed and the config (asynchronous: watch
+    /// `/healthz` or the log for the new generation).
+    pub fn reload(&self) {
+        let _ = self.reload_tx.send(());
+    }
+
+    /// The generation id being served now.
+    pub fn generation(&self) -> String {
+        self.shared.served.load().feed.meta().generation.clone()
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to
+    /// `server.shutdown_grace_secs`, then closes what is left.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(listener::DRAINING);
+        let _ = self.accept.await;
+        self.reloader.abort();
+        let _ = self.reloader.await;
+    }
+}
+
+fn normalize_base(p: &str) -> String {
+    let mut s = String::from("/");
+    s.push_str(p.trim_matches('/'));
+    if s.len() > 1 {
+        s.push('/');
+    }
+    s
+}
+
+fn tls_acceptor(cfg: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, ServeError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert), Some(key)) = (&cfg.server.tls_cert, &cfg.server.tls_key) else {
+        return Ok(None);
+    };
+    let cert = cfg.resolve(cert);
+    let key = cfg.resolve(key);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(ServeError::Tls(format!(
+            "{}: no PEM CERTIFICATE found",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&key)
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut sc = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| ServeError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ServeError::Tls(format!("certificate/key: {e}")))?;
+    sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(sc))))
+}
+
+/// Binds, loads the feed, spawns the accept loop, the reloader and the
+/// file watcher. Must run inside a tokio runtime.
+pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
+    let ServeOptions {
+        config,
+        feed_path,
+        listen,
+    } = opts;
+    let tls = tls_acceptor(&config)?;
+    let served = {
+        let (p, c) = (feed_path.clone(), config.clone());
+        tokio::task::spawn_blocking(move || {
+            auth::Users::warm_up();
+            Served::load(&p, &c)
+        })
+        .await
+        .map_err(|e| ServeError::Runtime(std::io::Error::other(e)))??
+    };
+    let addr = listen.unwrap_or_else(|| config.server.listen.clone());
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
+    let metrics = Metrics::default();
+    metrics.set_generation(&served.feed.meta().generation, served.feed.meta().created_us);
+    tracing::info!(
+        generation = %served.feed.meta().generation,
+        feed = %feed_path.display(),
+        "serving feed"
+    );
+    let settings = Settings {
+        base_path: normalize_base(&config.server.base_path),
+        public_url: config
+            .server
+            .public_url
+            .as_ref()
+            .map(|u| u.trim_end_matches('/').to_string()),
+        server: config.server.clone(),
+    };
+    let shared = Arc::new(Shared {
+        served: ArcSwap::from_pointee(served),
+        settings,
+        metrics,
+        config: Mutex::new(config),
+        feed_path: feed_path.clone(),
+    });
+
+    let (reload_tx, reload_rx) = mpsc::unbounded_channel();
+    let reloader = tokio::spawn(reload_loop(Arc::clone(&shared), reload_rx));
+    let watcher = watch_feed(&feed_path, reload_tx.clone());
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(listener::RUNNING);
+    let (force_tx, _) = watch::channel(listener::RUNNING);
+    let accept = tokio::spawn(listener::accept_loop(
+        listener,
+        tls,
+        Arc::clone(&shared),
+        shutdown_rx,
+        force_tx,
+    ));
+    Ok(Running {
+        local_addr,
+        shared,
+        reload_tx,
+        shutdown_tx,
+        accept,
+        reloader,
+        _watcher: watcher,
+    })
+}
+
+/// Watches the feed's directory for a rename (or create) onto the feed
+/// path. A failure to watch is a warning: SIGHUP still works.
+fn watch_feed(
+    feed_path: &Path,
+    tx: mpsc::UnboundedSender<()>,
+) -> Option<notify::RecommendedWatcher> {
+    let name = feed_path.file_name()?.to_os_string();
+    let dir = match feed_path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let handler = move |res: notify::Result<notify::Event>| {
+        let Ok(ev) = res else { return };
+        use notify::EventKind;
+        let relevant = matches!(
+            ev.kind,
+            EventKind::Create(_) | EventKind::Modify(_) | EventKind::Any | EventKind::Other
+        ) && ev.paths.iter().any(|p| p.file_name() == Some(name.as_os_str()));
+        if relevant {
+            let _ = tx.send(());
+        }
+    };
+    match notify::recommended_watcher(handler) {
+        Ok(mut w) => match w.watch(&dir, notify::RecursiveMode::NonRecursive) {
+            Ok(()) => Some(w),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), "cannot watch the feed directory ({e}); reload with SIGHUP");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!("cannot start the file watcher ({e}); reload with SIGHUP");
+            None
+        }
+    }
+}
+
+async fn reload_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<()>) {
+    while rx.recv().await.is_some() {
+        // Coalesce a burst of events (a rename shows up as several).
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        while rx.try_recv().is_ok() {}
+        let sh = Arc::clone(&shared);
+        let result = tokio::task::spawn_blocking(move || reload_now(&sh)).await;
+        if let Err(e) = result {
+            tracing::error!("reload task failed: {e}");
+            shared.metrics.reload(false);
+        }
+    }
+}
+
+/// Re-reads the config (if it is a file) and re-opens the feed; swaps them
+/// in on success. Blocking.
+fn reload_now(shared: &Shared) {
+    let config = {
+        let old = shared.config.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if old.path.is_file() {
+            match Config::load(&old.path) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!("config reload failed, keeping the previous users and readers: {e}");
+                    old
+                }
+            }
+        } else {
+            old
+        }
+    };
+    match Served::load(&shared.feed_path, &config) {
+        Ok(served) => {
+            let meta = served.feed.meta();
+            shared.metrics.set_generation(&meta.generation, meta.created_us);
+            tracing::info!(
+                generation = %meta.generation,
+                feed = %shared.feed_path.display(),
+                "reloaded feed"
+            );
+            shared.served.store(Arc::new(served));
+            *shared.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+            shared.metrics.reload(true);
+        }
+        Err(e) => {
+            tracing::error!(
+                feed = %shared.feed_path.display(),
+                "reload failed, still serving generation {}: {e}",
+                shared.served.load().feed.meta().generation
+            );
+            shared.metrics.reload(false);
+        }
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT (graceful shutdown); SIGHUP
+/// reloads. Builds its own multi-threaded tokio runtime.
+pub fn run(opts: ServeOptions) -> Result<(), ServeError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    rt.block_on(async move {
+        let running = start(opts).await?;
+        tracing::info!("listening on {}", running.local_addr);
+        wait_for_signals(&running).await;
+        tracing::info!("shutting down: draining connections");
+        running.shutdown().await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+#[cfg(unix)]
+async fn wait_for_signals(running: &Running) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stopping on Ctrl-C only");
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading");
+                running.reload();
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signals(_running: &Running) {
+    let _ = tokio::signal::ctrl_c().await;
+}

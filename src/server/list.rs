@@ -1,0 +1,365 @@
+//! The list endpoints (objects, manifest, one object, versions): decide
+//! where to start, walk the entry table applying the filters, and emit the
+//! page as slices of the mapping.
+//!
+//! Cost per request: parse the query, one binary search (added_after or
+//! the token's keyset position), a walk over at most `limit` matches plus
+//! the look-ahead for `more` (decision 3), then one `Bytes` slice per
+//! contiguous run of matches. No JSON is parsed and nothing is allocated
+//! per object (the index list is one `Vec` of at most `limit` entries).
+//!
+//! Keyset resume (decision 4): a token holds the date_added of the last
+//! item returned and its rank among the entries sharing that date_added
+//! (1-based, counting every entry, matching or not). Because date_added is
+//! stable across generations, superseded versions simply vanish and new
+//! ones are appended later, a token keeps its meaning across a reload.
+
+use super::query::{self, Filters, ListKind, QueryError, RawQuery};
+use super::response::TaxiiError;
+use super::state::Served;
+use crate::feed::token::{Endpoint, PageToken};
+use crate::feed::{CollectionFeed, Entry, PageKind, SpecVersion};
+use crate::time::{self, Micros};
+use bytes::Bytes;
+
+/// Which list resource, where.
+pub struct Target<'a> {
+    pub endpoint: Endpoint,
+    pub root: &'a str,
+    pub col_idx: usize,
+    pub col_id: &'a str,
+    pub object_id: Option<&'a str>,
+}
+
+impl Target<'_> {
+    fn kind(&self) -> ListKind {
+        match self.endpoint {
+            Endpoint::Objects | Endpoint::Manifest => ListKind::Collection,
+            Endpoint::Object => ListKind::Object,
+            Endpoint::Versions => ListKind::Versions,
+        }
+    }
+}
+
+/// A request resolved against its token: what to walk and how far.
+#[derive(Debug)]
+pub struct Plan {
+    pub filters: Filters,
+    /// Canonical filter string (what the next token carries).
+    pub canonical: String,
+    /// Page size in effect.
+    pub limit: u32,
+    /// `limit` as the token records it: 0 when it is the default page size,
+    /// so default pages mint the same tokens as the feed writer.
+    pub token_limit: u32,
+    /// Keyset position from `next`.
+    pub resume: Option<(Micros, u32)>,
+}
+
+fn bad(e: QueryError) -> TaxiiError {
+    TaxiiError::bad_request(e.0)
+}
+
+fn processing(description: impl Into<String>) -> TaxiiError {
+    TaxiiError::new(http::StatusCode::BAD_REQUEST, "ProcessingError", description)
+}
+
+/// Parses the query and checks the token (decisions 4, 5, 7).
+pub fn plan(
+    served: &Served,
+    t: &Target<'_>,
+    query: Option<&str>,
+    max_page: u32,
+) -> Result<Plan, TaxiiError> {
+    let kind = t.kind();
+    let raw = query::parse_raw(query, kind).map_err(bad)?;
+    let default_limit = served.page_size.min(max_page).max(1);
+    let mut limit = match &raw.limit {
+        Some(v) => Some(query::parse_limit(v, max_page).map_err(bad)?),
+        None => None,
+    };
+    let (filters_raw, canonical, resume): (RawQuery, String, _) = match &raw.next {
+        None => (raw.clone(), raw.canonical(), None),
+        Some(next) => {
+            let tok = PageToken::decode(next, &served.key)
+                .map_err(|e| processing(format!("{e}; start again without next")))?;
+            let same_place = tok.endpoint == t.endpoint
+                && tok.api_root == t.root
+                && tok.collection == t.col_id
+                && tok.object_id.as_deref() == t.object_id;
+            if !same_place {
+                return Err(processing(
+                    "this next token belongs to another endpoint, collection or object",
+                ));
+            }
+            if raw.has_filters() && raw.canonical() != tok.filters {
+                return Err(processing(
+                    "the filters differ from those of the request that returned this next token; send the same filters, or none",
+                ));
+            }
+            let parsed = query::parse_canonical(&tok.filters, kind).map_err(bad)?;
+            if limit.is_none() && tok.limit > 0 {
+                limit = Some(tok.limit.min(max_page));
+            }
+            (parsed, tok.filters, Some((tok.after_us, tok.rank)))
+        }
+    };
+    let filters = Filters::from_raw(&filters_raw, kind).map_err(bad)?;
+    let limit = limit.unwrap_or(default_limit);
+    Ok(Plan {
+        filters,
+        canonical,
+        token_limit: if limit == served.page_size { 0 } else { limit },
+        limit,
+        resume,
+    })
+}
+
+/// The result of a walk.
+#[derive(Debug)]
+pub struct Page {
+    /// Entry indices returned, ascending.
+    pub idx: Vec<usize>,
+    /// Another item matches after the last one.
+    pub more: bool,
+}
+
+/// First entry index at or after the keyset/added_after position.
+fn start_index(cf: &CollectionFeed, plan: &Plan) -> usize {
+    let mut lo = 0;
+    if let Some(t) = plan.filters.added_after {
+        lo = cf.first_after(t);
+    }
+    if let Some((after, rank)) = plan.resume {
+        lo = lo.max(cf.resume_index(after, rank));
+    }
+    lo
+}
+
+/// Walks the entries for `t` under `plan`. `versions` is the object's entry
+/// list for the object/versions endpoints.
+pub fn walk(
+    served: &Served,
+    t: &Target<'_>,
+    plan: &Plan,
+    versions: Option<&[usize]>,
+) -> Page {
+    let cf = &served.feed.collections()[t.col_idx];
+    let f = &plan.filters;
+    let type_ok: Option<Vec<bool>> = f.types.as_ref().map(|want| {
+        cf.types()
+            .iter()
+            .map(|name| want.iter().any(|w| w == name))
+            .collect()
+    });
+    let matches = |i: usize, e: &Entry| -> bool {
+        if let Some(mask) = &type_ok {
+            if !mask.get(usize::from(e.type_id)).copied().unwrap_or(false) {
+                return false;
+            }
+        }
+        let v = &f.version;
+        let version_ok = v.all
+            || (v.first && e.first)
+            || (v.last && e.last)
+            || v.at.binary_search(&e.version_us).is_ok();
+        if !version_ok {
+            return false;
+        }
+        match f.spec {
+            Some(set) => set.contains(e.spec_version),
+            // Default: the latest spec version of each object. Only a 2.0
+            // version can be shadowed (by a 2.1 version of the same id);
+            // 2.0 versions are rare (passthrough), so only they pay.
+            None if e.spec_version == SpecVersion::V20 => !cf
+                .versions_of(cf.id_of(i))
+                .iter()
+                .any(|&j| cf.entry(j).spec_version == SpecVersion::V21),
+            None => true,
+        }
+    };
+    let start = start_index(cf, plan);
+    let limit = plan.limit as usize;
+    let mut idx = Vec::with_capacity(limit.min(1024));
+    let mut more = false;
+
+    // Candidates: the object's versions, the union of match[id]'s
+    // versions, or the whole table from `start`.
+    let id_list: Option<Vec<usize>> = match (versions, &f.ids) {
+        (Some(v), _) => Some(v.to_vec()),
+        (None, Some(ids)) => {
+            let mut all: Vec<usize> = ids.iter().flat_map(|id| cf.versions_of(id)).collect();
+            all.sort_unstable();
+            all.dedup();
+            Some(all)
+        }
+        (None, None) => None,
+    };
+    let mut visit = |i: usize| -> bool {
+        let e = cf.entry(i);
+        if matches(i, &e) {
+            if idx.len() == limit {
+                more = true;
+                return false;
+            }
+            idx.push(i);
+        }
+        true
+    };
+    match id_list {
+        Some(list) => {
+            let from = list.partition_point(|&i| i < start);
+            for &i in &list[from..] {
+                if !visit(i) {
+                    break;
+                }
+            }
+        }
+        None => {
+            for i in start..cf.len() {
+                if !visit(i) {
+                    break;
+                }
+            }
+        }
+    }
+    Page { idx, more }
+}
+
+/// The `next` token for a page that has more.
+pub fn next_token(served: &Served, t: &Target<'_>, plan: &Plan, last: usize) -> String {
+    let cf = &served.feed.collections()[t.col_idx];
+    let da = cf.entry(last).date_added_us;
+    PageToken {
+        endpoint: t.endpoint,
+        api_root: t.root.to_string(),
+        collection: t.col_id.to_string(),
+        object_id: t.object_id.map(str::to_string),
+        filters: plan.canonical.clone(),
+        limit: plan.token_limit,
+        after_us: da,
+        rank: cf.rank(last),
+    }
+    .encode(&served.key)
+}
+
+/// The uncompressed body, as chunks: exactly the feed's default-page bytes
+/// when the request is a default page (FORMAT.md).
+pub fn render(
+    served: &Served,
+    t: &Target<'_>,
+    plan: &Plan,
+    page: &Page,
+    empty_as_list: bool,
+    out: &mut super::body::Body,
+) {
+    let cf = &served.feed.collections()[t.col_idx];
+    let key: &'static str = if t.endpoint == Endpoint::Versions {
+        "versions"
+    } else {
+        "objects"
+    };
+    if page.idx.is_empty() {
+        // Decision 1.
+        out.push(Bytes::from_static(match (empty_as_list, key) {
+            (false, _) => b"{}",
+            (true, "versions") => b"{\"more\":false,\"versions\":[]}",
+            (true, _) => b"{\"more\":false,\"objects\":[]}",
+        }));
+        return;
+    }
+    if page.more {
+        let tok = next_token(served, t, plan, page.idx[page.idx.len() - 1]);
+        let mut head = String::with_capacity(tok.len() + 40);
+        head.push_str("{\"more\":true,\"next\":\"");
+        head.push_str(&tok);
+        head.push_str("\",\"");
+        head.push_str(key);
+        head.push_str("\":[");
+        out.push(Bytes::from(head));
+    } else {
+        out.push(Bytes::from_static(if key == "versions" {
+            b"{\"more\":false,\"versions\":["
+        } else {
+            b"{\"more\":false,\"objects\":["
+        }));
+    }
+    if t.endpoint == Endpoint::Versions {
+        let mut s = String::with_capacity(page.idx.len() * 30);
+        for (n, &i) in page.idx.iter().enumerate() {
+            if n > 0 {
+                s.push(',');
+            }
+            s.push('"');
+            push_version(&mut s, cf.entry(i).version_us);
+            s.push('"');
+        }
+        out.push(Bytes::from(s));
+    } else {
+        let manifest = t.endpoint == Endpoint::Manifest;
+        let mut run_start = page.idx[0];
+        let mut prev = run_start;
+        let mut first_run = true;
+        let mut emit = |a: usize, b: usize, out: &mut super::body::Body| {
+            if !first_run {
+                out.push(Bytes::from_static(b","));
+            }
+            first_run = false;
+            out.push(if manifest {
+                cf.manifest_run(a, b)
+            } else {
+                cf.objects_run(a, b)
+            });
+        };
+        for &i in &page.idx[1..] {
+            if i != prev + 1 {
+                emit(run_start, prev + 1, out);
+                run_start = i;
+            }
+            prev = i;
+        }
+        emit(run_start, prev + 1, out);
+    }
+    out.push(Bytes::from_static(b"]}"));
+}
+
+/// A TAXII version string: milliseconds when the version is a whole
+/// millisecond (as STIX `modified` is written), else microseconds; the
+/// same rule as the feed's manifest records.
+pub fn push_version(s: &mut String, v: Micros) {
+    if v % time::MILLI == 0 {
+        time::push_ms(s, v);
+    } else {
+        time::push_us(s, v);
+    }
+}
+
+/// The precompressed page this request may use, if it is a default page:
+/// objects or manifest, no filters, the default page size, and starting
+/// exactly where default page k starts.
+pub fn default_page(served: &Served, t: &Target<'_>, plan: &Plan, page: &Page) -> Option<(PageKind, usize)> {
+    let kind = match t.endpoint {
+        Endpoint::Objects => PageKind::Objects,
+        Endpoint::Manifest => PageKind::Manifest,
+        _ => return None,
+    };
+    if !plan.canonical.is_empty() || plan.limit != served.page_size {
+        return None;
+    }
+    let cf = &served.feed.collections()[t.col_idx];
+    let first = *page.idx.first()?;
+    // Page k starts at its first item; find k by binary search.
+    let n = cf.default_page_count();
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match cf.default_page_entries(mid) {
+            Some(r) if r.start < first => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    let r = cf.default_page_entries(lo)?;
+    let last = *page.idx.last()?;
+    (r.start == first && r.end == last + 1 && !served.cols[t.col_idx].mixed_spec(cf))
+        .then_some((kind, lo))
+}

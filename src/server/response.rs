@@ -1,0 +1,107 @@
+//! Response building shared by every endpoint: the TAXII error resource,
+//! the common headers, and the header names TAXII adds.
+//!
+//! TAXII 2.1 section 3.6.1 ("Error Message"): `title` is required;
+//! `description`, `error_id`, `error_code`, `http_status` (a string),
+//! `external_details` and `details` are optional. Every TAXII response,
+//! errors included, carries `Content-Type: application/taxii+json;version=2.1`
+//! (decision 6).
+
+use super::body::Body;
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, VARY, WWW_AUTHENTICATE};
+use http::{Response, StatusCode};
+
+/// The TAXII 2.1 media type, exactly as decision 6 spells it.
+pub const TAXII21: &str = "application/taxii+json;version=2.1";
+/// STIX media type listed on collections.
+pub const STIX21: &str = "application/stix+json;version=2.1";
+/// Responses vary on these request headers.
+pub const VARY_VALUE: &str = "Accept, Accept-Encoding, Authorization";
+
+/// A TAXII error about to be sent.
+#[derive(Debug, Clone)]
+pub struct TaxiiError {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub description: String,
+    /// `Allow` header value for 405s.
+    pub allow: Option<&'static str>,
+}
+
+impl TaxiiError {
+    pub fn new(status: StatusCode, title: &'static str, description: impl Into<String>) -> Self {
+        TaxiiError {
+            status,
+            title,
+            description: description.into(),
+            allow: None,
+        }
+    }
+
+    pub fn bad_request(description: impl Into<String>) -> Self {
+        TaxiiError::new(StatusCode::BAD_REQUEST, "Bad Request", description)
+    }
+
+    pub fn not_found(description: impl Into<String>) -> Self {
+        TaxiiError::new(StatusCode::NOT_FOUND, "Not Found", description)
+    }
+
+    pub fn unauthorized() -> Self {
+        TaxiiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "valid HTTP Basic credentials are required for this resource",
+        )
+    }
+
+    pub fn forbidden(description: impl Into<String>) -> Self {
+        TaxiiError::new(StatusCode::FORBIDDEN, "Forbidden", description)
+    }
+
+    /// The JSON body; serde_json escapes every string properly.
+    pub fn body_json(&self) -> String {
+        serde_json::json!({
+            "title": self.title,
+            "description": self.description,
+            "http_status": self.status.as_u16().to_string(),
+        })
+        .to_string()
+    }
+
+    /// The complete response.
+    pub fn into_response(self) -> Response<Body> {
+        let body = self.body_json();
+        let mut r = Response::new(Body::from_bytes(body));
+        *r.status_mut() = self.status;
+        let h = r.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(TAXII21));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(VARY, HeaderValue::from_static(VARY_VALUE));
+        if self.status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"taxii-edge\""),
+            );
+        }
+        if let Some(allow) = self.allow {
+            h.insert(ALLOW, HeaderValue::from_static(allow));
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_is_escaped_json() {
+        let e = TaxiiError::bad_request("bad \"x\"\n\\");
+        let v: serde_json::Value = serde_json::from_str(&e.body_json()).unwrap();
+        assert_eq!(v["title"], "Bad Request");
+        assert_eq!(v["description"], "bad \"x\"\n\\");
+        assert_eq!(v["http_status"], "400");
+        let r = e.into_response();
+        assert_eq!(r.headers()[CONTENT_TYPE], TAXII21);
+    }
+}

@@ -1,0 +1,660 @@
+//! One request in, one response out: routing, methods, authentication,
+//! negotiation, the small TAXII resources, conditional requests, and the
+//! access log and metrics.
+//!
+//! Order of checks: path (404) → method (405 with `Allow`, decision 13) →
+//! request body size (413) → credentials (401) → `Accept` (406) →
+//! collection access (401/403/404) → the resource. TAXII 2.1 section 4 and
+//! 5 list the endpoints; every TAXII answer, errors included, is
+//! `application/taxii+json;version=2.1`.
+
+use super::auth::Caller;
+use super::body::Body;
+use super::list::{self, Target};
+use super::metrics::EndpointLabel;
+use super::negotiate;
+use super::response::{TaxiiError, STIX21, TAXII21, VARY_VALUE};
+use super::state::{Access, Served};
+use super::Shared;
+use crate::feed::token::Endpoint;
+use crate::feed::Coding;
+use http::header::{
+    HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL,
+    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+};
+use http::{Method, Request, Response, StatusCode};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+static DATE_ADDED_FIRST: HeaderName = HeaderName::from_static("x-taxii-date-added-first");
+static DATE_ADDED_LAST: HeaderName = HeaderName::from_static("x-taxii-date-added-last");
+
+/// A parsed path. Segments are percent-decoded.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Health,
+    Metrics,
+    Discovery,
+    ApiRoot(Cow<'a, str>),
+    Status(Cow<'a, str>),
+    Collections(Cow<'a, str>),
+    Collection(Cow<'a, str>, Cow<'a, str>),
+    Objects(Cow<'a, str>, Cow<'a, str>),
+    Object(Cow<'a, str>, Cow<'a, str>, Cow<'a, str>),
+    Versions(Cow<'a, str>, Cow<'a, str>, Cow<'a, str>),
+    Manifest(Cow<'a, str>, Cow<'a, str>),
+    NotFound,
+}
+
+impl Route<'_> {
+    fn label(&self) -> EndpointLabel {
+        match self {
+            Route::Health => EndpointLabel::Health,
+            Route::Metrics => EndpointLabel::Metrics,
+            Route::Discovery => EndpointLabel::Discovery,
+            Route::ApiRoot(_) => EndpointLabel::ApiRoot,
+            Route::Status(_) => EndpointLabel::Status,
+            Route::Collections(_) => EndpointLabel::Collections,
+            Route::Collection(..) => EndpointLabel::Collection,
+            Route::Objects(..) => EndpointLabel::Objects,
+            Route::Object(..) => EndpointLabel::Object,
+            Route::Versions(..) => EndpointLabel::Versions,
+            Route::Manifest(..) => EndpointLabel::Manifest,
+            Route::NotFound => EndpointLabel::Other,
+        }
+    }
+
+    /// Methods this resource answers (decision 13).
+    fn allow(&self) -> &'static str {
+        match self {
+            Route::Objects(..) => "GET, HEAD, POST",
+            Route::Object(..) => "GET, HEAD, DELETE",
+            _ => "GET, HEAD",
+        }
+    }
+}
+
+fn seg(s: &str) -> Option<Cow<'_, str>> {
+    if s.is_empty() {
+        return None;
+    }
+    if !s.contains('%') {
+        return Some(Cow::Borrowed(s));
+    }
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| Cow::Owned(c.into_owned()))
+}
+
+/// Splits `path` under `base` (which starts and ends with `/`). A trailing
+/// slash is optional (decision 7); empty inner segments are not found.
+fn route<'a>(path: &'a str, base: &str) -> Route<'a> {
+    match path {
+        "/healthz" => return Route::Health,
+        "/metrics" => return Route::Metrics,
+        _ => {}
+    }
+    let rest = if let Some(r) = path.strip_prefix(base) {
+        r
+    } else if path.len() + 1 == base.len() && base.starts_with(path) {
+        ""
+    } else {
+        return Route::NotFound;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return Route::NotFound;
+    }
+    let mut parts: [Option<Cow<'a, str>>; 6] = Default::default();
+    let mut n = 0;
+    for s in rest.split('/') {
+        if n == parts.len() {
+            return Route::NotFound;
+        }
+        match seg(s) {
+            Some(c) => parts[n] = Some(c),
+            None => return Route::NotFound,
+        }
+        n += 1;
+    }
+    let [a, b, c, d, e, f] = parts;
+    let is = |x: &Option<Cow<'_, str>>, lit: &str| x.as_deref() == Some(lit);
+    match n {
+        1 if is(&a, "taxii2") => Route::Discovery,
+        1 => Route::ApiRoot(a.unwrap_or_default()),
+        2 if is(&b, "collections") => Route::Collections(a.unwrap_or_default()),
+        3 if is(&b, "status") => Route::Status(a.unwrap_or_default()),
+        3 if is(&b, "collections") => Route::Collection(a.unwrap_or_default(), c.unwrap_or_default()),
+        4 if is(&b, "collections") && is(&d, "objects") => {
+            Route::Objects(a.unwrap_or_default(), c.unwrap_or_default())
+        }
+        4 if is(&b, "collections") && is(&d, "manifest") => {
+            Route::Manifest(a.unwrap_or_default(), c.unwrap_or_default())
+        }
+        5 if is(&b, "collections") && is(&d, "objects") => Route::Object(
+            a.unwrap_or_default(),
+            c.unwrap_or_default(),
+            e.unwrap_or_default(),
+        ),
+        6 if is(&b, "collections") && is(&d, "objects") && is(&f, "versions") => Route::Versions(
+            a.unwrap_or_default(),
+            c.unwrap_or_default(),
+            e.unwrap_or_default(),
+        ),
+        _ => Route::NotFound,
+    }
+}
+
+/// Serves one request and records it.
+pub async fn handle<B>(shared: Arc<Shared>, req: Request<B>) -> Response<Body> {
+    let t0 = Instant::now();
+    let served = shared.served.load_full();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let (mut resp, label, caller) = dispatch(&shared, &served, &req).await;
+    let bytes = resp.body().len();
+    if method == Method::HEAD {
+        // Same headers as GET, no body (RFC 9110 9.3.2).
+        if !resp.headers().contains_key(CONTENT_LENGTH) {
+            resp.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(bytes));
+        }
+        *resp.body_mut() = Body::empty();
+    }
+    let sent = resp.body().len();
+    let us = t0.elapsed().as_micros() as u64;
+    shared.metrics.record(label, resp.status().as_u16(), sent, us);
+    tracing::info!(
+        target: "taxii_edge::access",
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        bytes = sent,
+        us,
+        user = caller.name(),
+    );
+    resp
+}
+
+async fn dispatch<B>(
+    shared: &Shared,
+    served: &Served,
+    req: &Request<B>,
+) -> (Response<Body>, EndpointLabel, Caller) {
+    let route = route(req.uri().path(), &shared.settings.base_path);
+    let label = route.label();
+    let anon = Caller::Anonymous;
+    match route {
+        Route::Health => {
+            let body = format!("ok {}\n", served.feed.meta().generation);
+            let mut r = Response::new(Body::from_bytes(body));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            r.headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return (r, label, anon);
+        }
+        Route::Metrics => {
+            let mut r = Response::new(Body::from_bytes(shared.metrics.render()));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r.headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return (r, label, anon);
+        }
+        Route::NotFound => {
+            return (
+                TaxiiError::not_found("no TAXII resource at this path").into_response(),
+                label,
+                anon,
+            )
+        }
+        _ => {}
+    }
+    let method = req.method();
+    let read = method == Method::GET || method == Method::HEAD;
+    let write_allowed = match &route {
+        Route::Objects(..) => method == Method::POST,
+        Route::Object(..) => method == Method::DELETE,
+        _ => false,
+    };
+    if !read && !write_allowed {
+        let mut e = TaxiiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method Not Allowed",
+            format!("{method} is not supported here; this server is read-only"),
+        );
+        e.allow = Some(route.allow());
+        return (e.into_response(), label, anon);
+    }
+    let too_big = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > shared.settings.server.max_body_bytes as u64);
+    if too_big {
+        let e = TaxiiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload Too Large",
+            format!(
+                "request bodies are limited to {} bytes",
+                shared.settings.server.max_body_bytes
+            ),
+        );
+        return (e.into_response(), label, anon);
+    }
+    let caller = match served
+        .users
+        .authenticate(req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes))
+        .await
+    {
+        Ok(c) => c,
+        Err(()) => return (TaxiiError::unauthorized().into_response(), label, anon),
+    };
+    if !negotiate::accepts_taxii21(req.headers().get_all(ACCEPT).iter().map(HeaderValue::as_bytes)) {
+        let e = TaxiiError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "Not Acceptable",
+            "this server answers application/taxii+json;version=2.1",
+        );
+        return (e.into_response(), label, caller);
+    }
+    let r = match resource(shared, served, req, &route, &caller, read) {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    (r, label, caller)
+}
+
+/// Finds collection `c` (id or alias, decision 18) of root `root`.
+fn find_collection(served: &Served, root: &str, c: &str) -> Option<usize> {
+    served.feed.meta().collections.iter().enumerate().position(|(i, m)| {
+        served.cols[i].v21 && m.api_root == root && (m.id == c || m.alias.as_deref() == Some(c))
+    })
+}
+
+fn root_exists(served: &Served, root: &str) -> bool {
+    served.feed.meta().api_roots.iter().any(|r| r.name == root)
+}
+
+fn access_error(a: Access) -> TaxiiError {
+    match a {
+        Access::Read => unreachable!("not an error"),
+        Access::Unauthenticated => TaxiiError::unauthorized(),
+        Access::Forbidden => TaxiiError::forbidden("you may not read this collection"),
+        Access::Hidden => TaxiiError::not_found("no such collection"),
+    }
+}
+
+fn resource<B>(
+    shared: &Shared,
+    served: &Served,
+    req: &Request<B>,
+    route: &Route<'_>,
+    caller: &Caller,
+    read: bool,
+) -> Result<Response<Body>, TaxiiError> {
+    let s = &shared.settings;
+    let list_unreadable = s.server.list_unreadable_collections;
+    match route {
+        Route::Discovery => {
+            let meta = served.feed.meta();
+            let url = |name: &str| match &s.public_url {
+                Some(base) => format!("{}{}{}/", base.trim_end_matches('/'), s.base_path, name),
+                None => format!("{}{}/", s.base_path, name),
+            };
+            let mut v = serde_json::Map::new();
+            v.insert("title".into(), meta.title.clone().into());
+            if let Some(d) = &meta.description {
+                v.insert("description".into(), d.clone().into());
+            }
+            if let Some(c) = &meta.contact {
+                v.insert("contact".into(), c.clone().into());
+            }
+            let default = meta
+                .api_roots
+                .iter()
+                .find(|r| r.default)
+                .or(meta.api_roots.first());
+            if let Some(d) = default {
+                v.insert("default".into(), url(&d.name).into());
+            }
+            let roots: Vec<serde_json::Value> =
+                meta.api_roots.iter().map(|r| url(&r.name).into()).collect();
+            if !roots.is_empty() {
+                v.insert("api_roots".into(), roots.into());
+            }
+            Ok(json_resource(req, served, caller, s, serde_json::Value::Object(v)))
+        }
+        Route::ApiRoot(root) => {
+            let r = served
+                .feed
+                .meta()
+                .api_roots
+                .iter()
+                .find(|r| r.name == **root)
+                .ok_or_else(|| TaxiiError::not_found("no such API root"))?;
+            let mut v = serde_json::Map::new();
+            v.insert("title".into(), r.title.clone().into());
+            if let Some(d) = &r.description {
+                v.insert("description".into(), d.clone().into());
+            }
+            v.insert("versions".into(), serde_json::json!([TAXII21]));
+            v.insert(
+                "max_content_length".into(),
+                (s.server.max_body_bytes as u64).into(),
+            );
+            Ok(json_resource(req, served, caller, s, serde_json::Value::Object(v)))
+        }
+        Route::Status(root) => {
+            if !root_exists(served, root) {
+                return Err(TaxiiError::not_found("no such API root"));
+            }
+            // Read-only: no add-objects request ever creates a status.
+            Err(TaxiiError::not_found("no such status resource"))
+        }
+        Route::Collections(root) => {
+            if !root_exists(served, root) {
+                return Err(TaxiiError::not_found("no such API root"));
+            }
+            let meta = served.feed.meta();
+            let cols: Vec<serde_json::Value> = meta
+                .collections
+                .iter()
+                .enumerate()
+                .filter(|(i, m)| served.cols[*i].v21 && m.api_root == **root)
+                .filter_map(|(i, m)| {
+                    let can_read = served.readable(i, caller);
+                    (can_read || list_unreadable).then(|| collection_json(m, can_read))
+                })
+                .collect();
+            let v = if cols.is_empty() {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({ "collections": cols })
+            };
+            Ok(json_resource(req, served, caller, s, v))
+        }
+        Route::Collection(root, c) => {
+            let i = find_collection(served, root, c)
+                .ok_or_else(|| TaxiiError::not_found("no such collection"))?;
+            match served.access(i, caller, list_unreadable) {
+                Access::Read => {}
+                // A listed collection may be described (can_read: false).
+                Access::Forbidden => {}
+                a => return Err(access_error(a)),
+            }
+            let m = &served.feed.meta().collections[i];
+            let v = collection_json(m, served.readable(i, caller));
+            Ok(json_resource(req, served, caller, s, v))
+        }
+        Route::Objects(root, c) | Route::Manifest(root, c) => {
+            let i = collection_for(served, root, c)?;
+            if !read {
+                return write_refused(served, i, caller, "objects cannot be added");
+            }
+            let ep = if matches!(route, Route::Objects(..)) {
+                Endpoint::Objects
+            } else {
+                Endpoint::Manifest
+            };
+            let t = Target {
+                endpoint: ep,
+                root,
+                col_idx: i,
+                col_id: &served.feed.meta().collections[i].id,
+                object_id: None,
+            };
+            list_response(shared, served, req, caller, &t, None)
+        }
+        Route::Object(root, c, oid) | Route::Versions(root, c, oid) => {
+            let i = collection_for(served, root, c)?;
+            if !read {
+                return write_refused(served, i, caller, "objects cannot be deleted");
+            }
+            let ep = if matches!(route, Route::Object(..)) {
+                Endpoint::Object
+            } else {
+                Endpoint::Versions
+            };
+            let cf = &served.feed.collections()[i];
+            let versions = cf.versions_of(oid);
+            if versions.is_empty() {
+                return Err(TaxiiError::not_found("no such object in this collection"));
+            }
+            let t = Target {
+                endpoint: ep,
+                root,
+                col_idx: i,
+                col_id: &served.feed.meta().collections[i].id,
+                object_id: Some(oid),
+            };
+            list_response(shared, served, req, caller, &t, Some(&versions))
+        }
+        Route::Health | Route::Metrics | Route::NotFound => {
+            Err(TaxiiError::not_found("no TAXII resource at this path"))
+        }
+    }
+}
+
+/// The collection behind a list endpoint, or the access error. Write
+/// methods reach here too: their answer depends on readability.
+fn collection_for(served: &Served, root: &str, c: &str) -> Result<usize, TaxiiError> {
+    find_collection(served, root, c).ok_or_else(|| TaxiiError::not_found("no such collection"))
+}
+
+/// Decision 13: 403 on a collection the caller can read (`can_write` is
+/// false everywhere), 404 on one it cannot (TAXII 2.1 section 5.7 for
+/// DELETE), 401 when credentials could change that.
+fn write_refused(
+    served: &Served,
+    i: usize,
+    caller: &Caller,
+    what: &str,
+) -> Result<Response<Body>, TaxiiError> {
+    match served.access(i, caller, false) {
+        Access::Read => Err(TaxiiError::forbidden(format!(
+            "this collection is read-only (can_write: false): {what}"
+        ))),
+        Access::Unauthenticated => Err(TaxiiError::unauthorized()),
+        _ => Err(TaxiiError::not_found("no such collection")),
+    }
+}
+
+fn collection_json(m: &crate::feed::CollectionMeta, can_read: bool) -> serde_json::Value {
+    let mut v = serde_json::Map::new();
+    v.insert("id".into(), m.id.clone().into());
+    v.insert("title".into(), m.title.clone().into());
+    if let Some(d) = &m.description {
+        v.insert("description".into(), d.clone().into());
+    }
+    if let Some(a) = &m.alias {
+        v.insert("alias".into(), a.clone().into());
+    }
+    v.insert("can_read".into(), can_read.into());
+    v.insert("can_write".into(), false.into());
+    v.insert("media_types".into(), serde_json::json!([STIX21]));
+    serde_json::Value::Object(v)
+}
+
+fn cache_control(s: &super::Settings, caller: &Caller) -> HeaderValue {
+    match caller {
+        Caller::Anonymous => HeaderValue::from_str(&format!(
+            "public, max-age={}",
+            s.server.cache_max_age_secs
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("public")),
+        Caller::User(_) => HeaderValue::from_static("private"),
+    }
+}
+
+fn etag_of(gen: u64, h: u64, coding: Option<Coding>) -> String {
+    let c = match coding {
+        None => "",
+        Some(Coding::Gzip) => "-gz",
+        Some(Coding::Zstd) => "-zst",
+    };
+    format!("\"{gen:016x}{h:016x}{c}\"")
+}
+
+/// Headers common to every successful TAXII answer, and the 304 check.
+fn finish<B>(
+    req: &Request<B>,
+    s: &super::Settings,
+    caller: &Caller,
+    etag: String,
+    mut resp: Response<Body>,
+) -> Response<Body> {
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(TAXII21));
+    h.insert(VARY, HeaderValue::from_static(VARY_VALUE));
+    h.insert(CACHE_CONTROL, cache_control(s, caller));
+    let not_modified = negotiate::none_match(
+        req.headers().get_all(IF_NONE_MATCH).iter().map(HeaderValue::as_bytes),
+        &etag,
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(ETAG, v);
+    }
+    if not_modified {
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        resp.headers_mut().remove(CONTENT_TYPE);
+        resp.headers_mut().remove(CONTENT_ENCODING);
+        *resp.body_mut() = Body::empty();
+    }
+    resp
+}
+
+/// A small JSON resource; its ETag hashes the body (it may depend on the
+/// caller, e.g. `can_read`).
+fn json_resource<B>(
+    req: &Request<B>,
+    served: &Served,
+    caller: &Caller,
+    s: &super::Settings,
+    v: serde_json::Value,
+) -> Response<Body> {
+    let body = v.to_string();
+    let etag = etag_of(served.etag_gen, xxhash_rust::xxh3::xxh3_64(body.as_bytes()), None);
+    finish(req, s, caller, etag, Response::new(Body::from_bytes(body)))
+}
+
+fn list_response<B>(
+    shared: &Shared,
+    served: &Served,
+    req: &Request<B>,
+    caller: &Caller,
+    t: &Target<'_>,
+    versions: Option<&[usize]>,
+) -> Result<Response<Body>, TaxiiError> {
+    match served.access(t.col_idx, caller, shared.settings.server.list_unreadable_collections) {
+        Access::Read => {}
+        a => return Err(access_error(a)),
+    }
+    let s = &shared.settings;
+    let plan = list::plan(served, t, req.uri().query(), s.server.max_page_size)?;
+    let page = list::walk(served, t, &plan, versions);
+    let cf = &served.feed.collections()[t.col_idx];
+
+    let mut body = Body::empty();
+    let mut coding = None;
+    if let Some((kind, k)) = list::default_page(served, t, &plan, &page) {
+        if let Some(c) = negotiate::pick_coding(
+            req.headers().get_all(ACCEPT_ENCODING).iter().map(HeaderValue::as_bytes),
+        ) {
+            if let Some(b) = cf.precompressed(kind, k, c) {
+                body.push(b);
+                coding = Some(c);
+            }
+        }
+    }
+    if coding.is_none() {
+        list::render(served, t, &plan, &page, s.server.empty_as_list, &mut body);
+    }
+
+    // ETag: generation + the normalized request (what decides the bytes)
+    // + the coding.
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(&[t.endpoint as u8]);
+    hasher.update(t.root.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(t.col_id.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(t.object_id.unwrap_or("").as_bytes());
+    hasher.update(b"\0");
+    hasher.update(plan.canonical.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(&plan.limit.to_le_bytes());
+    if let Some((a, r)) = plan.resume {
+        hasher.update(&a.to_le_bytes());
+        hasher.update(&r.to_le_bytes());
+    }
+    hasher.update(&[u8::from(s.server.empty_as_list)]);
+    let etag = etag_of(served.etag_gen, hasher.digest(), coding);
+
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    // X-TAXII-Date-Added-First/Last: the returned items' first and last
+    // date_added (TAXII 2.1 section 3.2, custom headers); decision 2 for empty results.
+    let dates = match (page.idx.first(), page.idx.last()) {
+        (Some(&a), Some(&b)) => Some((
+            cf.entry(a).date_added_us,
+            cf.entry(b).date_added_us,
+        )),
+        _ => plan.filters.added_after.map(|t| (t, t)),
+    };
+    if let Some((a, b)) = dates {
+        for (name, t) in [(&DATE_ADDED_FIRST, a), (&DATE_ADDED_LAST, b)] {
+            if let Ok(v) = HeaderValue::from_str(&crate::time::fmt_us(t)) {
+                h.insert(name.clone(), v);
+            }
+        }
+    }
+    if let Some(c) = coding {
+        h.insert(
+            CONTENT_ENCODING,
+            HeaderValue::from_static(match c {
+                Coding::Gzip => "gzip",
+                Coding::Zstd => "zstd",
+            }),
+        );
+    }
+    Ok(finish(req, s, caller, etag, resp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        let b = "/";
+        assert_eq!(route("/taxii2/", b), Route::Discovery);
+        assert_eq!(route("/taxii2", b), Route::Discovery);
+        assert_eq!(route("/healthz", b), Route::Health);
+        assert_eq!(route("/feeds", b), Route::ApiRoot("feeds".into()));
+        assert_eq!(route("/feeds/collections/", b), Route::Collections("feeds".into()));
+        assert_eq!(
+            route("/feeds/collections/x/objects/indicator--1/versions/", b),
+            Route::Versions("feeds".into(), "x".into(), "indicator--1".into())
+        );
+        assert_eq!(
+            route("/feeds/collections/x/objects/a%2Db", b),
+            Route::Object("feeds".into(), "x".into(), "a-b".into())
+        );
+        assert_eq!(route("/feeds/status/abc/", b), Route::Status("feeds".into()));
+        assert_eq!(route("/feeds//collections", b), Route::NotFound);
+        assert_eq!(route("/", b), Route::NotFound);
+        assert_eq!(route("/feeds/collections/x/objects/%ff", b), Route::NotFound);
+        assert_eq!(route("/a/b/c/d/e/f/g", b), Route::NotFound);
+        let b = "/edge/";
+        assert_eq!(route("/edge/taxii2/", b), Route::Discovery);
+        assert_eq!(route("/taxii2/", b), Route::NotFound);
+        assert_eq!(route("/edge", b), Route::NotFound);
+        assert_eq!(route("/healthz", b), Route::Health);
+    }
+}

@@ -1,0 +1,162 @@
+//! What one feed generation plus one config generation look like to the
+//! request handlers, and how a reload builds the next one.
+//!
+//! [`Served`] is immutable and swapped as a whole through an `ArcSwap`: a
+//! request loads the current `Arc<Served>` once and uses it to the end, so
+//! in-flight requests finish on the mapping they started with, and a reload
+//! never shows a request half of one generation and half of another.
+//!
+//! Access rules come from the config, matched to the feed's collections by
+//! id; a feed collection the config does not know is readable by nobody
+//! (and logged), so a stale feed can never widen access.
+
+use super::auth::{Caller, Users};
+use crate::config::Config;
+use crate::feed::{token, CollectionFeed, Feed, FeedError, SpecVersion};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// Access rules of one collection.
+#[derive(Debug, Default)]
+pub struct ColState {
+    /// The config knows this collection (else nobody may read it).
+    pub configured: bool,
+    /// Readable without credentials.
+    pub anonymous: bool,
+    /// `"*"` in readers: every authenticated user.
+    pub all_users: bool,
+    pub readers: HashSet<String>,
+    /// The collection is served over TAXII 2.1.
+    pub v21: bool,
+    /// Holds both 2.0 and 2.1 object versions (computed on first need: it
+    /// takes a pass over the entry table, and opening must stay O(1)).
+    mixed_spec: OnceLock<bool>,
+}
+
+impl ColState {
+    /// Whether the collection mixes STIX 2.0 and 2.1 versions; the
+    /// precompressed default pages assume the default `match[spec_version]`
+    /// removes nothing, which only holds when it does not.
+    pub fn mixed_spec(&self, cf: &CollectionFeed) -> bool {
+        *self.mixed_spec.get_or_init(|| {
+            let (mut v20, mut v21) = (false, false);
+            for i in 0..cf.len() {
+                match cf.entry(i).spec_version {
+                    SpecVersion::V20 => v20 = true,
+                    SpecVersion::V21 => v21 = true,
+                }
+                if v20 && v21 {
+                    return true;
+                }
+            }
+            false
+        })
+    }
+}
+
+/// The outcome of an access check on one collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    /// No credentials were sent, and credentials could help: 401.
+    Unauthenticated,
+    /// Listed but not readable: 403.
+    Forbidden,
+    /// Not visible to this caller: 404.
+    Hidden,
+}
+
+/// One generation as served.
+pub struct Served {
+    pub feed: Arc<Feed>,
+    /// xxh3 of the generation id: the generation part of every ETag.
+    pub etag_gen: u64,
+    /// MAC key of `next` tokens.
+    pub key: [u8; 32],
+    pub users: Arc<Users>,
+    /// Parallel to `feed.collections()`.
+    pub cols: Vec<ColState>,
+    /// Default page size: the feed's, so uncompressed default pages match
+    /// the precompressed ones byte for byte.
+    pub page_size: u32,
+}
+
+impl Served {
+    /// Opens `feed_path` and combines it with `cfg`. Blocking (mmap and
+    /// header checks; O(1) in the feed's size).
+    pub fn load(feed_path: &Path, cfg: &Config) -> Result<Served, FeedError> {
+        let feed = Feed::open(feed_path)?;
+        Served::from_feed(Arc::new(feed), feed_path, cfg)
+    }
+
+    /// Combines an open feed with `cfg` (O(collections)).
+    pub fn from_feed(feed: Arc<Feed>, feed_path: &Path, cfg: &Config) -> Result<Served, FeedError> {
+        let meta = feed.meta();
+        let key = match &cfg.server.token_secret {
+            Some(secret) => token::key_from_secret(secret),
+            None => token::key_from_hex(&meta.token_key).map_err(|e| FeedError::Invalid {
+                path: feed_path.to_path_buf(),
+                what: format!("META token_key: {}", e.0),
+            })?,
+        };
+        let page_size = meta.page_size.max(1);
+        let mut cols = Vec::with_capacity(meta.collections.len());
+        for (cm, cf) in meta.collections.iter().zip(feed.collections()) {
+            let conf = cfg
+                .collections
+                .iter()
+                .find(|c| c.id.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(cm.id.as_str()));
+            if conf.is_none() {
+                tracing::warn!(
+                    collection = %cm.id,
+                    title = %cm.title,
+                    "feed collection is not in the config: nobody may read it"
+                );
+            }
+            let _ = cf;
+            cols.push(ColState {
+                configured: conf.is_some(),
+                anonymous: conf.is_some_and(|c| c.anonymous),
+                all_users: conf.is_some_and(|c| c.readers.iter().any(|r| r == "*")),
+                readers: conf
+                    .map(|c| c.readers.iter().filter(|r| *r != "*").cloned().collect())
+                    .unwrap_or_default(),
+                v21: cm.taxii_versions.iter().any(|v| v == "2.1"),
+                mixed_spec: OnceLock::new(),
+            });
+        }
+        Ok(Served {
+            etag_gen: xxhash_rust::xxh3::xxh3_64(meta.generation.as_bytes()),
+            key,
+            users: Arc::new(Users::from_config(cfg)),
+            cols,
+            page_size,
+            feed,
+        })
+    }
+
+    /// Whether `caller` may read collection `i`.
+    pub fn readable(&self, i: usize, caller: &Caller) -> bool {
+        let c = &self.cols[i];
+        c.configured
+            && (c.anonymous
+                || match caller {
+                    Caller::Anonymous => false,
+                    Caller::User(u) => c.all_users || c.readers.contains(&**u),
+                })
+    }
+
+    /// The access decision for collection `i`.
+    pub fn access(&self, i: usize, caller: &Caller, list_unreadable: bool) -> Access {
+        if self.readable(i, caller) {
+            Access::Read
+        } else if *caller == Caller::Anonymous && self.cols[i].configured && self.users.any() {
+            Access::Unauthenticated
+        } else if list_unreadable {
+            Access::Forbidden
+        } else {
+            Access::Hidden
+        }
+    }
+}
