@@ -296,6 +296,10 @@ pub(crate) fn build_collection(
             support.push((id.clone(), j21.clone(), Some(j20.clone())));
         }
     }
+    // An input may carry the same standard object (a TLP marking definition
+    // is the usual case): the input's copy wins, one id stays one object.
+    let given: HashSet<&str> = passthrough.iter().map(|(_, s)| s.id.as_str()).collect();
+    support.retain(|(id, _, _)| !given.contains(id.as_str()));
     for (pos, (id, j21, j20)) in support.into_iter().enumerate() {
         let key = format!("sup:{id}");
         seen.insert(key.clone());

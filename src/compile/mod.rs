@@ -23,7 +23,7 @@ pub mod lifecycle;
 pub mod state;
 
 use crate::config::Config;
-use crate::feed::{self, ApiRootMeta, CollectionMeta, Feed, FeedMeta, FeedSpec, WriteOptions};
+use crate::feed::{self, ApiRootMeta, CollectionMeta, Feed, FeedMeta, WriteOptions};
 use crate::filter::{EvalContext, Query};
 use crate::input::{self, ReadOutcome};
 use crate::mapping::Mappings;
