@@ -30,10 +30,16 @@ async fn http2_prior_knowledge_on_plain_tcp() {
     let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     let r = get_h2(tcp, s.addr, &objects_path(PUBLIC)).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("content-type"), Some("application/taxii+json;version=2.1"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/taxii+json;version=2.1")
+    );
     let h1 = get(s.addr, &objects_path(PUBLIC), &[]).await;
     assert_eq!(r.body, h1.body);
-    assert_eq!(r.header("content-length"), Some(h1.body.len().to_string().as_str()));
+    assert_eq!(
+        r.header("content-length"),
+        Some(h1.body.len().to_string().as_str())
+    );
     s.running.shutdown().await;
 }
 
@@ -169,11 +175,19 @@ async fn hot_reload_while_paging_and_corrupt_replacement() {
     let mut last_da = String::new();
     let mut next = String::new();
     for page in 0..2 {
-        let url = if page == 0 { format!("{path}?limit=4") } else { format!("{path}?next={next}") };
+        let url = if page == 0 {
+            format!("{path}?limit=4")
+        } else {
+            format!("{path}?next={next}")
+        };
         let r = get(s.addr, &url, &[]).await;
         let v = r.json();
         for o in v["objects"].as_array().unwrap() {
-            got.push(format!("{} {}", o["id"].as_str().unwrap(), o["modified"].as_str().unwrap()));
+            got.push(format!(
+                "{} {}",
+                o["id"].as_str().unwrap(),
+                o["modified"].as_str().unwrap()
+            ));
         }
         last_da = r.header("x-taxii-date-added-last").unwrap().to_string();
         next = v["next"].as_str().unwrap().to_string();
@@ -195,7 +209,11 @@ async fn hot_reload_while_paging_and_corrupt_replacement() {
         assert_eq!(r.status, 200, "{}", r.text());
         let v = r.json();
         for o in v["objects"].as_array().unwrap() {
-            got.push(format!("{} {}", o["id"].as_str().unwrap(), o["modified"].as_str().unwrap()));
+            got.push(format!(
+                "{} {}",
+                o["id"].as_str().unwrap(),
+                o["modified"].as_str().unwrap()
+            ));
         }
         if v["more"] != true {
             break;
@@ -205,7 +223,12 @@ async fn hot_reload_while_paging_and_corrupt_replacement() {
     }
     let cursor = taxii_edge::time::parse_rfc3339(&last_da).unwrap();
     let mut want: Vec<String> = lasts_of(&g1).into_iter().take(8).map(|x| x.1).collect();
-    want.extend(lasts_of(&g2).into_iter().filter(|(d, _)| *d > cursor).map(|x| x.1));
+    want.extend(
+        lasts_of(&g2)
+            .into_iter()
+            .filter(|(d, _)| *d > cursor)
+            .map(|x| x.1),
+    );
     assert_eq!(got, want);
     let mut dedup = got.clone();
     dedup.sort();
@@ -217,19 +240,37 @@ async fn hot_reload_while_paging_and_corrupt_replacement() {
     std::fs::write(&tmp, b"\x89TXFEED\nthis is not a feed").unwrap();
     std::fs::rename(&tmp, &s.feed_path).unwrap();
     eventually("the failed reload", || async {
-        get(s.addr, "/metrics", &[]).await.text().contains("taxii_edge_reloads_total{result=\"failed\"} 1\n")
+        get(s.addr, "/metrics", &[])
+            .await
+            .text()
+            .contains("taxii_edge_reloads_total{result=\"failed\"} 1\n")
     })
     .await;
     assert_eq!(get(s.addr, "/healthz", &[]).await.text(), "ok gen-2\n");
     let r = get(s.addr, &format!("{path}?limit=100"), &[]).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["objects"].as_array().unwrap().len(), lasts_of(&g2).len());
+    assert_eq!(
+        r.json()["objects"].as_array().unwrap().len(),
+        lasts_of(&g2).len()
+    );
 
     let m = get(s.addr, "/metrics", &[]).await.text();
-    assert!(m.contains("taxii_edge_reloads_total{result=\"ok\"} 1\n"), "{m}");
-    assert!(m.contains("taxii_edge_feed_generation_info{generation=\"gen-2\"} 1\n"), "{m}");
-    assert!(m.contains("taxii_edge_requests_total{endpoint=\"objects\",status=\"200\"}"), "{m}");
-    assert!(m.contains("taxii_edge_request_duration_seconds_count"), "{m}");
+    assert!(
+        m.contains("taxii_edge_reloads_total{result=\"ok\"} 1\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("taxii_edge_feed_generation_info{generation=\"gen-2\"} 1\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("taxii_edge_requests_total{endpoint=\"objects\",status=\"200\"}"),
+        "{m}"
+    );
+    assert!(
+        m.contains("taxii_edge_request_duration_seconds_count"),
+        "{m}"
+    );
     s.running.shutdown().await;
 }
 
@@ -237,18 +278,33 @@ async fn hot_reload_while_paging_and_corrupt_replacement() {
 async fn reload_rereads_users_and_readers() {
     let s = start_with(&spec("gen-1", 5, objects(5, T0)), "").await;
     let alice = basic("alice", "alice-pw");
-    assert_eq!(get(s.addr, &objects_path(PRIVATE), &[("authorization", &alice)]).await.status, 200);
+    assert_eq!(
+        get(s.addr, &objects_path(PRIVATE), &[("authorization", &alice)])
+            .await
+            .status,
+        200
+    );
     // Take alice off the private collection and reload explicitly.
     let cfg_path = s.dir.path().join("taxii-edge.toml");
-    let text = std::fs::read_to_string(&cfg_path).unwrap().replace("readers = [\"alice\", \"carol\"]", "readers = [\"bob\"]");
+    let text = std::fs::read_to_string(&cfg_path)
+        .unwrap()
+        .replace("readers = [\"alice\", \"carol\"]", "readers = [\"bob\"]");
     std::fs::write(&cfg_path, text).unwrap();
     s.running.reload();
     eventually("alice losing access", || async {
-        get(s.addr, &objects_path(PRIVATE), &[("authorization", &alice)]).await.status == 404
+        get(s.addr, &objects_path(PRIVATE), &[("authorization", &alice)])
+            .await
+            .status
+            == 404
     })
     .await;
     let bob = basic("bob", "bob-pw");
-    assert_eq!(get(s.addr, &objects_path(PRIVATE), &[("authorization", &bob)]).await.status, 200);
+    assert_eq!(
+        get(s.addr, &objects_path(PRIVATE), &[("authorization", &bob)])
+            .await
+            .status,
+        200
+    );
     s.running.shutdown().await;
 }
 
@@ -257,9 +313,10 @@ async fn graceful_shutdown_stops_listening() {
     let s = start_with(&spec("gen-1", 5, objects(5, T0)), "shutdown_grace_secs = 2").await;
     // A keep-alive connection stays open across the shutdown request.
     let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake::<_, http_body_util::Empty<bytes::Bytes>>(
-        hyper_util::rt::TokioIo::new(tcp),
-    )
+    let (mut send, conn) = hyper::client::conn::http1::handshake::<
+        _,
+        http_body_util::Empty<bytes::Bytes>,
+    >(hyper_util::rt::TokioIo::new(tcp))
     .await
     .unwrap();
     let conn_task = tokio::spawn(conn);
