@@ -136,7 +136,10 @@ mod tests {
             parse_rfc3339("2021-12-08T09:32:24.540651579Z").unwrap(),
             base + 540_651
         );
-        assert_eq!(parse_rfc3339("2021-12-08T09:32:24.5Z").unwrap(), base + 500_000);
+        assert_eq!(
+            parse_rfc3339("2021-12-08T09:32:24.5Z").unwrap(),
+            base + 500_000
+        );
         assert!(parse_rfc3339("2021-12-08").is_err());
         assert!(parse_rfc3339("garbage").is_err());
     }

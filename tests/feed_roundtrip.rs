@@ -369,3 +369,23 @@ fn feed_is_send_and_sync() {
     assert_send_sync::<Feed>();
     assert_send_sync::<feed::CollectionFeed>();
 }
+
+/// A size check run by hand (`cargo test --test feed_roundtrip -- --ignored
+/// --nocapture`): 200k objects written, opened and verified.
+#[test]
+#[ignore]
+fn large_feed_writes_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feed.taxii");
+    let s = spec(vec![simple(200_000)], 100);
+    let t = std::time::Instant::now();
+    let stats = feed::write(&s, &path, &WriteOptions::default()).unwrap();
+    eprintln!("write: {:?} {} bytes", t.elapsed(), stats.bytes);
+    let t = std::time::Instant::now();
+    let f = Feed::open(&path).unwrap();
+    eprintln!("open: {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    f.verify().unwrap();
+    eprintln!("verify: {:?}", t.elapsed());
+    assert_eq!(f.collections()[0].default_page_count(), 2000);
+}

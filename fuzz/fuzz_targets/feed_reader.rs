@@ -15,12 +15,21 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let n = c.len();
         for i in 0..n.min(4096) {
             let e = c.entry(i);
-            let _ = (c.object_bytes(i), c.manifest_bytes(i), c.object20_bytes(i), c.rank(i));
+            let _ = (
+                c.object_bytes(i),
+                c.manifest_bytes(i),
+                c.object20_bytes(i),
+                c.rank(i),
+            );
             let _ = c.versions_of(c.id_of(i));
             let _ = c.first_after(e.date_added_us);
             let _ = c.resume_index(e.date_added_us, c.rank(i));
             let _ = c.default_page_after(i);
-            let _ = (c.objects_run(i, n), c.manifest_run(0, i + 1), c.objects20_run(i, n));
+            let _ = (
+                c.objects_run(i, n),
+                c.manifest_run(0, i + 1),
+                c.objects20_run(i, n),
+            );
         }
         for p in 0..c.default_page_count().min(1024) + 1 {
             let _ = c.default_page_entries(p);

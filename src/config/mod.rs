@@ -264,11 +264,7 @@ pub struct TtlTable(pub BTreeMap<String, i64>);
 
 /// The TTL in hours for one type after collection → global → default
 /// resolution; `None` = never expires.
-pub fn resolve_ttl(
-    kind: IndicatorType,
-    collection: &TtlTable,
-    global: &TtlTable,
-) -> Option<i64> {
+pub fn resolve_ttl(kind: IndicatorType, collection: &TtlTable, global: &TtlTable) -> Option<i64> {
     let pick = |t: &TtlTable| {
         t.0.get(kind.as_str())
             .or_else(|| t.0.get("default"))
@@ -420,7 +416,10 @@ impl Config {
 
         let s = &self.server;
         if s.default_page_size == 0 {
-            add("server.default_page_size".into(), "must be at least 1".into());
+            add(
+                "server.default_page_size".into(),
+                "must be at least 1".into(),
+            );
         }
         if s.max_page_size < s.default_page_size {
             add(
@@ -468,10 +467,16 @@ impl Config {
             );
         }
         if !(1..=22).contains(&c.zstd_level) {
-            add("compile.zstd_level".into(), "must be between 1 and 22".into());
+            add(
+                "compile.zstd_level".into(),
+                "must be between 1 and 22".into(),
+            );
         }
         if c.gzip_level > 9 {
-            add("compile.gzip_level".into(), "must be between 0 and 9".into());
+            add(
+                "compile.gzip_level".into(),
+                "must be between 0 and 9".into(),
+            );
         }
 
         if self.api_roots.is_empty() {
@@ -610,7 +615,10 @@ impl Config {
                 );
             }
             if !names.insert(u.name.as_str()) {
-                add(format!("users[{i}].name"), format!("duplicate user {:?}", u.name));
+                add(
+                    format!("users[{i}].name"),
+                    format!("duplicate user {:?}", u.name),
+                );
             }
             if !u.password_hash.starts_with("$argon2") {
                 add(
@@ -644,8 +652,7 @@ fn is_path_segment(s: &str) -> bool {
     !s.is_empty()
         && s != "."
         && s != ".."
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
@@ -752,7 +759,10 @@ title = "Feeds"
         let col = TtlTable([("default".to_string(), 5)].into());
         let none = TtlTable::default();
         assert_eq!(resolve_ttl(IndicatorType::Ipv4, &none, &global), Some(24));
-        assert_eq!(resolve_ttl(IndicatorType::Domain, &none, &global), Some(100));
+        assert_eq!(
+            resolve_ttl(IndicatorType::Domain, &none, &global),
+            Some(100)
+        );
         assert_eq!(resolve_ttl(IndicatorType::Ipv4, &col, &global), Some(24));
         assert_eq!(resolve_ttl(IndicatorType::Domain, &col, &global), Some(5));
         let never = TtlTable([("domain".to_string(), -1)].into());

@@ -700,7 +700,7 @@ impl CollectionFeed {
         }
         let at = page * PAGE_ROW_LEN;
         let (first, end) = (rd_u64(&self.pages, at), rd_u64(&self.pages, at + 8));
-        (first < end && end <= self.n as u64).then(|| first as usize..end as usize)
+        (first < end && end <= self.n as u64).then_some(first as usize..end as usize)
     }
 
     /// The default page that a `next` token ending at entry `i` leads to:

@@ -369,7 +369,7 @@ mod tests {
             Err(TokenError("not URL-safe base64"))
         );
         assert_eq!(PageToken::decode("AQE", &KEY), Err(TokenError("too short")));
-        assert_eq!(PageToken::decode(&s[..s.len() - 4], &KEY).is_err(), true);
+        assert!(PageToken::decode(&s[..s.len() - 4], &KEY).is_err());
         let long = "A".repeat(MAX_TOKEN_CHARS + 1);
         assert_eq!(PageToken::decode(&long, &KEY), Err(TokenError("too long")));
         // A validly signed payload with a trailing byte.
