@@ -21,8 +21,18 @@ fn model(objs: &[ObjectVersion], pred: impl Fn(&ObjectVersion, bool, bool) -> bo
     v.sort_by_key(|o| o.date_added_us);
     v.iter()
         .filter(|o| {
-            let max = objs.iter().filter(|p| p.id == o.id).map(|p| p.version_us).max().unwrap();
-            let min = objs.iter().filter(|p| p.id == o.id).map(|p| p.version_us).min().unwrap();
+            let max = objs
+                .iter()
+                .filter(|p| p.id == o.id)
+                .map(|p| p.version_us)
+                .max()
+                .unwrap();
+            let min = objs
+                .iter()
+                .filter(|p| p.id == o.id)
+                .map(|p| p.version_us)
+                .min()
+                .unwrap();
             pred(o, o.version_us == min, o.version_us == max)
         })
         .map(|o| format!("{} {}", o.id, taxii_edge::time::fmt_ms(o.version_us)))
@@ -70,15 +80,11 @@ async fn discovery_api_root_collections() {
     );
     let alice = basic("alice", "alice-pw");
     let r = get(s.addr, "/feeds/collections", &[("authorization", &alice)]).await;
-    let ids: Vec<&str> = r.json()["collections"]
+    let ids: Vec<String> = r.json()["collections"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect::<Vec<_>>()
-        .leak()
-        .iter()
-        .map(String::as_str)
         .collect();
     assert_eq!(ids, vec![PUBLIC, PRIVATE]);
 
@@ -87,10 +93,18 @@ async fn discovery_api_root_collections() {
     assert_eq!(r.json()["id"], PUBLIC);
     let r = get(s.addr, "/feeds/collections/public", &[]).await;
     assert_eq!(r.json()["id"], PUBLIC);
-    assert_eq!(get(s.addr, "/feeds/collections/nope/", &[]).await.status, 404);
+    assert_eq!(
+        get(s.addr, "/feeds/collections/nope/", &[]).await.status,
+        404
+    );
 
     // Status: we have none.
-    let r = get(s.addr, "/feeds/status/2d086da7-4bdc-4f91-900e-d77486753710/", &[]).await;
+    let r = get(
+        s.addr,
+        "/feeds/status/2d086da7-4bdc-4f91-900e-d77486753710/",
+        &[],
+    )
+    .await;
     assert_eq!(r.status, 404);
     assert_eq!(r.header("content-type"), Some(TAXII));
     assert_eq!(r.json()["http_status"], "404");
@@ -108,7 +122,11 @@ async fn paging_with_any_limit_returns_everything_once() {
         let q = format!("limit={limit}");
         let (got, pages) = page_all(s.addr, &path, &q, &[], "objects").await;
         assert_eq!(got, want, "limit {limit}");
-        assert_eq!(pages, (N as usize).div_ceil(limit as usize), "limit {limit}");
+        assert_eq!(
+            pages,
+            (N as usize).div_ceil(limit as usize),
+            "limit {limit}"
+        );
     }
     // Default page size.
     let (got, pages) = page_all(s.addr, &path, "", &[], "objects").await;
@@ -116,13 +134,25 @@ async fn paging_with_any_limit_returns_everything_once() {
     assert_eq!(pages, 5);
 
     // Manifest pages the same way.
-    let (got, _) = page_all(s.addr, &format!("/feeds/collections/{PUBLIC}/manifest/"), "limit=4", &[], "objects").await;
+    let (got, _) = page_all(
+        s.addr,
+        &format!("/feeds/collections/{PUBLIC}/manifest/"),
+        "limit=4",
+        &[],
+        "objects",
+    )
+    .await;
     let want_manifest: Vec<String> = want.clone();
     assert_eq!(got, want_manifest);
 
     // `next` alone (Elastic): the token carries filters and limit.
     let all_indicators = model(&objs(), |o, _, last| last && o.stix_type == "indicator");
-    let first = get(s.addr, &format!("{path}?limit=3&match%5Btype%5D=indicator"), &[]).await;
+    let first = get(
+        s.addr,
+        &format!("{path}?limit=3&match%5Btype%5D=indicator"),
+        &[],
+    )
+    .await;
     let mut v = first.json();
     let mut got: Vec<String> = Vec::new();
     let mut sizes = Vec::new();
@@ -131,7 +161,11 @@ async fn paging_with_any_limit_returns_everything_once() {
         sizes.push(objs.len());
         for o in objs {
             assert_eq!(o["type"], "indicator");
-            got.push(format!("{} {}", o["id"].as_str().unwrap(), o["modified"].as_str().unwrap()));
+            got.push(format!(
+                "{} {}",
+                o["id"].as_str().unwrap(),
+                o["modified"].as_str().unwrap()
+            ));
         }
         if v["more"] != true {
             break;
@@ -142,13 +176,18 @@ async fn paging_with_any_limit_returns_everything_once() {
         v = r.json();
     }
     assert_eq!(got, all_indicators);
-    assert!(sizes[..sizes.len() - 1].iter().all(|&n| n == 3), "{sizes:?}");
+    assert!(
+        sizes[..sizes.len() - 1].iter().all(|&n| n == 3),
+        "{sizes:?}"
+    );
     s.running.shutdown().await;
 }
 
 fn gunzip(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(b).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 
@@ -176,8 +215,14 @@ async fn precompressed_default_pages_equal_uncompressed() {
             let refused = get(s.addr, &url, &[("accept-encoding", "gzip;q=0")]).await;
             assert_eq!(refused.header("content-encoding"), None);
             let tags = [plain.header("etag"), gz.header("etag"), zs.header("etag")];
-            assert!(tags[0] != tags[1] && tags[1] != tags[2] && tags[0] != tags[2], "{tags:?}");
-            assert_eq!(gz.header("vary"), Some("Accept, Accept-Encoding, Authorization"));
+            assert!(
+                tags[0] != tags[1] && tags[1] != tags[2] && tags[0] != tags[2],
+                "{tags:?}"
+            );
+            assert_eq!(
+                gz.header("vary"),
+                Some("Accept, Accept-Encoding, Authorization")
+            );
             pages += 1;
             let v = plain.json();
             // `limit` = page size explicitly gives the same bytes.
@@ -194,7 +239,12 @@ async fn precompressed_default_pages_equal_uncompressed() {
         assert_eq!(pages, 5);
     }
     // A filtered request is never served precompressed.
-    let r = get(s.addr, &format!("{}?match[type]=indicator", objects_path(PUBLIC)), &[("accept-encoding", "gzip")]).await;
+    let r = get(
+        s.addr,
+        &format!("{}?match[type]=indicator", objects_path(PUBLIC)),
+        &[("accept-encoding", "gzip")],
+    )
+    .await;
     assert_eq!(r.header("content-encoding"), None);
     s.running.shutdown().await;
 }
@@ -212,7 +262,13 @@ async fn filters_and_their_errors() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|o| format!("{} {}", o["id"].as_str().unwrap(), o["modified"].as_str().unwrap()))
+                .map(|o| {
+                    format!(
+                        "{} {}",
+                        o["id"].as_str().unwrap(),
+                        o["modified"].as_str().unwrap()
+                    )
+                })
                 .collect(),
         }
     };
@@ -235,40 +291,88 @@ async fn filters_and_their_errors() {
         Some(taxii_edge::time::fmt_us(sorted.last().unwrap().date_added_us).as_str())
     );
     let plus = us.replace('Z', "%2B00:00");
-    assert_eq!(list(&get(s.addr, &q(&format!("added_after={plus}")), &[]).await), want);
+    assert_eq!(
+        list(&get(s.addr, &q(&format!("added_after={plus}")), &[]).await),
+        want
+    );
     let plus_raw = us.replace('Z', "+00:00");
-    assert_eq!(list(&get(s.addr, &q(&format!("added_after={plus_raw}")), &[]).await), want);
+    assert_eq!(
+        list(&get(s.addr, &q(&format!("added_after={plus_raw}")), &[]).await),
+        want
+    );
     let nanos = us.replace('Z', "999Z");
-    assert_eq!(list(&get(s.addr, &q(&format!("added_after={nanos}")), &[]).await), want);
+    assert_eq!(
+        list(&get(s.addr, &q(&format!("added_after={nanos}")), &[]).await),
+        want
+    );
     let secs = taxii_edge::time::fmt_us(cut).replace(".000000Z", "Z");
-    assert_eq!(list(&get(s.addr, &q(&format!("added_after={secs}")), &[]).await), want);
+    assert_eq!(
+        list(&get(s.addr, &q(&format!("added_after={secs}")), &[]).await),
+        want
+    );
 
     // match[type], match[id] (OR within, AND across), encoded names.
     let want = model(&all, |o, _, last| last && o.stix_type == "malware");
-    assert_eq!(list(&get(s.addr, &q("match%5Btype%5D=malware"), &[]).await), want);
+    assert_eq!(
+        list(&get(s.addr, &q("match%5Btype%5D=malware"), &[]).await),
+        want
+    );
     let both = model(&all, |_, _, last| last);
-    assert_eq!(list(&get(s.addr, &q("match[type]=malware%2Cindicator"), &[]).await), both);
+    assert_eq!(
+        list(&get(s.addr, &q("match[type]=malware%2Cindicator"), &[]).await),
+        both
+    );
     let id0 = &all[0].id;
     let id5 = &all[5].id;
     let want = model(&all, |o, _, last| last && (o.id == *id0 || o.id == *id5));
-    assert_eq!(list(&get(s.addr, &q(&format!("match[id]={id0},{id5}")), &[]).await), want);
-    let want = model(&all, |o, _, last| last && o.id == *id5 && o.stix_type == "malware");
-    assert_eq!(list(&get(s.addr, &q(&format!("match[id]={id0},{id5}&match[type]=malware")), &[]).await), want);
+    assert_eq!(
+        list(&get(s.addr, &q(&format!("match[id]={id0},{id5}")), &[]).await),
+        want
+    );
+    let want = model(&all, |o, _, last| {
+        last && o.id == *id5 && o.stix_type == "malware"
+    });
+    assert_eq!(
+        list(
+            &get(
+                s.addr,
+                &q(&format!("match[id]={id0},{id5}&match[type]=malware")),
+                &[]
+            )
+            .await
+        ),
+        want
+    );
 
     // match[version]: all, first, last, a timestamp, lists.
     let want = model(&all, |_, _, _| true);
-    assert_eq!(list(&get(s.addr, &q("match[version]=all"), &[]).await), want);
+    assert_eq!(
+        list(&get(s.addr, &q("match[version]=all"), &[]).await),
+        want
+    );
     let want = model(&all, |_, first, _| first);
-    assert_eq!(list(&get(s.addr, &q("match[version]=first"), &[]).await), want);
+    assert_eq!(
+        list(&get(s.addr, &q("match[version]=first"), &[]).await),
+        want
+    );
     let v2 = taxii_edge::time::fmt_ms(T0 + 2_000_000);
     let want = model(&all, |o, _, _| o.version_us == T0 + 2_000_000);
     assert_eq!(want.len(), 6);
-    assert_eq!(list(&get(s.addr, &q(&format!("match[version]={v2}")), &[]).await), want);
+    assert_eq!(
+        list(&get(s.addr, &q(&format!("match[version]={v2}")), &[]).await),
+        want
+    );
     let want = model(&all, |o, first, _| first || o.version_us == T0 + 2_000_000);
-    assert_eq!(list(&get(s.addr, &q(&format!("match[version]=first,{v2}")), &[]).await), want);
+    assert_eq!(
+        list(&get(s.addr, &q(&format!("match[version]=first,{v2}")), &[]).await),
+        want
+    );
 
     // match[spec_version].
-    assert_eq!(list(&get(s.addr, &q("match[spec_version]=2.1"), &[]).await), model(&all, |_, _, l| l));
+    assert_eq!(
+        list(&get(s.addr, &q("match[spec_version]=2.1"), &[]).await),
+        model(&all, |_, _, l| l)
+    );
     let r = get(s.addr, &q("match[spec_version]=2.0"), &[]).await;
     assert_eq!(r.body, b"{}");
 
@@ -276,14 +380,23 @@ async fn filters_and_their_errors() {
     let r = get(s.addr, &q("added_after=2099-01-01T00:00:00.1234567Z"), &[]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"{}");
-    assert_eq!(r.header("x-taxii-date-added-first"), Some("2099-01-01T00:00:00.123456Z"));
-    assert_eq!(r.header("x-taxii-date-added-last"), Some("2099-01-01T00:00:00.123456Z"));
+    assert_eq!(
+        r.header("x-taxii-date-added-first"),
+        Some("2099-01-01T00:00:00.123456Z")
+    );
+    assert_eq!(
+        r.header("x-taxii-date-added-last"),
+        Some("2099-01-01T00:00:00.123456Z")
+    );
     let r = get(s.addr, &q("match[type]=campaign"), &[]).await;
     assert_eq!(r.body, b"{}");
     assert_eq!(r.header("x-taxii-date-added-first"), None);
 
     // Unknown parameters are ignored.
-    assert_eq!(list(&get(s.addr, &q("foo=1&foo=2&match[bogus]=x"), &[]).await), model(&all, |_, _, l| l));
+    assert_eq!(
+        list(&get(s.addr, &q("foo=1&foo=2&match[bogus]=x"), &[]).await),
+        model(&all, |_, _, l| l)
+    );
 
     // Limit clamps to max_page_size (1000 here) silently; bad values are 400s.
     for bad in [
@@ -315,14 +428,29 @@ async fn tokens_are_checked() {
     let s = server().await;
     let path = objects_path(PUBLIC);
     let alice = basic("alice", "alice-pw");
-    let r = get(s.addr, &format!("{path}?limit=2&match[type]=indicator"), &[]).await;
+    let r = get(
+        s.addr,
+        &format!("{path}?limit=2&match[type]=indicator"),
+        &[],
+    )
+    .await;
     let v = r.json();
     assert_eq!(v["more"], true);
     let next = v["next"].as_str().unwrap().to_string();
     // Same filters again: fine; different: 400 ProcessingError; changed limit: fine.
-    let r = get(s.addr, &format!("{path}?match[type]=indicator&next={next}"), &[]).await;
+    let r = get(
+        s.addr,
+        &format!("{path}?match[type]=indicator&next={next}"),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, 200);
-    let r = get(s.addr, &format!("{path}?match[type]=malware&next={next}"), &[]).await;
+    let r = get(
+        s.addr,
+        &format!("{path}?match[type]=malware&next={next}"),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["title"], "ProcessingError");
     let r = get(s.addr, &format!("{path}?limit=4&next={next}"), &[]).await;
@@ -337,21 +465,51 @@ async fn tokens_are_checked() {
     assert_eq!(r.status, 400);
 
     // Another endpoint or collection: 400.
-    let r = get(s.addr, &format!("/feeds/collections/{PUBLIC}/manifest/?next={next}"), &[]).await;
+    let r = get(
+        s.addr,
+        &format!("/feeds/collections/{PUBLIC}/manifest/?next={next}"),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, 400);
-    let r = get(s.addr, &format!("{}?next={next}", objects_path(PRIVATE)), &[("authorization", &alice)]).await;
+    let r = get(
+        s.addr,
+        &format!("{}?next={next}", objects_path(PRIVATE)),
+        &[("authorization", &alice)],
+    )
+    .await;
     assert_eq!(r.status, 400);
     // Alias and id route to the same collection: the token still fits.
-    let r = get(s.addr, &format!("/feeds/collections/public/objects/?next={next}"), &[]).await;
+    let r = get(
+        s.addr,
+        &format!("/feeds/collections/public/objects/?next={next}"),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, 200);
 
     // Authorization is re-checked on every use: a private token is useless anonymously.
-    let r = get(s.addr, &format!("{}?limit=1", objects_path(PRIVATE)), &[("authorization", &alice)]).await;
+    let r = get(
+        s.addr,
+        &format!("{}?limit=1", objects_path(PRIVATE)),
+        &[("authorization", &alice)],
+    )
+    .await;
     let pnext = r.json()["next"].as_str().unwrap().to_string();
-    let r = get(s.addr, &format!("{}?next={pnext}", objects_path(PRIVATE)), &[]).await;
+    let r = get(
+        s.addr,
+        &format!("{}?next={pnext}", objects_path(PRIVATE)),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, 401);
     let bob = basic("bob", "bob-pw");
-    let r = get(s.addr, &format!("{}?next={pnext}", objects_path(PRIVATE)), &[("authorization", &bob)]).await;
+    let r = get(
+        s.addr,
+        &format!("{}?next={pnext}", objects_path(PRIVATE)),
+        &[("authorization", &bob)],
+    )
+    .await;
     assert_eq!(r.status, 404);
     s.running.shutdown().await;
 }
@@ -374,7 +532,11 @@ async fn negotiation_head_etag_cache_headers() {
         assert_eq!(r.status, 200, "{ok:?}");
         assert_eq!(r.header("content-type"), Some(TAXII));
     }
-    for bad in ["application/json", "application/taxii+json;version=2.0", "text/html"] {
+    for bad in [
+        "application/json",
+        "application/taxii+json;version=2.0",
+        "text/html",
+    ] {
         let r = get(s.addr, &path, &[("accept", bad)]).await;
         assert_eq!(r.status, 406, "{bad}");
         assert_eq!(r.header("content-type"), Some(TAXII));
@@ -383,15 +545,24 @@ async fn negotiation_head_etag_cache_headers() {
 
     let g = get(s.addr, &path, &[]).await;
     assert_eq!(g.header("cache-control"), Some("public, max-age=60"));
-    assert_eq!(g.header("vary"), Some("Accept, Accept-Encoding, Authorization"));
+    assert_eq!(
+        g.header("vary"),
+        Some("Accept, Accept-Encoding, Authorization")
+    );
     let etag = g.header("etag").unwrap().to_string();
     assert!(etag.starts_with('"') && etag.ends_with('"'));
     let h = req(s.addr, "HEAD", &path, &[]).await;
     assert_eq!(h.status, 200);
     assert!(h.body.is_empty());
-    assert_eq!(h.header("content-length"), Some(g.body.len().to_string().as_str()));
+    assert_eq!(
+        h.header("content-length"),
+        Some(g.body.len().to_string().as_str())
+    );
     assert_eq!(h.header("etag"), Some(etag.as_str()));
-    assert_eq!(h.header("x-taxii-date-added-first"), g.header("x-taxii-date-added-first"));
+    assert_eq!(
+        h.header("x-taxii-date-added-first"),
+        g.header("x-taxii-date-added-first")
+    );
 
     let r = get(s.addr, &path, &[("if-none-match", &etag)]).await;
     assert_eq!(r.status, 304);
@@ -406,6 +577,11 @@ async fn negotiation_head_etag_cache_headers() {
     let alice = basic("alice", "alice-pw");
     let r = get(s.addr, &objects_path(PRIVATE), &[("authorization", &alice)]).await;
     assert_eq!(r.header("cache-control"), Some("private"));
+
+    // Request heads beyond server.max_header_bytes (16 KiB) are refused.
+    let big = "x".repeat(20 * 1024);
+    let r = get(s.addr, &path, &[("x-big", &big)]).await;
+    assert_eq!(r.status, 431);
     s.running.shutdown().await;
 }
 
@@ -438,15 +614,28 @@ async fn auth_matrix() {
         let r = get(s.addr, &objects_path(col), &h).await;
         assert_eq!(r.status, *want, "{col} {auth:?}: {}", r.text());
         if *want == 401 {
-            assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"taxii-edge\""));
+            assert_eq!(
+                r.header("www-authenticate"),
+                Some("Basic realm=\"taxii-edge\"")
+            );
             assert_eq!(r.header("content-type"), Some(TAXII));
         }
     }
     // Cached credentials keep working; a wrong password never hits the cache.
     for _ in 0..3 {
-        assert_eq!(get(s.addr, &objects_path(PRIVATE), &[("authorization", &alice)]).await.status, 200);
+        assert_eq!(
+            get(s.addr, &objects_path(PRIVATE), &[("authorization", &alice)])
+                .await
+                .status,
+            200
+        );
     }
-    assert_eq!(get(s.addr, "/taxii2/", &[("authorization", &wrong)]).await.status, 401);
+    assert_eq!(
+        get(s.addr, "/taxii2/", &[("authorization", &wrong)])
+            .await
+            .status,
+        401
+    );
     s.running.shutdown().await;
 }
 
@@ -458,13 +647,31 @@ async fn write_methods_and_other_methods() {
     let r = req(s.addr, "POST", &objects_path(PUBLIC), &[]).await;
     assert_eq!(r.status, 403);
     assert_eq!(r.header("content-type"), Some(TAXII));
-    let r = req(s.addr, "POST", &objects_path(SECRET), &[("authorization", &alice)]).await;
+    let r = req(
+        s.addr,
+        "POST",
+        &objects_path(SECRET),
+        &[("authorization", &alice)],
+    )
+    .await;
     assert_eq!(r.status, 404);
     let r = req(s.addr, "POST", &objects_path(PRIVATE), &[]).await;
     assert_eq!(r.status, 401);
-    let r = req(s.addr, "DELETE", &format!("{}{oid}/", objects_path(PUBLIC)), &[]).await;
+    let r = req(
+        s.addr,
+        "DELETE",
+        &format!("{}{oid}/", objects_path(PUBLIC)),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, 403);
-    let r = req(s.addr, "DELETE", &format!("{}{oid}/", objects_path(SECRET)), &[("authorization", &alice)]).await;
+    let r = req(
+        s.addr,
+        "DELETE",
+        &format!("{}{oid}/", objects_path(SECRET)),
+        &[("authorization", &alice)],
+    )
+    .await;
     assert_eq!(r.status, 404);
     let r = req(s.addr, "PUT", &objects_path(PUBLIC), &[]).await;
     assert_eq!(r.status, 405);
@@ -475,7 +682,13 @@ async fn write_methods_and_other_methods() {
     assert_eq!(r.header("allow"), Some("GET, HEAD"));
     let r = req(s.addr, "DELETE", &objects_path(PUBLIC), &[]).await;
     assert_eq!(r.status, 405);
-    let r = req(s.addr, "POST", &format!("{}{oid}/", objects_path(PUBLIC)), &[]).await;
+    let r = req(
+        s.addr,
+        "POST",
+        &format!("{}{oid}/", objects_path(PUBLIC)),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, HEAD, DELETE"));
     s.running.shutdown().await;
@@ -497,7 +710,12 @@ async fn object_versions_and_manifest() {
     assert_eq!(o.len(), 1);
     assert_eq!(o[0]["modified"], v2);
     let r = get(s.addr, &format!("{base}?match[version]=all"), &[]).await;
-    let mods: Vec<_> = r.json()["objects"].as_array().unwrap().iter().map(|o| o["modified"].clone()).collect();
+    let mods: Vec<_> = r.json()["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["modified"].clone())
+        .collect();
     assert_eq!(mods, vec![v1.clone(), v2.clone()]);
     // Paged one at a time.
     let (got, pages) = page_all(s.addr, &base, "match[version]=all&limit=1", &[], "objects").await;
@@ -509,34 +727,79 @@ async fn object_versions_and_manifest() {
     let r = get(s.addr, &format!("{base}?match[type]=malware"), &[]).await;
     assert_eq!(r.json()["objects"].as_array().unwrap().len(), 1);
     // Nothing left after filters: {} (decision 1); unknown object: 404.
-    let r = get(s.addr, &format!("{base}?added_after=2099-01-01T00:00:00Z"), &[]).await;
+    let r = get(
+        s.addr,
+        &format!("{base}?added_after=2099-01-01T00:00:00Z"),
+        &[],
+    )
+    .await;
     assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
-    let r = get(s.addr, &format!("{}indicator--00000000-0000-4000-8000-999999999999/", objects_path(PUBLIC)), &[]).await;
+    let r = get(
+        s.addr,
+        &format!(
+            "{}indicator--00000000-0000-4000-8000-999999999999/",
+            objects_path(PUBLIC)
+        ),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, 404);
 
     // Versions: ascending by date_added (decision 14), pageable.
     let r = get(s.addr, &format!("{base}versions/"), &[]).await;
-    assert_eq!(r.json(), serde_json::json!({"more": false, "versions": [v1, v2]}));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"more": false, "versions": [v1, v2]})
+    );
     assert!(r.header("x-taxii-date-added-first").is_some());
     let r = get(s.addr, &format!("{base}versions?limit=1"), &[]).await;
     let v = r.json();
     assert_eq!(v["versions"], serde_json::json!([v1]));
-    let r = get(s.addr, &format!("{base}versions/?next={}", v["next"].as_str().unwrap()), &[]).await;
-    assert_eq!(r.json(), serde_json::json!({"more": false, "versions": [v2]}));
-    let r = get(s.addr, &format!("{}indicator--00000000-0000-4000-8000-999999999999/versions/", objects_path(PUBLIC)), &[]).await;
+    let r = get(
+        s.addr,
+        &format!("{base}versions/?next={}", v["next"].as_str().unwrap()),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"more": false, "versions": [v2]})
+    );
+    let r = get(
+        s.addr,
+        &format!(
+            "{}indicator--00000000-0000-4000-8000-999999999999/versions/",
+            objects_path(PUBLIC)
+        ),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, 404);
 
     // Manifest records.
-    let r = get(s.addr, &format!("/feeds/collections/{PUBLIC}/manifest/?match[id]={id}&match[version]=all"), &[]).await;
+    let r = get(
+        s.addr,
+        &format!("/feeds/collections/{PUBLIC}/manifest/?match[id]={id}&match[version]=all"),
+        &[],
+    )
+    .await;
     let v = r.json();
     let recs = v["objects"].as_array().unwrap();
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[1]["id"], id.as_str());
     assert_eq!(recs[1]["version"], v2);
     assert_eq!(recs[1]["media_type"], "application/stix+json;version=2.1");
-    let da = all.iter().filter(|o| o.id == id).map(|o| o.date_added_us).max().unwrap();
+    let da = all
+        .iter()
+        .filter(|o| o.id == id)
+        .map(|o| o.date_added_us)
+        .max()
+        .unwrap();
     assert_eq!(recs[1]["date_added"], taxii_edge::time::fmt_us(da));
-    assert_eq!(r.header("x-taxii-date-added-last"), Some(taxii_edge::time::fmt_us(da).as_str()));
+    assert_eq!(
+        r.header("x-taxii-date-added-last"),
+        Some(taxii_edge::time::fmt_us(da).as_str())
+    );
     s.running.shutdown().await;
 }
 
@@ -548,7 +811,10 @@ async fn settings_empty_as_list_and_listing_unreadable() {
     )
     .await;
     let r = get(s.addr, "/edge/taxii2/", &[]).await;
-    assert_eq!(r.json()["api_roots"], serde_json::json!(["https://taxii.example.com/edge/feeds/"]));
+    assert_eq!(
+        r.json()["api_roots"],
+        serde_json::json!(["https://taxii.example.com/edge/feeds/"])
+    );
     assert_eq!(r.json()["default"], "https://taxii.example.com/edge/feeds/");
     assert_eq!(get(s.addr, "/taxii2/", &[]).await.status, 404);
     let path = format!("/edge/feeds/collections/{PUBLIC}/objects/");
@@ -556,14 +822,34 @@ async fn settings_empty_as_list_and_listing_unreadable() {
     assert_eq!(r.body, b"{\"more\":false,\"objects\":[]}");
 
     let alice = basic("alice", "alice-pw");
-    let r = get(s.addr, "/edge/feeds/collections/", &[("authorization", &alice)]).await;
+    let r = get(
+        s.addr,
+        "/edge/feeds/collections/",
+        &[("authorization", &alice)],
+    )
+    .await;
     let cols = r.json()["collections"].as_array().unwrap().clone();
     let secret = cols.iter().find(|c| c["id"] == SECRET).expect("listed");
     assert_eq!(secret["can_read"], false);
-    assert!(cols.iter().all(|c| c["id"] != ORPHAN) || cols.iter().any(|c| c["id"] == ORPHAN && c["can_read"] == false));
-    let r = get(s.addr, &format!("/edge/feeds/collections/{SECRET}/objects/"), &[("authorization", &alice)]).await;
+    assert!(
+        cols.iter().all(|c| c["id"] != ORPHAN)
+            || cols
+                .iter()
+                .any(|c| c["id"] == ORPHAN && c["can_read"] == false)
+    );
+    let r = get(
+        s.addr,
+        &format!("/edge/feeds/collections/{SECRET}/objects/"),
+        &[("authorization", &alice)],
+    )
+    .await;
     assert_eq!(r.status, 403);
-    let r = get(s.addr, &format!("/edge/feeds/collections/{SECRET}/"), &[("authorization", &alice)]).await;
+    let r = get(
+        s.addr,
+        &format!("/edge/feeds/collections/{SECRET}/"),
+        &[("authorization", &alice)],
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["can_read"], false);
     s.running.shutdown().await;

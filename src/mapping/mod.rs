@@ -85,7 +85,9 @@ impl Kind {
 /// What a property name may be mapped to, or why it may not.
 fn kind_of(field: &str) -> Result<Kind, String> {
     if PROTECTED_PROPERTIES.contains(&field) {
-        return Err("is set by the STIX builder and cannot be mapped (it is required or derived)".into());
+        return Err(
+            "is set by the STIX builder and cannot be mapped (it is required or derived)".into(),
+        );
     }
     match field {
         "name" | "description" | "lang" => Ok(Kind::Str),
@@ -93,13 +95,16 @@ fn kind_of(field: &str) -> Result<Kind, String> {
         "confidence" => Ok(Kind::Confidence),
         "external_references" => Ok(Kind::ExternalRefs),
         "kill_chain_phases" => Ok(Kind::KillChain),
-        "created_by_ref" => Err("is set by the builder from [compile.identity]; it cannot be mapped".into()),
+        "created_by_ref" => {
+            Err("is set by the builder from [compile.identity]; it cannot be mapped".into())
+        }
         "object_marking_refs" | "granular_markings" => {
             Err("is set by the builder from the record's TLP; it cannot be mapped".into())
         }
         f if f.starts_with("x_") => {
             if (3..=250).contains(&f.len())
-                && f.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                && f.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             {
                 Ok(Kind::Any)
             } else {
@@ -132,7 +137,13 @@ fn type_name(v: &Value) -> &'static str {
 /// Checks and normalises a mapped value: `Ok(None)` leaves the property
 /// out, `Err` says what was wrong.
 fn conform(kind: Kind, v: Value) -> Result<Option<Value>, String> {
-    let wrong = |v: &Value| Err(format!("expected {}, got {}", kind.describe(), type_name(v)));
+    let wrong = |v: &Value| {
+        Err(format!(
+            "expected {}, got {}",
+            kind.describe(),
+            type_name(v)
+        ))
+    };
     if v.is_null() {
         return Ok(None);
     }
@@ -150,12 +161,17 @@ fn conform(kind: Kind, v: Value) -> Result<Option<Value>, String> {
             Value::Array(ref a) => Err(format!(
                 "expected {}, got a list containing {}",
                 kind.describe(),
-                a.iter().find(|x| !x.is_string()).map(type_name).unwrap_or("?")
+                a.iter()
+                    .find(|x| !x.is_string())
+                    .map(type_name)
+                    .unwrap_or("?")
             )),
             _ => wrong(&v),
         },
         Kind::Confidence => {
-            let n = v.as_f64().filter(|n| n.fract() == 0.0 && (0.0..=100.0).contains(n));
+            let n = v
+                .as_f64()
+                .filter(|n| n.fract() == 0.0 && (0.0..=100.0).contains(n));
             match n {
                 Some(n) => Ok(Some(Value::from(n as u8))),
                 None if v.is_number() => Err(format!("expected {}, got {v}", kind.describe())),
@@ -172,7 +188,9 @@ fn conform(kind: Kind, v: Value) -> Result<Option<Value>, String> {
                 Value::Array(ref a)
                     if a.iter().all(|o| {
                         o.as_object().is_some_and(|o| {
-                            required.iter().all(|k| o.get(*k).is_some_and(Value::is_string))
+                            required
+                                .iter()
+                                .all(|k| o.get(*k).is_some_and(Value::is_string))
                         })
                     }) =>
                 {
@@ -337,22 +355,25 @@ impl Mappings {
             return;
         }
         let mut data: Option<Rcvar> = None;
+        let mut unreadable = false;
         for c in list {
             let result = match &c.literal {
                 Some(v) => Ok(v.clone()),
+                None if unreadable => continue,
                 None => {
                     if data.is_none() {
                         match Variable::from_json(source.as_str()) {
                             Ok(v) => data = Some(Rcvar::new(v)),
                             Err(e) => {
                                 warnings.push(format!(
-                                    "mappings skipped: source record is not JSON: {e}"
+                                    "mappings that read the record skipped: source record is not JSON: {e}"
                                 ));
-                                return;
+                                unreadable = true;
+                                continue;
                             }
                         }
                     }
-                    let Some(d) = data.as_ref() else { return };
+                    let Some(d) = data.as_ref() else { continue };
                     let mut ctx = Context::new(c.expr.as_str(), &DEFAULT_RUNTIME);
                     match jmespath::interpret(d, c.expr.as_ast(), &mut ctx) {
                         Ok(r) => serde_json::to_value(&*r)
@@ -402,15 +423,22 @@ fn built_in(profile: Profile) -> Vec<(&'static str, &'static str)> {
         ("created_by_ref", "(built in) [compile.identity], when configured"),
     ];
     if profile == Profile::Stix {
-        v = vec![("(all)", "(built in) STIX objects pass through unchanged; mappings do not apply")];
+        v = vec![(
+            "(all)",
+            "(built in) STIX objects pass through unchanged; mappings do not apply",
+        )];
     }
     v
 }
 
 fn meaning(profile: Profile, field: &str) -> &'static str {
     match (profile, field) {
-        (Profile::Threatconnect, "indicator_types") => "always malicious-activity, like ThreatConnect's TAXII app",
-        (Profile::Threatconnect, "labels") => "the tag names, plus \"Threat Rating: N\" when the record has a rating",
+        (Profile::Threatconnect, "indicator_types") => {
+            "always malicious-activity, like ThreatConnect's TAXII app"
+        }
+        (Profile::Threatconnect, "labels") => {
+            "the tag names, plus \"Threat Rating: N\" when the record has a rating"
+        }
         (Profile::Threatconnect, "x_threat_rating") => "the threat rating 0-5",
         (Profile::Xsoar, "labels") => {
             "from score (1 benign, 2 anomalous-activity, 3 malicious-activity), plus the tags"
@@ -426,18 +454,40 @@ fn meaning(profile: Profile, field: &str) -> &'static str {
 pub fn render_table(profile: Profile) -> String {
     let mut rows: Vec<(String, String, String)> = Vec::new();
     for (f, m) in built_in(profile) {
-        rows.push((f.into(), "(built in)".into(), m.trim_start_matches("(built in) ").into()));
+        rows.push((
+            f.into(),
+            "(built in)".into(),
+            m.trim_start_matches("(built in) ").into(),
+        ));
     }
     for (f, e) in default_mappings(profile) {
         rows.push(((*f).into(), (*e).into(), meaning(profile, f).into()));
     }
-    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max("property".len());
-    let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max("expression".len());
+    let w0 = rows
+        .iter()
+        .map(|r| r.0.len())
+        .max()
+        .unwrap_or(0)
+        .max("property".len());
+    let w1 = rows
+        .iter()
+        .map(|r| r.1.len())
+        .max()
+        .unwrap_or(0)
+        .max("expression".len());
     let mut out = format!("Default mappings of the {} profile\n\n", profile.as_str());
-    out.push_str(&format!("{:w0$}  {:w1$}  meaning\n", "property", "expression"));
-    out.push_str(&format!("{}  {}  {}\n", "-".repeat(w0), "-".repeat(w1), "-".repeat(7)));
+    out.push_str(&format!(
+        "{:w0$}  {:w1$}  meaning\n",
+        "property", "expression"
+    ));
+    out.push_str(&format!(
+        "{}  {}  {}\n",
+        "-".repeat(w0),
+        "-".repeat(w1),
+        "-".repeat(7)
+    ));
     for (f, e, m) in rows {
-        out.push_str(&format!("{f:w0$}  {e:w1$}  {m}\n").trim_end().to_string());
+        out.push_str(format!("{f:w0$}  {e:w1$}  {m}").trim_end());
         out.push('\n');
     }
     out

@@ -69,10 +69,19 @@ fn threatconnect_defaults_reproduce_the_tc_app() {
 fn xsoar_defaults_label_by_score_then_tags() {
     let m = Mappings::defaults();
     let cases = [
-        (r#"{"score":3,"CustomFields":{"tags":["apt","c2"]}}"#, r#"{"labels":["malicious-activity","apt","c2"]}"#),
-        (r#"{"score":"2","CustomFields":null}"#, r#"{"labels":["anomalous-activity"]}"#),
+        (
+            r#"{"score":3,"CustomFields":{"tags":["apt","c2"]}}"#,
+            r#"{"labels":["malicious-activity","apt","c2"]}"#,
+        ),
+        (
+            r#"{"score":"2","CustomFields":null}"#,
+            r#"{"labels":["anomalous-activity"]}"#,
+        ),
         (r#"{"score":1}"#, r#"{"labels":["benign"]}"#),
-        (r#"{"score":0,"CustomFields":{"tags":["t"]}}"#, r#"{"labels":["t"]}"#),
+        (
+            r#"{"score":0,"CustomFields":{"tags":["t"]}}"#,
+            r#"{"labels":["t"]}"#,
+        ),
         (r#"{"value":"x"}"#, r#"{}"#),
     ];
     for (json, want) in cases {
@@ -123,7 +132,12 @@ fn null_leaves_the_field_out_even_a_builder_one() {
     fields.insert("name".into(), Value::from("v"));
     fields.insert("description".into(), Value::from("from the builder"));
     let mut w = Vec::new();
-    m.apply(Profile::Native, &src(r#"{"tags":["t"]}"#), &mut fields, &mut w);
+    m.apply(
+        Profile::Native,
+        &src(r#"{"tags":["t"]}"#),
+        &mut fields,
+        &mut w,
+    );
     assert_eq!(
         serde_json::to_string(&fields).unwrap(),
         r#"{"name":"v","labels":["t"]}"#
@@ -166,7 +180,12 @@ fn wrong_type_is_dropped_with_a_warning_naming_the_field() {
         ]
     );
     let mut w = Vec::new();
-    m.apply(Profile::Native, &src(r#"{"level":101}"#), &mut Map::new(), &mut w);
+    m.apply(
+        Profile::Native,
+        &src(r#"{"level":101}"#),
+        &mut Map::new(),
+        &mut w,
+    );
     assert_eq!(
         w,
         vec!["mapping confidence: expected an integer from 0 to 100, got 101; value dropped"]
@@ -201,7 +220,10 @@ fn static_problems_name_their_keys() {
         ]
     );
     let text = err.to_string();
-    assert!(text.contains("mappings.foo: is not a STIX indicator property"), "{text}");
+    assert!(
+        text.contains("mappings.foo: is not a STIX indicator property"),
+        "{text}"
+    );
     assert!(text.contains("e.g. x_foo"), "{text}");
     assert!(
         text.contains("mappings.pattern: is set by the STIX builder and cannot be mapped"),
@@ -227,22 +249,45 @@ fn literal_mappings_do_not_need_the_source() {
     fields.insert("indicator_types".into(), Value::from(vec!["x"]));
     let mut w = Vec::new();
     m.apply(Profile::Stix, &src("not json"), &mut fields, &mut w);
-    assert_eq!(serde_json::to_string(&fields).unwrap(), r#"{"x_feed":"edge"}"#);
+    assert_eq!(
+        serde_json::to_string(&fields).unwrap(),
+        r#"{"x_feed":"edge"}"#
+    );
     assert!(w.is_empty());
+    // With a mapping that reads the record, one warning, literals still apply.
+    let mut fields = Map::new();
+    let mut w = Vec::new();
+    m.apply(Profile::Native, &src("not json"), &mut fields, &mut w);
+    assert_eq!(
+        serde_json::to_string(&fields).unwrap(),
+        r#"{"x_feed":"edge"}"#
+    );
+    assert_eq!(w.len(), 1);
+    assert!(
+        w[0].starts_with("mappings that read the record skipped: source record is not JSON"),
+        "{w:?}"
+    );
 }
 
 #[test]
 fn table_lists_built_ins_and_expressions() {
     let t = render_table(Profile::Threatconnect);
-    assert!(t.starts_with("Default mappings of the threatconnect profile\n"), "{t}");
+    assert!(
+        t.starts_with("Default mappings of the threatconnect profile\n"),
+        "{t}"
+    );
     assert!(t.contains("x_threat_rating      rating"), "{t}");
     assert!(
-        t.lines()
-            .any(|l| l.starts_with("valid_from") && l.contains("(built in)") && l.contains("lastModified")),
+        t.lines().any(|l| l.starts_with("valid_from")
+            && l.contains("(built in)")
+            && l.contains("lastModified")),
         "{t}"
     );
     let x = render_table(Profile::Xsoar);
-    assert!(x.contains("1 benign, 2 anomalous-activity, 3 malicious-activity"), "{x}");
+    assert!(
+        x.contains("1 benign, 2 anomalous-activity, 3 malicious-activity"),
+        "{x}"
+    );
 }
 
 #[test]

@@ -53,6 +53,10 @@ impl Caller {
     }
 }
 
+/// Verified-credential cache: SHA-256 of the header value → (the same
+/// digest, compared in constant time on a hit, and the user name).
+type CredentialCache = HashMap<[u8; 32], ([u8; 32], Arc<str>)>;
+
 struct UserEntry {
     name: Arc<str>,
     hash: String,
@@ -63,7 +67,7 @@ struct UserEntry {
 pub struct Users {
     by_name: HashMap<String, UserEntry>,
     /// SHA-256 of a verified header value → user name.
-    cache: Mutex<HashMap<[u8; 32], ([u8; 32], Arc<str>)>>,
+    cache: Mutex<CredentialCache>,
 }
 
 fn dummy_hash() -> &'static str {
@@ -143,9 +147,13 @@ impl Users {
     /// One argon2 verification, whatever the outcome (blocking).
     fn verify(&self, user: &str, pass: &str) -> Option<Arc<str>> {
         let entry = self.by_name.get(user).filter(|e| e.active);
-        let hash = entry.map(|e| e.hash.as_str()).unwrap_or_else(|| dummy_hash());
+        let hash = entry
+            .map(|e| e.hash.as_str())
+            .unwrap_or_else(|| dummy_hash());
         let ok = match PasswordHash::new(hash) {
-            Ok(h) => Argon2::default().verify_password(pass.as_bytes(), &h).is_ok(),
+            Ok(h) => Argon2::default()
+                .verify_password(pass.as_bytes(), &h)
+                .is_ok(),
             Err(e) => {
                 tracing::warn!(user, "password_hash of user is not a valid PHC string: {e}");
                 false

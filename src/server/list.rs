@@ -61,7 +61,11 @@ fn bad(e: QueryError) -> TaxiiError {
 }
 
 fn processing(description: impl Into<String>) -> TaxiiError {
-    TaxiiError::new(http::StatusCode::BAD_REQUEST, "ProcessingError", description)
+    TaxiiError::new(
+        http::StatusCode::BAD_REQUEST,
+        "ProcessingError",
+        description,
+    )
 }
 
 /// Parses the query and checks the token (decisions 4, 5, 7).
@@ -138,12 +142,7 @@ fn start_index(cf: &CollectionFeed, plan: &Plan) -> usize {
 
 /// Walks the entries for `t` under `plan`. `versions` is the object's entry
 /// list for the object/versions endpoints.
-pub fn walk(
-    served: &Served,
-    t: &Target<'_>,
-    plan: &Plan,
-    versions: Option<&[usize]>,
-) -> Page {
+pub fn walk(served: &Served, t: &Target<'_>, plan: &Plan, versions: Option<&[usize]>) -> Page {
     let cf = &served.feed.collections()[t.col_idx];
     let f = &plan.filters;
     let type_ok: Option<Vec<bool>> = f.types.as_ref().map(|want| {
@@ -337,7 +336,12 @@ pub fn push_version(s: &mut String, v: Micros) {
 /// The precompressed page this request may use, if it is a default page:
 /// objects or manifest, no filters, the default page size, and starting
 /// exactly where default page k starts.
-pub fn default_page(served: &Served, t: &Target<'_>, plan: &Plan, page: &Page) -> Option<(PageKind, usize)> {
+pub fn default_page(
+    served: &Served,
+    t: &Target<'_>,
+    plan: &Plan,
+    page: &Page,
+) -> Option<(PageKind, usize)> {
     let kind = match t.endpoint {
         Endpoint::Objects => PageKind::Objects,
         Endpoint::Manifest => PageKind::Manifest,

@@ -83,10 +83,8 @@ pub async fn accept_loop(
     drop(listener);
     let _ = force.send(DRAINING);
     let grace = Duration::from_secs(shared.settings.server.shutdown_grace_secs);
-    let drained = tokio::time::timeout(grace, async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
+    let drained =
+        tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!(
             open = conns.len(),
@@ -175,15 +173,32 @@ async fn drive<T>(
             .max_header_list_size(u32::try_from(s.max_header_bytes).unwrap_or(u32::MAX))
             .max_concurrent_streams(256);
         let conn = b.serve_connection(io, svc);
-        supervise(conn, |c| c.graceful_shutdown(), &mut phase, activity, epoch, idle).await;
+        supervise(
+            conn,
+            |c| c.graceful_shutdown(),
+            &mut phase,
+            activity,
+            epoch,
+            idle,
+        )
+        .await;
     } else {
         let mut b = http1::Builder::new();
         b.timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(s.header_read_timeout_secs.max(1)))
-            .max_buf_size(s.max_header_bytes.max(8192))
+            .max_header_size(s.max_header_bytes)
+            .max_buf_size(s.max_header_bytes.saturating_add(8192))
             .keep_alive(true);
         let conn = b.serve_connection(io, svc);
-        supervise(conn, |c| c.graceful_shutdown(), &mut phase, activity, epoch, idle).await;
+        supervise(
+            conn,
+            |c| c.graceful_shutdown(),
+            &mut phase,
+            activity,
+            epoch,
+            idle,
+        )
+        .await;
     }
 }
 

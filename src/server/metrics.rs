@@ -115,7 +115,9 @@ impl Metrics {
             for s in 0..=STATUSES.len() {
                 let n = self.requests[e * (STATUSES.len() + 1) + s].load(Relaxed);
                 if n > 0 {
-                    let code = STATUSES.get(s).map_or("other".to_string(), |c| c.to_string());
+                    let code = STATUSES
+                        .get(s)
+                        .map_or("other".to_string(), |c| c.to_string());
                     let _ = writeln!(
                         o,
                         "taxii_edge_requests_total{{endpoint=\"{ep}\",status=\"{code}\"}} {n}"
@@ -134,7 +136,10 @@ impl Metrics {
             );
         }
         cum += self.latency[BUCKETS_US.len()].load(Relaxed);
-        let _ = writeln!(o, "taxii_edge_request_duration_seconds_bucket{{le=\"+Inf\"}} {cum}");
+        let _ = writeln!(
+            o,
+            "taxii_edge_request_duration_seconds_bucket{{le=\"+Inf\"}} {cum}"
+        );
         let _ = writeln!(
             o,
             "taxii_edge_request_duration_seconds_sum {}",
@@ -181,14 +186,35 @@ mod tests {
         m.reload(true);
         m.set_generation("abc", 2_500_000);
         let t = m.render();
-        assert!(t.contains("taxii_edge_requests_total{endpoint=\"objects\",status=\"200\"} 2\n"), "{t}");
-        assert!(t.contains("taxii_edge_requests_total{endpoint=\"discovery\",status=\"other\"} 1\n"), "{t}");
-        assert!(t.contains("taxii_edge_request_duration_seconds_bucket{le=\"0.0001\"} 1\n"), "{t}");
-        assert!(t.contains("taxii_edge_request_duration_seconds_bucket{le=\"0.0005\"} 2\n"), "{t}");
-        assert!(t.contains("taxii_edge_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"), "{t}");
+        assert!(
+            t.contains("taxii_edge_requests_total{endpoint=\"objects\",status=\"200\"} 2\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("taxii_edge_requests_total{endpoint=\"discovery\",status=\"other\"} 1\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("taxii_edge_request_duration_seconds_bucket{le=\"0.0001\"} 1\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("taxii_edge_request_duration_seconds_bucket{le=\"0.0005\"} 2\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("taxii_edge_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"),
+            "{t}"
+        );
         assert!(t.contains("taxii_edge_response_bytes_total 16\n"), "{t}");
-        assert!(t.contains("taxii_edge_reloads_total{result=\"ok\"} 1\n"), "{t}");
-        assert!(t.contains("taxii_edge_feed_generation_info{generation=\"abc\"} 1\n"), "{t}");
+        assert!(
+            t.contains("taxii_edge_reloads_total{result=\"ok\"} 1\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("taxii_edge_feed_generation_info{generation=\"abc\"} 1\n"),
+            "{t}"
+        );
         assert!(t.contains("taxii_edge_feed_created_seconds 2.5\n"), "{t}");
     }
 }

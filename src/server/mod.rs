@@ -197,7 +197,10 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         source,
     })?;
     let metrics = Metrics::default();
-    metrics.set_generation(&served.feed.meta().generation, served.feed.meta().created_us);
+    metrics.set_generation(
+        &served.feed.meta().generation,
+        served.feed.meta().created_us,
+    );
     tracing::info!(
         generation = %served.feed.meta().generation,
         feed = %feed_path.display(),
@@ -261,7 +264,10 @@ fn watch_feed(
         let relevant = matches!(
             ev.kind,
             EventKind::Create(_) | EventKind::Modify(_) | EventKind::Any | EventKind::Other
-        ) && ev.paths.iter().any(|p| p.file_name() == Some(name.as_os_str()));
+        ) && ev
+            .paths
+            .iter()
+            .any(|p| p.file_name() == Some(name.as_os_str()));
         if relevant {
             let _ = tx.send(());
         }
@@ -299,12 +305,18 @@ async fn reload_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<()>) {
 /// in on success. Blocking.
 fn reload_now(shared: &Shared) {
     let config = {
-        let old = shared.config.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let old = shared
+            .config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if old.path.is_file() {
             match Config::load(&old.path) {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::error!("config reload failed, keeping the previous users and readers: {e}");
+                    tracing::error!(
+                        "config reload failed, keeping the previous users and readers: {e}"
+                    );
                     old
                 }
             }
@@ -315,7 +327,9 @@ fn reload_now(shared: &Shared) {
     match Served::load(&shared.feed_path, &config) {
         Ok(served) => {
             let meta = served.feed.meta();
-            shared.metrics.set_generation(&meta.generation, meta.created_us);
+            shared
+                .metrics
+                .set_generation(&meta.generation, meta.created_us);
             tracing::info!(
                 generation = %meta.generation,
                 feed = %shared.feed_path.display(),

@@ -180,7 +180,9 @@ mod tests {
         assert!(acc(&["application/taxii+json; version=\"2.1\""]));
         assert!(acc(&["Application/TAXII+json ; version=2.1 ; q=0.5"]));
         assert!(acc(&["application/taxii+json"]));
-        assert!(acc(&["text/html, application/taxii+json;version=2.1;q=0.9"]));
+        assert!(acc(&[
+            "text/html, application/taxii+json;version=2.1;q=0.9"
+        ]));
         assert!(acc(&["*/*"]));
         assert!(acc(&["application/*"]));
         assert!(acc(&["text/html", "*/*;q=0.1"]));

@@ -50,7 +50,10 @@ const FILTER_NAMES: [&str; 5] = [
 fn supported(kind: ListKind, name: &str) -> bool {
     match kind {
         ListKind::Collection => true,
-        ListKind::Object => matches!(name, "added_after" | "match[version]" | "match[spec_version]"),
+        ListKind::Object => matches!(
+            name,
+            "added_after" | "match[version]" | "match[spec_version]"
+        ),
         ListKind::Versions => matches!(name, "added_after" | "match[spec_version]"),
     }
 }
@@ -122,7 +125,9 @@ pub fn parse_raw(query: Option<&str>, kind: ListKind) -> Result<RawQuery, QueryE
         }
         let value = decode(v)?;
         if value.is_empty() {
-            return Err(QueryError(format!("the parameter {name} has an empty value")));
+            return Err(QueryError(format!(
+                "the parameter {name} has an empty value"
+            )));
         }
         *slot = Some(value);
     }
@@ -138,12 +143,19 @@ fn decode(s: &str) -> Result<String, QueryError> {
     while i < b.len() {
         if b[i] == b'%' {
             let hex = |c: u8| (c as char).to_digit(16);
-            match (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            match (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            ) {
                 (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
                 _ => {
                     return Err(QueryError(format!(
                         "bad percent-encoding in the query string near {:?}",
-                        s.get(i..).unwrap_or("").chars().take(12).collect::<String>()
+                        s.get(i..)
+                            .unwrap_or("")
+                            .chars()
+                            .take(12)
+                            .collect::<String>()
                     )))
                 }
             }
@@ -254,7 +266,10 @@ impl Filters {
         let spec = match spec {
             None => None,
             Some(v) => {
-                let mut s = SpecSet { v20: false, v21: false };
+                let mut s = SpecSet {
+                    v20: false,
+                    v21: false,
+                };
                 for item in v.split(',').map(str::trim) {
                     match item {
                         "2.0" => s.v20 = true,
@@ -291,7 +306,8 @@ pub fn parse_added_after(v: &str) -> Result<Micros, QueryError> {
         ))
     };
     let b = v.as_bytes();
-    let utc = b.ends_with(b"Z") || b.ends_with(b"z") || b.ends_with(b"+00:00") || b.ends_with(b"-00:00");
+    let utc =
+        b.ends_with(b"Z") || b.ends_with(b"z") || b.ends_with(b"+00:00") || b.ends_with(b"-00:00");
     // Shape check before chrono: `YYYY-MM-DDTHH:MM:SS` then optional
     // fraction of at most 9 digits.
     if !utc || b.len() < 20 || b[10] != b'T' && b[10] != b't' {
@@ -354,7 +370,8 @@ mod tests {
 
     #[test]
     fn canonical_is_sorted_and_round_trips() {
-        let r = raw("match[version]=all&added_after=2024-01-01T00:00:00Z&match[id]=a%26b%3Dc%25").unwrap();
+        let r = raw("match[version]=all&added_after=2024-01-01T00:00:00Z&match[id]=a%26b%3Dc%25")
+            .unwrap();
         let c = r.canonical();
         assert_eq!(
             c,
@@ -375,12 +392,18 @@ mod tests {
     fn added_after_forms() {
         let base = crate::time::parse_rfc3339("2024-01-02T03:04:05Z").unwrap();
         assert_eq!(parse_added_after("2024-01-02T03:04:05Z").unwrap(), base);
-        assert_eq!(parse_added_after("2024-01-02T03:04:05+00:00").unwrap(), base);
+        assert_eq!(
+            parse_added_after("2024-01-02T03:04:05+00:00").unwrap(),
+            base
+        );
         assert_eq!(
             parse_added_after("2024-01-02T03:04:05.123456789Z").unwrap(),
             base + 123_456
         );
-        assert_eq!(parse_added_after("2024-01-02T03:04:05.1Z").unwrap(), base + 100_000);
+        assert_eq!(
+            parse_added_after("2024-01-02T03:04:05.1Z").unwrap(),
+            base + 100_000
+        );
         for bad in [
             "2024-01-02T03:04:05.1234567890Z",
             "2024-01-02T03:04:05.Z",
@@ -405,17 +428,33 @@ mod tests {
 
     #[test]
     fn filters_interpretation() {
-        let r = raw("match[version]=first,2024-01-02T03:04:05.123Z&match[spec_version]=2.1").unwrap();
+        let r =
+            raw("match[version]=first,2024-01-02T03:04:05.123Z&match[spec_version]=2.1").unwrap();
         let f = Filters::from_raw(&r, ListKind::Collection).unwrap();
         assert!(f.version.first && !f.version.last && !f.version.all);
         assert_eq!(f.version.at.len(), 1);
-        assert_eq!(f.spec, Some(SpecSet { v20: false, v21: true }));
+        assert_eq!(
+            f.spec,
+            Some(SpecSet {
+                v20: false,
+                v21: true
+            })
+        );
         let f = Filters::from_raw(&RawQuery::default(), ListKind::Collection).unwrap();
         assert!(f.version.last && f.spec.is_none());
         let f = Filters::from_raw(&RawQuery::default(), ListKind::Versions).unwrap();
         assert!(f.version.all);
-        assert!(Filters::from_raw(&raw("match[version]=latest").unwrap(), ListKind::Collection).is_err());
-        assert!(Filters::from_raw(&raw("match[spec_version]=2.2").unwrap(), ListKind::Collection).is_err());
-        assert!(Filters::from_raw(&raw("match[type]=a,,b").unwrap(), ListKind::Collection).is_err());
+        assert!(
+            Filters::from_raw(&raw("match[version]=latest").unwrap(), ListKind::Collection)
+                .is_err()
+        );
+        assert!(Filters::from_raw(
+            &raw("match[spec_version]=2.2").unwrap(),
+            ListKind::Collection
+        )
+        .is_err());
+        assert!(
+            Filters::from_raw(&raw("match[type]=a,,b").unwrap(), ListKind::Collection).is_err()
+        );
     }
 }

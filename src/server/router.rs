@@ -126,7 +126,9 @@ fn route<'a>(path: &'a str, base: &str) -> Route<'a> {
         1 => Route::ApiRoot(a.unwrap_or_default()),
         2 if is(&b, "collections") => Route::Collections(a.unwrap_or_default()),
         3 if is(&b, "status") => Route::Status(a.unwrap_or_default()),
-        3 if is(&b, "collections") => Route::Collection(a.unwrap_or_default(), c.unwrap_or_default()),
+        3 if is(&b, "collections") => {
+            Route::Collection(a.unwrap_or_default(), c.unwrap_or_default())
+        }
         4 if is(&b, "collections") && is(&d, "objects") => {
             Route::Objects(a.unwrap_or_default(), c.unwrap_or_default())
         }
@@ -158,13 +160,16 @@ pub async fn handle<B>(shared: Arc<Shared>, req: Request<B>) -> Response<Body> {
     if method == Method::HEAD {
         // Same headers as GET, no body (RFC 9110 9.3.2).
         if !resp.headers().contains_key(CONTENT_LENGTH) {
-            resp.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(bytes));
+            resp.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(bytes));
         }
         *resp.body_mut() = Body::empty();
     }
     let sent = resp.body().len();
     let us = t0.elapsed().as_micros() as u64;
-    shared.metrics.record(label, resp.status().as_u16(), sent, us);
+    shared
+        .metrics
+        .record(label, resp.status().as_u16(), sent, us);
     tracing::info!(
         target: "taxii_edge::access",
         method = %method,
@@ -189,8 +194,10 @@ async fn dispatch<B>(
         Route::Health => {
             let body = format!("ok {}\n", served.feed.meta().generation);
             let mut r = Response::new(Body::from_bytes(body));
-            r.headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
             r.headers_mut()
                 .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             return (r, label, anon);
@@ -255,7 +262,12 @@ async fn dispatch<B>(
         Ok(c) => c,
         Err(()) => return (TaxiiError::unauthorized().into_response(), label, anon),
     };
-    if !negotiate::accepts_taxii21(req.headers().get_all(ACCEPT).iter().map(HeaderValue::as_bytes)) {
+    if !negotiate::accepts_taxii21(
+        req.headers()
+            .get_all(ACCEPT)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    ) {
         let e = TaxiiError::new(
             StatusCode::NOT_ACCEPTABLE,
             "Not Acceptable",
@@ -272,9 +284,15 @@ async fn dispatch<B>(
 
 /// Finds collection `c` (id or alias, decision 18) of root `root`.
 fn find_collection(served: &Served, root: &str, c: &str) -> Option<usize> {
-    served.feed.meta().collections.iter().enumerate().position(|(i, m)| {
-        served.cols[i].v21 && m.api_root == root && (m.id == c || m.alias.as_deref() == Some(c))
-    })
+    served
+        .feed
+        .meta()
+        .collections
+        .iter()
+        .enumerate()
+        .position(|(i, m)| {
+            served.cols[i].v21 && m.api_root == root && (m.id == c || m.alias.as_deref() == Some(c))
+        })
 }
 
 fn root_exists(served: &Served, root: &str) -> bool {
@@ -328,7 +346,13 @@ fn resource<B>(
             if !roots.is_empty() {
                 v.insert("api_roots".into(), roots.into());
             }
-            Ok(json_resource(req, served, caller, s, serde_json::Value::Object(v)))
+            Ok(json_resource(
+                req,
+                served,
+                caller,
+                s,
+                serde_json::Value::Object(v),
+            ))
         }
         Route::ApiRoot(root) => {
             let r = served
@@ -348,7 +372,13 @@ fn resource<B>(
                 "max_content_length".into(),
                 (s.server.max_body_bytes as u64).into(),
             );
-            Ok(json_resource(req, served, caller, s, serde_json::Value::Object(v)))
+            Ok(json_resource(
+                req,
+                served,
+                caller,
+                s,
+                serde_json::Value::Object(v),
+            ))
         }
         Route::Status(root) => {
             if !root_exists(served, root) {
@@ -483,11 +513,10 @@ fn collection_json(m: &crate::feed::CollectionMeta, can_read: bool) -> serde_jso
 
 fn cache_control(s: &super::Settings, caller: &Caller) -> HeaderValue {
     match caller {
-        Caller::Anonymous => HeaderValue::from_str(&format!(
-            "public, max-age={}",
-            s.server.cache_max_age_secs
-        ))
-        .unwrap_or_else(|_| HeaderValue::from_static("public")),
+        Caller::Anonymous => {
+            HeaderValue::from_str(&format!("public, max-age={}", s.server.cache_max_age_secs))
+                .unwrap_or_else(|_| HeaderValue::from_static("public"))
+        }
         Caller::User(_) => HeaderValue::from_static("private"),
     }
 }
@@ -514,7 +543,10 @@ fn finish<B>(
     h.insert(VARY, HeaderValue::from_static(VARY_VALUE));
     h.insert(CACHE_CONTROL, cache_control(s, caller));
     let not_modified = negotiate::none_match(
-        req.headers().get_all(IF_NONE_MATCH).iter().map(HeaderValue::as_bytes),
+        req.headers()
+            .get_all(IF_NONE_MATCH)
+            .iter()
+            .map(HeaderValue::as_bytes),
         &etag,
     );
     if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -539,7 +571,11 @@ fn json_resource<B>(
     v: serde_json::Value,
 ) -> Response<Body> {
     let body = v.to_string();
-    let etag = etag_of(served.etag_gen, xxhash_rust::xxh3::xxh3_64(body.as_bytes()), None);
+    let etag = etag_of(
+        served.etag_gen,
+        xxhash_rust::xxh3::xxh3_64(body.as_bytes()),
+        None,
+    );
     finish(req, s, caller, etag, Response::new(Body::from_bytes(body)))
 }
 
@@ -551,7 +587,11 @@ fn list_response<B>(
     t: &Target<'_>,
     versions: Option<&[usize]>,
 ) -> Result<Response<Body>, TaxiiError> {
-    match served.access(t.col_idx, caller, shared.settings.server.list_unreadable_collections) {
+    match served.access(
+        t.col_idx,
+        caller,
+        shared.settings.server.list_unreadable_collections,
+    ) {
         Access::Read => {}
         a => return Err(access_error(a)),
     }
@@ -564,7 +604,10 @@ fn list_response<B>(
     let mut coding = None;
     if let Some((kind, k)) = list::default_page(served, t, &plan, &page) {
         if let Some(c) = negotiate::pick_coding(
-            req.headers().get_all(ACCEPT_ENCODING).iter().map(HeaderValue::as_bytes),
+            req.headers()
+                .get_all(ACCEPT_ENCODING)
+                .iter()
+                .map(HeaderValue::as_bytes),
         ) {
             if let Some(b) = cf.precompressed(kind, k, c) {
                 body.push(b);
@@ -601,10 +644,7 @@ fn list_response<B>(
     // X-TAXII-Date-Added-First/Last: the returned items' first and last
     // date_added (TAXII 2.1 section 3.2, custom headers); decision 2 for empty results.
     let dates = match (page.idx.first(), page.idx.last()) {
-        (Some(&a), Some(&b)) => Some((
-            cf.entry(a).date_added_us,
-            cf.entry(b).date_added_us,
-        )),
+        (Some(&a), Some(&b)) => Some((cf.entry(a).date_added_us, cf.entry(b).date_added_us)),
         _ => plan.filters.added_after.map(|t| (t, t)),
     };
     if let Some((a, b)) = dates {
@@ -637,7 +677,10 @@ mod tests {
         assert_eq!(route("/taxii2", b), Route::Discovery);
         assert_eq!(route("/healthz", b), Route::Health);
         assert_eq!(route("/feeds", b), Route::ApiRoot("feeds".into()));
-        assert_eq!(route("/feeds/collections/", b), Route::Collections("feeds".into()));
+        assert_eq!(
+            route("/feeds/collections/", b),
+            Route::Collections("feeds".into())
+        );
         assert_eq!(
             route("/feeds/collections/x/objects/indicator--1/versions/", b),
             Route::Versions("feeds".into(), "x".into(), "indicator--1".into())
@@ -646,10 +689,16 @@ mod tests {
             route("/feeds/collections/x/objects/a%2Db", b),
             Route::Object("feeds".into(), "x".into(), "a-b".into())
         );
-        assert_eq!(route("/feeds/status/abc/", b), Route::Status("feeds".into()));
+        assert_eq!(
+            route("/feeds/status/abc/", b),
+            Route::Status("feeds".into())
+        );
         assert_eq!(route("/feeds//collections", b), Route::NotFound);
         assert_eq!(route("/", b), Route::NotFound);
-        assert_eq!(route("/feeds/collections/x/objects/%ff", b), Route::NotFound);
+        assert_eq!(
+            route("/feeds/collections/x/objects/%ff", b),
+            Route::NotFound
+        );
         assert_eq!(route("/a/b/c/d/e/f/g", b), Route::NotFound);
         let b = "/edge/";
         assert_eq!(route("/edge/taxii2/", b), Route::Discovery);

@@ -132,7 +132,9 @@ pub fn sco(ind: &Indicator) -> Option<Sco> {
                 Map::new(),
             ),
             IndicatorType::Domain => ("domain-name", one("value", &ind.value), Map::new()),
-            IndicatorType::Url if is_uri(&ind.value) => ("url", one("value", &ind.value), Map::new()),
+            IndicatorType::Url if is_uri(&ind.value) => {
+                ("url", one("value", &ind.value), Map::new())
+            }
             IndicatorType::Email if is_simple_email(&ind.value) => {
                 ("email-addr", one("value", &ind.value), Map::new())
             }
@@ -233,7 +235,20 @@ pub(crate) fn is_uri(s: &str) -> bool {
         b.is_ascii_alphanumeric()
             || matches!(
                 b,
-                b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
             )
     };
     // Every byte in `part` is allowed by `ok` or starts a valid %HH.
@@ -242,7 +257,10 @@ pub(crate) fn is_uri(s: &str) -> bool {
         let mut i = 0;
         while i < b.len() {
             if b[i] == b'%' {
-                if !(i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
+                if !(i + 2 < b.len()
+                    && b[i + 1].is_ascii_hexdigit()
+                    && b[i + 2].is_ascii_hexdigit())
+                {
                     return false;
                 }
                 i += 3;
@@ -303,11 +321,17 @@ pub(crate) fn is_simple_email(s: &str) -> bool {
         return false;
     };
     !local.is_empty()
-        && local.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-'))
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-'))
         && !first.is_empty()
-        && first.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !rest.is_empty()
-        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 fn one(key: &str, value: &str) -> Map<String, Value> {
@@ -471,22 +495,63 @@ mod tests {
         let mut reg = ind(IndicatorType::RegistryKey, "HKCU\\X");
         reg.registry_value_name = Some("Run".into());
         let cases: Vec<(Indicator, &str)> = vec![
-            (ind(IndicatorType::Ipv4, "198.51.100.3"), "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4"),
-            (ind(IndicatorType::Cidr, "198.51.100.0/24"), "ipv4-addr--1ea47840-aa39-5aa8-b4a2-cd203eb6662a"),
-            (ind(IndicatorType::Ipv6, "2001:db8::1"), "ipv6-addr--6469e3a9-b053-5e34-a025-9396ae051d26"),
-            (ind(IndicatorType::Domain, "example.com"), "domain-name--bedb4899-d24b-5401-bc86-8f6b4cc18ec7"),
-            (ind(IndicatorType::Url, "http://example.com/a'b?c=d#e"), "url--50add2ee-04a6-57c8-b3ed-ce44a3b6291a"),
-            (ind(IndicatorType::Email, "a@example.com"), "email-addr--8f5f7fba-cc24-5e3f-aca4-f7194112e042"),
-            (ind(IndicatorType::EmailSubject, "Invoice \u{fc}"), "email-message--36be2ef8-6e87-55d8-92e7-a8917a426168"),
-            (ind(IndicatorType::Sha256, e3), "file--22f8ff52-8f62-5f03-a53a-6f50f54fd74c"),
+            (
+                ind(IndicatorType::Ipv4, "198.51.100.3"),
+                "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4",
+            ),
+            (
+                ind(IndicatorType::Cidr, "198.51.100.0/24"),
+                "ipv4-addr--1ea47840-aa39-5aa8-b4a2-cd203eb6662a",
+            ),
+            (
+                ind(IndicatorType::Ipv6, "2001:db8::1"),
+                "ipv6-addr--6469e3a9-b053-5e34-a025-9396ae051d26",
+            ),
+            (
+                ind(IndicatorType::Domain, "example.com"),
+                "domain-name--bedb4899-d24b-5401-bc86-8f6b4cc18ec7",
+            ),
+            (
+                ind(IndicatorType::Url, "http://example.com/a'b?c=d#e"),
+                "url--50add2ee-04a6-57c8-b3ed-ce44a3b6291a",
+            ),
+            (
+                ind(IndicatorType::Email, "a@example.com"),
+                "email-addr--8f5f7fba-cc24-5e3f-aca4-f7194112e042",
+            ),
+            (
+                ind(IndicatorType::EmailSubject, "Invoice \u{fc}"),
+                "email-message--36be2ef8-6e87-55d8-92e7-a8917a426168",
+            ),
+            (
+                ind(IndicatorType::Sha256, e3),
+                "file--22f8ff52-8f62-5f03-a53a-6f50f54fd74c",
+            ),
             (both, "file--02fff920-f614-527c-81d1-6353633a6d21"),
-            (ind(IndicatorType::Asn, "64500"), "autonomous-system--0a5f7072-df00-5729-9f0a-4eb18631a446"),
-            (ind(IndicatorType::Mutex, "Global\\m"), "mutex--59790132-c297-56b1-8b9d-3cf96ee21b8a"),
-            (ind(IndicatorType::RegistryKey, "HKEY_LOCAL_MACHINE\\Run"), "windows-registry-key--00a241bf-1464-5139-a4ed-e8a63210d971"),
-            (reg.clone(), "windows-registry-key--c5306127-fd66-5a5d-a097-af1818eeaf28"),
+            (
+                ind(IndicatorType::Asn, "64500"),
+                "autonomous-system--0a5f7072-df00-5729-9f0a-4eb18631a446",
+            ),
+            (
+                ind(IndicatorType::Mutex, "Global\\m"),
+                "mutex--59790132-c297-56b1-8b9d-3cf96ee21b8a",
+            ),
+            (
+                ind(IndicatorType::RegistryKey, "HKEY_LOCAL_MACHINE\\Run"),
+                "windows-registry-key--00a241bf-1464-5139-a4ed-e8a63210d971",
+            ),
+            (
+                reg.clone(),
+                "windows-registry-key--c5306127-fd66-5a5d-a097-af1818eeaf28",
+            ),
         ];
         for (i, want) in cases {
-            assert_eq!(sco(&i).map(|s| s.id), Some(want.to_string()), "{:?}", i.value);
+            assert_eq!(
+                sco(&i).map(|s| s.id),
+                Some(want.to_string()),
+                "{:?}",
+                i.value
+            );
         }
         assert_eq!(
             sco(&reg).unwrap().json,

@@ -166,7 +166,14 @@ mod tests {
 
     #[test]
     fn every_referenced_id_has_its_object() {
-        for tlp in [Tlp::Clear, Tlp::White, Tlp::Green, Tlp::Amber, Tlp::AmberStrict, Tlp::Red] {
+        for tlp in [
+            Tlp::Clear,
+            Tlp::White,
+            Tlp::Green,
+            Tlp::Amber,
+            Tlp::AmberStrict,
+            Tlp::Red,
+        ] {
             for tlp2 in [false, true] {
                 let id = marking_ref(tlp, tlp2);
                 let (j21, _) = marking_object(id).expect(id);

@@ -52,7 +52,9 @@ pub fn decode_string_literal(literal: &str) -> Option<String> {
 /// The STIX hash names in the order STIX 2.1 prefers them (§6.7: MD5,
 /// SHA-1, SHA-256, SHA-512), paired with the pattern path segment (names
 /// with a `-` must be quoted in an object path).
-pub(crate) fn present_hashes(h: &FileHashes) -> impl Iterator<Item = (&'static str, &'static str, &str)> {
+pub(crate) fn present_hashes(
+    h: &FileHashes,
+) -> impl Iterator<Item = (&'static str, &'static str, &str)> {
     [
         ("MD5", "MD5", h.md5.as_deref()),
         ("SHA-1", "'SHA-1'", h.sha1.as_deref()),
@@ -123,7 +125,10 @@ pub fn pattern(ind: &Indicator) -> String {
         IndicatorType::Url => simple(&mut out, "url:value", &ind.value),
         IndicatorType::Email => simple(&mut out, "email-addr:value", &ind.value),
         IndicatorType::EmailSubject => simple(&mut out, "email-message:subject", &ind.value),
-        IndicatorType::Md5 | IndicatorType::Sha1 | IndicatorType::Sha256 | IndicatorType::Sha512 => {
+        IndicatorType::Md5
+        | IndicatorType::Sha1
+        | IndicatorType::Sha256
+        | IndicatorType::Sha512 => {
             let seg = hash_path(ind.kind).unwrap_or("MD5");
             out.push_str("file:hashes.");
             simple(&mut out, seg, &ind.value)

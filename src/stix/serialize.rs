@@ -366,7 +366,14 @@ mod tests {
 
     #[test]
     fn strings_escape_like_serde_json() {
-        for s in ["plain", "q\"b\\s", "nl\n\r\t\u{8}\u{c}", "\u{0}\u{1f}\u{7f}", "ü €😀\u{2028}", "]'"] {
+        for s in [
+            "plain",
+            "q\"b\\s",
+            "nl\n\r\t\u{8}\u{c}",
+            "\u{0}\u{1f}\u{7f}",
+            "ü €😀\u{2028}",
+            "]'",
+        ] {
             let mut out = String::new();
             push_json_str(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap());
@@ -383,8 +390,12 @@ mod tests {
         );
         let early = time::parse_rfc3339("2023-01-01T00:00:00Z").unwrap();
         let out = revoke_json20(prev, early).unwrap();
-        assert!(out.contains(r#""modified":"2024-01-02T00:00:00.001Z""#), "{out}");
-        let already = r#"{"type":"indicator","modified":"2024-01-02T00:00:00.000Z","revoked":false}"#;
+        assert!(
+            out.contains(r#""modified":"2024-01-02T00:00:00.001Z""#),
+            "{out}"
+        );
+        let already =
+            r#"{"type":"indicator","modified":"2024-01-02T00:00:00.000Z","revoked":false}"#;
         assert_eq!(
             revoke_json21(already, t).unwrap(),
             r#"{"type":"indicator","modified":"2024-03-01T00:00:00.123Z","revoked":true}"#
@@ -401,10 +412,17 @@ mod tests {
         assert!(id.starts_with("identity--"));
         assert_eq!(
             j21,
-            format!(r#"{{"type":"identity","spec_version":"2.1","id":"{id}","created":"2024-01-02T03:04:05.678Z","modified":"2024-01-02T03:04:05.678Z","name":"ACME CTI","identity_class":"organization"}}"#)
+            format!(
+                r#"{{"type":"identity","spec_version":"2.1","id":"{id}","created":"2024-01-02T03:04:05.678Z","modified":"2024-01-02T03:04:05.678Z","name":"ACME CTI","identity_class":"organization"}}"#
+            )
         );
         assert_eq!(j20, j21.replace(r#","spec_version":"2.1""#, ""));
-        let (given, _, _) = identity_object("x", Some("identity--0d5a2b5c-1f6e-4b8a-9c3d-2e4f6a8b0c1d"), "individual", t);
+        let (given, _, _) = identity_object(
+            "x",
+            Some("identity--0d5a2b5c-1f6e-4b8a-9c3d-2e4f6a8b0c1d"),
+            "individual",
+            t,
+        );
         assert_eq!(given, "identity--0d5a2b5c-1f6e-4b8a-9c3d-2e4f6a8b0c1d");
     }
 }

@@ -113,7 +113,10 @@ fn xsoar_expiration_is_valid_until_and_created_is_valid_from() {
         "{json}"
     );
     // No confidence, no marking for a record without them.
-    assert!(!json.contains("confidence") && !json.contains("object_marking_refs"), "{json}");
+    assert!(
+        !json.contains("confidence") && !json.contains("object_marking_refs"),
+        "{json}"
+    );
 }
 
 #[test]
@@ -146,7 +149,10 @@ fn ttl_resolution_none_and_clamping() {
     // valid_from = last_modified when asked.
     let mut s = settings(&none, &none);
     s.valid_from = Some(ValidFrom::LastModified);
-    assert_eq!(build_indicator(&i, 0, &s, &m).valid_from, t("2024-01-01T00:00:00Z"));
+    assert_eq!(
+        build_indicator(&i, 0, &s, &m).valid_from,
+        t("2024-01-01T00:00:00Z")
+    );
 }
 
 #[test]
@@ -169,7 +175,9 @@ fn undated_record_uses_the_stable_fallback_with_a_warning() {
     assert_eq!(d.valid_from, d.created);
     assert_eq!(
         d.warnings,
-        vec!["record has no created or last-modified date; created set to 2020-01-01T00:00:00.000Z"]
+        vec![
+            "record has no created or last-modified date; created set to 2020-01-01T00:00:00.000Z"
+        ]
     );
 }
 
@@ -181,8 +189,14 @@ fn inactive_records_are_revoked_and_modified_never_precedes_created() {
     let d = build_indicator(&i, 0, &settings(&none, &none), &Mappings::defaults());
     assert!(d.revoked);
     let j = serialize21(&d, 0, false);
-    assert!(j.contains(r#""confidence":80,"revoked":true,"object_marking_refs""#), "{j}");
-    assert!(j.contains(r#""created":"2021-11-02T13:07:08.000Z","modified":"2021-11-02T13:07:08.000Z""#), "{j}");
+    assert!(
+        j.contains(r#""confidence":80,"revoked":true,"object_marking_refs""#),
+        "{j}"
+    );
+    assert!(
+        j.contains(r#""created":"2021-11-02T13:07:08.000Z","modified":"2021-11-02T13:07:08.000Z""#),
+        "{j}"
+    );
 }
 
 #[test]
@@ -194,8 +208,17 @@ fn amber_strict_stays_strict_in_21_and_becomes_red_in_20() {
     assert_eq!(d.markings, vec![marking::TLP2_AMBER_STRICT]);
     assert!(serialize21(&d, 0, false).contains(marking::TLP2_AMBER_STRICT));
     let j20 = serialize20(&d, 0, false);
-    assert!(j20.contains(&format!(r#""object_marking_refs":["{}"]"#, marking::TLP1_RED)), "{j20}");
-    assert_eq!(d.stix20_warning(), Some(marking::AMBER_STRICT_IN_20_WARNING));
+    assert!(
+        j20.contains(&format!(
+            r#""object_marking_refs":["{}"]"#,
+            marking::TLP1_RED
+        )),
+        "{j20}"
+    );
+    assert_eq!(
+        d.stix20_warning(),
+        Some(marking::AMBER_STRICT_IN_20_WARNING)
+    );
     i.tlp = Some(Tlp::Clear);
     let mut s = settings(&none, &none);
     let d = build_indicator(&i, 0, &s, &Mappings::defaults());
@@ -218,12 +241,18 @@ fn stix20_labels_are_always_present() {
     assert!(!serialize21(&d, 0, false).contains("labels"));
     assert!(serialize20(&d, 0, false).contains(r#""labels":["malicious-activity"]"#));
     // indicator_types stand in when there are no labels.
-    let col: BTreeMap<String, String> = [("indicator_types".to_string(), "`[\"benign\"]`".to_string())].into();
+    let col: BTreeMap<String, String> =
+        [("indicator_types".to_string(), "`[\"benign\"]`".to_string())].into();
     let m = Mappings::new(&BTreeMap::new(), &col, "c").unwrap();
     let d = build_indicator(&i, 0, &s, &m);
     let j20 = serialize20(&d, 0, false);
     assert!(j20.contains(r#""labels":["benign"]"#), "{j20}");
-    assert!(!j20.contains("indicator_types") && !j20.contains("spec_version") && !j20.contains("pattern_type"), "{j20}");
+    assert!(
+        !j20.contains("indicator_types")
+            && !j20.contains("spec_version")
+            && !j20.contains("pattern_type"),
+        "{j20}"
+    );
 }
 
 #[test]
@@ -238,7 +267,12 @@ fn content_hash_ignores_modified_but_sees_everything_else() {
     later.last_modified = Some(t("2021-11-05T00:00:00Z"));
     let c = build_indicator(&later, 0, &settings(&none, &global), &m);
     assert_ne!(content_hash(&a), content_hash(&c));
-    let d = build_indicator(&tc_indicator(), 0, &settings(&none, &ttl(&[("ipv4", 25)])), &m);
+    let d = build_indicator(
+        &tc_indicator(),
+        0,
+        &settings(&none, &ttl(&[("ipv4", 25)])),
+        &m,
+    );
     assert_ne!(content_hash(&a), content_hash(&d));
     let e = build_indicator(&tc_indicator(), 1, &settings(&none, &global), &m);
     assert_ne!(a.id, e.id);
@@ -255,7 +289,9 @@ fn scos_only_when_asked() {
     i.created = Some(t("2024-01-01T00:00:00Z"));
     let none = TtlTable::default();
     let mut s = settings(&none, &none);
-    assert!(build_indicator(&i, 0, &s, &Mappings::defaults()).scos.is_empty());
+    assert!(build_indicator(&i, 0, &s, &Mappings::defaults())
+        .scos
+        .is_empty());
     s.emit_scos = true;
     let d = build_indicator(&i, 0, &s, &Mappings::defaults());
     assert_eq!(d.scos.len(), 1);
@@ -323,7 +359,14 @@ fn dump_for_validator() {
     let mut objs20 = Vec::new();
     let mut patterns = Vec::new();
     let mut markings = std::collections::BTreeSet::new();
-    let tlps = [None, Some(Tlp::Clear), Some(Tlp::Green), Some(Tlp::Amber), Some(Tlp::AmberStrict), Some(Tlp::Red)];
+    let tlps = [
+        None,
+        Some(Tlp::Clear),
+        Some(Tlp::Green),
+        Some(Tlp::Amber),
+        Some(Tlp::AmberStrict),
+        Some(Tlp::Red),
+    ];
     let mut n = 0;
     for tlp2 in [false, true] {
         for kind in IndicatorType::ALL {

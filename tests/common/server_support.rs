@@ -119,16 +119,31 @@ pub fn spec(generation: &str, page_size: u32, objs: Vec<ObjectVersion>) -> FeedS
     FeedSpec {
         meta: meta(generation, page_size),
         collections: vec![
-            CollectionData { objects: objs, state: Vec::new() },
-            CollectionData { objects: small.clone(), state: Vec::new() },
-            CollectionData { objects: small.clone(), state: Vec::new() },
-            CollectionData { objects: small, state: Vec::new() },
+            CollectionData {
+                objects: objs,
+                state: Vec::new(),
+            },
+            CollectionData {
+                objects: small.clone(),
+                state: Vec::new(),
+            },
+            CollectionData {
+                objects: small.clone(),
+                state: Vec::new(),
+            },
+            CollectionData {
+                objects: small,
+                state: Vec::new(),
+            },
         ],
     }
 }
 
 pub fn write_opts() -> WriteOptions {
-    WriteOptions { zstd_level: 3, gzip_level: 6 }
+    WriteOptions {
+        zstd_level: 3,
+        gzip_level: 6,
+    }
 }
 
 pub fn config_text(server_extra: &str) -> String {
@@ -201,7 +216,12 @@ pub async fn start_with(spec: &FeedSpec, server_extra: &str) -> TestServer {
     .await
     .unwrap();
     let addr = running.local_addr;
-    TestServer { dir, feed_path, running, addr }
+    TestServer {
+        dir,
+        feed_path,
+        running,
+        addr,
+    }
 }
 
 /// Publishes a new generation by rename onto the live path.
@@ -230,7 +250,12 @@ impl Resp {
     }
 }
 
-fn build(method: &str, addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)]) -> http::Request<Empty<Bytes>> {
+fn build(
+    method: &str,
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> http::Request<Empty<Bytes>> {
     let mut b = http::Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"))
@@ -244,15 +269,29 @@ fn build(method: &str, addr: std::net::SocketAddr, path: &str, headers: &[(&str,
 async fn read(resp: http::Response<hyper::body::Incoming>) -> Resp {
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.unwrap().to_bytes().to_vec();
-    Resp { status: parts.status.as_u16(), headers: parts.headers, body }
+    Resp {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
 }
 
 /// One HTTP/1.1 request on a fresh connection.
-pub async fn req(addr: std::net::SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+pub async fn req(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Resp {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
-    let resp = send.send_request(build(method, addr, path, headers)).await.unwrap();
+    let resp = send
+        .send_request(build(method, addr, path, headers))
+        .await
+        .unwrap();
     read(resp).await
 }
 
@@ -265,9 +304,10 @@ pub async fn get_h2<S>(io: S, addr: std::net::SocketAddr, path: &str) -> Resp
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
-        .await
-        .unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     let mut r = build("GET", addr, path, &[]);
     r.headers_mut().remove("host");
@@ -302,7 +342,11 @@ pub async fn page_all(
             q.push_str("next=");
             q.push_str(n);
         }
-        let url = if q.is_empty() { path.to_string() } else { format!("{path}?{q}") };
+        let url = if q.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{q}")
+        };
         let r = get(addr, &url, headers).await;
         assert_eq!(r.status, 200, "{url}: {}", r.text());
         pages += 1;
@@ -314,7 +358,15 @@ pub async fn page_all(
             let s = if let Some(s) = o.as_str() {
                 s.to_string()
             } else {
-                format!("{} {}", o["id"].as_str().unwrap(), o.get("modified").or(o.get("version")).unwrap().as_str().unwrap())
+                format!(
+                    "{} {}",
+                    o["id"].as_str().unwrap(),
+                    o.get("modified")
+                        .or(o.get("version"))
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                )
             };
             out.push(s);
         }
