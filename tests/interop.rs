@@ -23,7 +23,9 @@ fn python() -> PathBuf {
 }
 
 fn tool(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/interop").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tools/interop")
+        .join(name)
 }
 
 fn run_py(args: &[&std::ffi::OsStr]) -> (bool, String) {
@@ -53,7 +55,10 @@ fn compile_into(config: &Path, dir: &Path) -> PathBuf {
         now: None,
     })
     .unwrap_or_else(|e| panic!("compile failed: {e}"));
-    assert!(summary.collections.iter().any(|c| c.objects > 0), "{summary:?}");
+    assert!(
+        summary.collections.iter().any(|c| c.objects > 0),
+        "{summary:?}"
+    );
     out
 }
 
@@ -97,7 +102,10 @@ fn validate(path: &Path, version: &str) {
         version.as_ref(),
         path.as_os_str(),
     ]);
-    assert!(ok, "stix2-validator --version {version} refused objects:\n{text}");
+    assert!(
+        ok,
+        "stix2-validator --version {version} refused objects:\n{text}"
+    );
     eprintln!("stix2-validator {version}: {text}");
 }
 
@@ -118,18 +126,39 @@ fn sample_objects_pass_stix2_validator() {
     validate(&p20, "2.0");
 }
 
+/// Records per input format; the issue asks for 100,000 (the default).
+fn generated_records() -> u64 {
+    std::env::var("TAXII_EDGE_INTEROP_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
 #[test]
 fn generated_exports_pass_stix2_validator() {
+    let n = generated_records();
     let dir = tempfile::tempdir().unwrap();
     let mut inputs = String::new();
-    for (i, p) in [Profile::Threatconnect, Profile::Xsoar, Profile::Native, Profile::Stix]
-        .into_iter()
-        .enumerate()
+    for (i, p) in [
+        Profile::Threatconnect,
+        Profile::Xsoar,
+        Profile::Native,
+        Profile::Stix,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let path = dir.path().join(format!("{}.ndjson", p.as_str()));
         let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        let mut items = (0..100_000u64).map(|i| (i, 0u32));
-        synth::write_export(p, 7 + i as u64, &mut items, synth::Container::Ndjson, &mut w).unwrap();
+        let mut items = (0..n).map(|i| (i, 0u32));
+        synth::write_export(
+            p,
+            7 + i as u64,
+            &mut items,
+            synth::Container::Ndjson,
+            &mut w,
+        )
+        .unwrap();
         w.flush().unwrap();
         inputs.push_str(&format!(
             "[[inputs]]\npath = \"{}\"\nformat = \"{}\"\n",
@@ -145,8 +174,14 @@ fn generated_exports_pass_stix2_validator() {
     let feed_path = compile_into(&dir.path().join("gen.toml"), dir.path());
     let feed = Feed::open(&feed_path).unwrap();
     let (p21, p20, n21, n20) = dump_objects(&feed, dir.path());
-    assert!(n21 >= 400_000, "{n21} objects");
-    assert!(n20 >= 300_000, "{n20} 2.0 objects");
+    // Generated values of different formats may coincide (the same
+    // indicator from two sources is one object), so allow a few percent.
+    assert!(
+        n21 as u64 >= n * 4 * 95 / 100,
+        "{n21} objects from {} records",
+        n * 4
+    );
+    assert!(n20 as u64 >= n * 3 * 95 / 100, "{n20} 2.0 objects");
     validate(&p21, "2.1");
     validate(&p20, "2.0");
 }
@@ -165,10 +200,8 @@ fn expectations(feed: &Feed, readable: &[&str], max_page: u32) -> serde_json::Va
             if !e.last {
                 continue;
             }
-            let obj: serde_json::Value =
-                serde_json::from_slice(&c.objects_run(i, i + 1)).unwrap();
-            let man: serde_json::Value =
-                serde_json::from_slice(&c.manifest_run(i, i + 1)).unwrap();
+            let obj: serde_json::Value = serde_json::from_slice(&c.objects_run(i, i + 1)).unwrap();
+            let man: serde_json::Value = serde_json::from_slice(&c.manifest_run(i, i + 1)).unwrap();
             ids.push(obj["id"].clone());
             manifest.push(serde_json::json!([man["id"], man["version"]]));
             added.push(serde_json::Value::String(time::fmt_us(e.date_added_us)));
@@ -193,7 +226,14 @@ fn taxii2_client_pages_through_every_collection() {
     let gen = dir.path().join("inputs/generated.ndjson");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&gen).unwrap());
     let mut items = (0..1_500u64).map(|i| (i, 0u32));
-    synth::write_export(Profile::Native, 3, &mut items, synth::Container::Ndjson, &mut w).unwrap();
+    synth::write_export(
+        Profile::Native,
+        3,
+        &mut items,
+        synth::Container::Ndjson,
+        &mut w,
+    )
+    .unwrap();
     w.flush().unwrap();
     let text = std::fs::read_to_string(dir.path().join("example.toml")).unwrap()
         + "\n[[inputs]]\npath = \"inputs/generated.ndjson\"\n";
@@ -215,8 +255,14 @@ fn taxii2_client_pages_through_every_collection() {
     let url = format!("http://{}/taxii2/", running.local_addr);
 
     for (user, readable) in [
-        ("demo", &["all", "network-high", "stix-passthrough", "public-hashes"][..]),
-        ("analyst", &["all", "apt28", "stix-passthrough", "public-hashes"][..]),
+        (
+            "demo",
+            &["all", "network-high", "stix-passthrough", "public-hashes"][..],
+        ),
+        (
+            "analyst",
+            &["all", "apt28", "stix-passthrough", "public-hashes"][..],
+        ),
     ] {
         let expect = dir.path().join(format!("expect-{user}.json"));
         std::fs::write(

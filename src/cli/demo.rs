@@ -57,7 +57,10 @@ pub fn write_samples(dir: &Path) -> std::io::Result<()> {
 pub(super) fn run(listen: &str) -> Result<(), Failure> {
     let dir = std::env::temp_dir().join("taxii-edge-demo");
     write_samples(&dir).map_err(|e| {
-        Failure::new(1, format!("cannot write the demo files to {}: {e}", dir.display()))
+        Failure::new(
+            1,
+            format!("cannot write the demo files to {}: {e}", dir.display()),
+        )
     })?;
     let config = Config::load(&dir.join("example.toml")).map_err(|e| Failure::new(1, e))?;
     let out = dir.join("demo.taxii");

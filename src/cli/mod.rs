@@ -149,7 +149,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             };
             let summary = compile::run(&opts).map_err(|e| Failure::new(e.exit_code(), e))?;
             if json {
-                let text = serde_json::to_string_pretty(&summary).map_err(|e| Failure::new(1, e))?;
+                let text =
+                    serde_json::to_string_pretty(&summary).map_err(|e| Failure::new(1, e))?;
                 print_out(&text)
             } else {
                 print_out(&compile::render_summary(&summary))
@@ -200,9 +201,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             if atty_stdin() {
                 eprint!("password: ");
             }
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| Failure::new(1, format!("cannot read the password from stdin: {e}")))?;
+            std::io::stdin().read_line(&mut line).map_err(|e| {
+                Failure::new(1, format!("cannot read the password from stdin: {e}"))
+            })?;
             let pw = line.trim_end_matches(['\n', '\r']);
             if pw.is_empty() {
                 return Err(Failure::new(1, "empty password"));

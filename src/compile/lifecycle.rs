@@ -24,7 +24,9 @@
 use super::state::{self, Row};
 use super::{CollectionReport, CompileError, Plan};
 use crate::config::{CollectionConfig, Config, RemovalPolicy};
-use crate::feed::{self, CollectionFeed, FeedMeta, FeedSpec, ObjectVersion, SpecVersion, WriteOptions};
+use crate::feed::{
+    self, CollectionFeed, FeedMeta, FeedSpec, ObjectVersion, SpecVersion, WriteOptions,
+};
 use crate::record::{Indicator, Record, StixRecord};
 use crate::stix::{self, BuildSettings};
 use crate::time::{self, Micros, DAY, MILLI, SECOND};
@@ -175,7 +177,12 @@ pub(crate) fn build_collection(
     }
 
     let identity = cfg.compile.identity.as_ref().map(|i| {
-        stix::identity_object(&i.name, i.id.as_deref(), &i.identity_class, IDENTITY_CREATED)
+        stix::identity_object(
+            &i.name,
+            i.id.as_deref(),
+            &i.identity_class,
+            IDENTITY_CREATED,
+        )
     });
     let settings = BuildSettings {
         collection_id: plan.id,
@@ -283,7 +290,10 @@ pub(crate) fn build_collection(
         // STIX 2.0 has no TLP 2.0: the 2.0 form references the TLP 1.0
         // equivalents (amber+strict → red, decision 20), so their
         // definitions must be in the collection too.
-        let for_20: Vec<&'static str> = markings.iter().map(|m| stix::marking::ref_for_20(m)).collect();
+        let for_20: Vec<&'static str> = markings
+            .iter()
+            .map(|m| stix::marking::ref_for_20(m))
+            .collect();
         markings.extend(for_20);
     }
     for m in &markings {
@@ -304,7 +314,9 @@ pub(crate) fn build_collection(
         let key = format!("sup:{id}");
         seen.insert(key.clone());
         let hash = xxh3_64(j21.as_bytes());
-        let p = prev.get(&key).filter(|r| r.present && r.content_hash == hash);
+        let p = prev
+            .get(&key)
+            .filter(|r| r.present && r.content_hash == hash);
         let stix_type = id.split("--").next().unwrap_or_default().to_string();
         objects.push(Pending {
             key,
@@ -314,7 +326,11 @@ pub(crate) fn build_collection(
             stix_type,
             spec: SpecVersion::V21,
             json21: j21.into(),
-            json20: if plan.offers_20 { j20.map(Into::into) } else { None },
+            json20: if plan.offers_20 {
+                j20.map(Into::into)
+            } else {
+                None
+            },
             content_hash: hash,
             epoch: 0,
             revoked: false,
@@ -325,7 +341,10 @@ pub(crate) fn build_collection(
     }
     for (_, mut s) in scos_by_id {
         seen.insert(s.key.clone());
-        if let Some(r) = prev.get(&s.key).filter(|r| r.present && r.content_hash == s.content_hash) {
+        if let Some(r) = prev
+            .get(&s.key)
+            .filter(|r| r.present && r.content_hash == s.content_hash)
+        {
             s.date_added = Some(r.date_added);
             s.version_us = Some(r.modified);
         }
@@ -334,10 +353,7 @@ pub(crate) fn build_collection(
 
     // Removals.
     let retention = i64::from(cfg.compile.revoked_retention_days) * DAY;
-    let mut gone: Vec<&Row> = prev
-        .values()
-        .filter(|r| !seen.contains(&r.key))
-        .collect();
+    let mut gone: Vec<&Row> = prev.values().filter(|r| !seen.contains(&r.key)).collect();
     gone.sort_by(|a, b| a.key.cmp(&b.key));
     for (pos, row) in gone.into_iter().enumerate() {
         let remember = |revoked: bool| Row {
@@ -400,7 +416,9 @@ pub(crate) fn build_collection(
         let modified = (row.modified + MILLI).max(time::truncate_ms(now));
         let (Some(j21), j20) = (
             stix::revoke_json21(&old21, modified),
-            old20.as_deref().and_then(|j| stix::revoke_json20(j, modified)),
+            old20
+                .as_deref()
+                .and_then(|j| stix::revoke_json20(j, modified)),
         ) else {
             report.dropped += 1;
             remembered.push(remember(true));
@@ -485,11 +503,16 @@ fn build_indicator(
     let (modified, date_added) = match same_id {
         Some(r) if unchanged => (r.modified, Some(r.date_added)),
         Some(r) => {
-            let base = ind.last_modified.unwrap_or(draft.created).max(draft.created);
+            let base = ind
+                .last_modified
+                .unwrap_or(draft.created)
+                .max(draft.created);
             (base.max(r.modified + MILLI), None)
         }
         None => (
-            ind.last_modified.unwrap_or(draft.created).max(draft.created),
+            ind.last_modified
+                .unwrap_or(draft.created)
+                .max(draft.created),
             None,
         ),
     };
@@ -568,19 +591,25 @@ pub(crate) fn publish(
     built: Vec<Built>,
     live: &Path,
     wopts: &WriteOptions,
-) -> Result<(feed::WriteStats, Vec<(CollectionReport, BTreeMap<String, u64>)>), CompileError> {
+) -> Result<
+    (
+        feed::WriteStats,
+        Vec<(CollectionReport, BTreeMap<String, u64>)>,
+    ),
+    CompileError,
+> {
     // Decision 9: date_added is never earlier than the moment the version
     // becomes visible. The file becomes visible when it is renamed into
     // place, after it is written and verified, so new versions are dated
     // after a generous estimate of that moment (written at ~50 MB/s, twice
-    // over, plus two seconds). Clients that poll in between see them as
+    // over, plus five seconds). Clients that poll in between see them as
     // "added in the future" and at worst fetch them twice, never miss them.
     let bytes: usize = built
         .iter()
         .flat_map(|b| &b.objects)
         .map(|o| o.json21.len() + o.json20.as_ref().map_or(0, |j| j.len()))
         .sum();
-    let margin = 2 * SECOND + (bytes as i64 / 50) * 2;
+    let margin = 5 * SECOND + (bytes as i64 / 50) * 2;
     let visible = time::now() + margin;
 
     let mut spec = FeedSpec {
@@ -646,5 +675,13 @@ pub(crate) fn publish(
         reports.push((report, warnings));
     }
     let stats = feed::publish(&spec, live, wopts)?;
+    let late = time::now() - visible;
+    if late > 0 {
+        tracing::warn!(
+            late_ms = late / MILLI,
+            "the feed became visible after the date_added of its new versions (writing took longer than estimated); clients that poll with their own clock as added_after may miss versions added in the last {} ms",
+            late / MILLI
+        );
+    }
     Ok((stats, reports))
 }

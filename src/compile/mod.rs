@@ -86,9 +86,9 @@ impl CompileError {
     /// The process exit code for this error (documented in the README).
     pub fn exit_code(&self) -> i32 {
         match self {
-            CompileError::Config { .. } | CompileError::Input(_) | CompileError::Previous { .. } => {
-                1
-            }
+            CompileError::Config { .. }
+            | CompileError::Input(_)
+            | CompileError::Previous { .. } => 1,
             CompileError::TooManyRejects { .. } | CompileError::Shrink { .. } => 2,
             CompileError::Feed(_) => 3,
         }
@@ -181,22 +181,23 @@ fn plan_collections(cfg: &Config, now: Micros) -> Result<Vec<Plan>, CompileError
     for (i, c) in cfg.collections.iter().enumerate() {
         let key = |k: &str| format!("collections[{i}].{k}");
         // Validation guarantees a valid id; stay defensive all the same.
-        let id = c
-            .id
-            .as_deref()
-            .and_then(|s| uuid::Uuid::parse_str(s).ok())
-            .ok_or_else(|| CompileError::Config {
-                key: key("id"),
-                message: "missing or invalid".into(),
-            })?;
+        let id =
+            c.id.as_deref()
+                .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                .ok_or_else(|| CompileError::Config {
+                    key: key("id"),
+                    message: "missing or invalid".into(),
+                })?;
         let query = Query::parse(&c.query, now).map_err(|e| CompileError::Config {
             key: key("query"),
             message: e.to_string(),
         })?;
-        let mappings = Mappings::new(&cfg.mappings, &c.mappings, &key("mappings"))
-            .map_err(|e| CompileError::Config {
-                key: key("mappings"),
-                message: e.to_string(),
+        let mappings =
+            Mappings::new(&cfg.mappings, &c.mappings, &key("mappings")).map_err(|e| {
+                CompileError::Config {
+                    key: key("mappings"),
+                    message: e.to_string(),
+                }
             })?;
         plans.push(Plan {
             index: i,
@@ -428,7 +429,9 @@ fn report_input(o: &ReadOutcome, s: &mut Summary) {
     }
     s.reject_examples = o.rejects.iter().take(50).map(|r| r.to_string()).collect();
     for w in &o.warnings {
-        *s.warnings.entry(format!("{:?}", w.kind).to_lowercase()).or_default() += 1;
+        *s.warnings
+            .entry(format!("{:?}", w.kind).to_lowercase())
+            .or_default() += 1;
     }
     s.warning_examples = o.warnings.iter().take(50).map(|w| w.to_string()).collect();
     s.files = o

@@ -63,6 +63,7 @@ pub fn publish(spec: &FeedSpec, live: &Path, opts: &WriteOptions) -> Result<Writ
         path: live.to_path_buf(),
         what: "the live feed path has no file name".into(),
     })?;
+    remove_stale_temps(live, &file_name.to_string_lossy());
     let mut tmp_name = file_name.to_os_string();
     tmp_name.push(format!(".tmp.{}", std::process::id()));
     let tmp = live.with_file_name(tmp_name);
@@ -80,6 +81,34 @@ pub fn publish(spec: &FeedSpec, live: &Path, opts: &WriteOptions) -> Result<Writ
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Removes `<live>.tmp.<pid>` files left by a publisher that was killed
+/// (its process no longer exists), so crashes do not accumulate garbage
+/// beside the live feed. A temp file of a running process is left alone.
+fn remove_stale_temps(live: &Path, file_name: &str) {
+    let dir = match live.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return;
+    };
+    let prefix = format!("{file_name}.tmp.");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Makes the rename durable: fsync the directory that holds `live`.
