@@ -679,6 +679,39 @@ fn eval_context_caches_per_record_and_resets() {
     // the cached one.
     assert!(q1.matches(&a, &mut ctx));
     assert!(!q2.matches(&a, &mut ctx));
+    assert_eq!(ctx.parses, 3);
+}
+
+#[test]
+fn several_queries_parse_a_source_once() {
+    let queries = [
+        q("source.id = 42"),
+        q(r#"source."odd key".x = "y" and type = "ipv4""#),
+        q("source.ports contains 443 or source.flag = true"),
+        q("confidence > 5"),
+    ];
+    let mut ctx = EvalContext::new();
+    for r in [rec(), bare(), stix()] {
+        ctx.reset();
+        let before = ctx.parses;
+        let hits: Vec<bool> = queries.iter().map(|q| q.matches(&r, &mut ctx)).collect();
+        assert_eq!(ctx.parses - before, 1, "{hits:?}");
+    }
+    let r = rec();
+    ctx.reset();
+    let hits: Vec<bool> = queries.iter().map(|q| q.matches(&r, &mut ctx)).collect();
+    assert_eq!(hits, [true, true, true, true]);
+    // A query without source paths never parses.
+    ctx.reset();
+    let before = ctx.parses;
+    assert!(queries[3].matches(&r, &mut ctx));
+    assert_eq!(ctx.parses, before);
+}
+
+#[test]
+fn unicode_whitespace_separates_tokens() {
+    assert!(m("confidence\u{a0}=\u{2003}80", &rec()));
+    assert!(q("\u{a0}\u{3000}").matches_all());
 }
 
 #[test]
