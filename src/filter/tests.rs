@@ -879,6 +879,18 @@ fn error_unknown_enum_values() {
         6,
         "unknown TLP level \"purple\"; expected clear, white, green, amber, amber+strict or red",
     );
+    // Found by the fuzzer: a multi-byte character across byte 4 must be
+    // an error, not a panic.
+    assert_err(
+        r#"tlp = "gueſOen""#,
+        6,
+        "unknown TLP level \"gueſOen\"; expected clear, white, green, amber, amber+strict or red",
+    );
+    assert_err(
+        r#"tlp in ("red", "ééé")"#,
+        15,
+        "unknown TLP level \"ééé\"; expected clear, white, green, amber, amber+strict or red",
+    );
     assert_err(
         r#"profile = "misp""#,
         10,
