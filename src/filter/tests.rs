@@ -934,12 +934,16 @@ fn error_operator_does_not_apply() {
 
 #[test]
 fn error_regex() {
-    let e = err(r#"value ~ "(abc""#);
-    assert_eq!(e.column, 8);
-    assert!(
-        matches!(&e.kind, QueryErrorKind::BadRegex { message } if message == "unclosed group"),
-        "{e}"
+    assert_err(r#"value ~ "(abc""#, 8, "invalid regex: unclosed group");
+    assert_err(
+        r#"tags !~ "a{2,1}""#,
+        8,
+        "invalid regex: invalid repetition count range, the start must be <= the end",
     );
+    assert!(matches!(
+        err(r#"value ~ "(abc""#).kind,
+        QueryErrorKind::BadRegex { .. }
+    ));
     assert_err(
         r#"value ~ 5"#,
         8,
@@ -997,6 +1001,7 @@ fn error_syntax() {
         "unexpected character '!'; negation is the keyword `not`",
     );
     assert_err("score = 1 # note", 10, "unexpected character '#'");
+    assert_err("value = «x»", 8, "unexpected character '«'");
     assert_err(
         "score in ()",
         10,
