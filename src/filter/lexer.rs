@@ -99,9 +99,13 @@ impl<'a> Lexer<'a> {
 
     /// The next token and its starting byte offset.
     pub(crate) fn next_token(&mut self) -> Result<(Tok<'a>, usize), LexError> {
-        let bytes = self.text.as_bytes();
-        while self.pos < bytes.len() && bytes[self.pos].is_ascii_whitespace() {
-            self.pos += 1;
+        // Any Unicode whitespace separates tokens (a non-breaking space
+        // pasted from a web page is not an error).
+        while let Some(c) = self.text[self.pos..].chars().next() {
+            if !c.is_whitespace() {
+                break;
+            }
+            self.pos += c.len_utf8();
         }
         let start = self.pos;
         let Some(b) = self.byte(start) else {

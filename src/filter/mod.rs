@@ -8,7 +8,7 @@
 //!     and last_modified > now() - 30d
 //! ```
 //! The compile evaluates every collection's query on every record in one
-//! pass, so a query is compiled into a tree of enum nodes ([`pred`]): fields
+//! pass, so a query is compiled into a tree of enum nodes (`pred.rs`): fields
 //! are resolved to variants, literals are converted to the field's type,
 //! regexes are compiled, and every type error is a parse error. Evaluation
 //! never looks a name up or allocates, except to parse the source JSON once

@@ -761,7 +761,13 @@ impl<'a> Parser<'a> {
                 Ok(t) => Lit::Time(t),
                 Err(_) => return Err(self.err(col, K::BadTime { text: s })),
             },
-            (Class::Tlp, Raw::Str(s)) => match Tlp::parse(&s) {
+            // TLP names are ASCII. The guard also keeps non-ASCII text away
+            // from `Tlp::parse`, which slices `s[..4]` and panics when byte 4
+            // is inside a character (reported to the owner of record/).
+            (Class::Tlp, Raw::Str(s)) => match Some(&s)
+                .filter(|s| s.is_ascii())
+                .and_then(|s| Tlp::parse(s))
+            {
                 Some(t) => Lit::Tlp(tlp_rank(t)),
                 None => return Err(self.err(col, K::UnknownTlp { value: s })),
             },

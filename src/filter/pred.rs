@@ -488,6 +488,8 @@ pub struct EvalContext {
     scratch: Vec<u8>,
     /// simd-json's internal buffers, reused across records.
     buffers: simd_json::Buffers,
+    /// How many times a source was parsed (tests check the sharing).
+    pub(super) parses: u64,
 }
 
 impl EvalContext {
@@ -497,6 +499,7 @@ impl EvalContext {
             parsed: None,
             scratch: Vec::new(),
             buffers: simd_json::Buffers::default(),
+            parses: 0,
         }
     }
 
@@ -515,6 +518,7 @@ impl EvalContext {
             self.parsed =
                 simd_json::owned::to_value_with_buffers(&mut self.scratch, &mut self.buffers).ok();
             self.key = Some(key);
+            self.parses += 1;
         }
         self.parsed.as_ref()
     }

@@ -679,6 +679,39 @@ fn eval_context_caches_per_record_and_resets() {
     // the cached one.
     assert!(q1.matches(&a, &mut ctx));
     assert!(!q2.matches(&a, &mut ctx));
+    assert_eq!(ctx.parses, 3);
+}
+
+#[test]
+fn several_queries_parse_a_source_once() {
+    let queries = [
+        q("source.id = 42"),
+        q(r#"source."odd key".x = "y" and type = "ipv4""#),
+        q("source.ports contains 443 or source.flag = true"),
+        q("confidence > 5"),
+    ];
+    let mut ctx = EvalContext::new();
+    for r in [rec(), bare(), stix()] {
+        ctx.reset();
+        let before = ctx.parses;
+        let hits: Vec<bool> = queries.iter().map(|q| q.matches(&r, &mut ctx)).collect();
+        assert_eq!(ctx.parses - before, 1, "{hits:?}");
+    }
+    let r = rec();
+    ctx.reset();
+    let hits: Vec<bool> = queries.iter().map(|q| q.matches(&r, &mut ctx)).collect();
+    assert_eq!(hits, [true, true, true, true]);
+    // A query without source paths never parses.
+    ctx.reset();
+    let before = ctx.parses;
+    assert!(queries[3].matches(&r, &mut ctx));
+    assert_eq!(ctx.parses, before);
+}
+
+#[test]
+fn unicode_whitespace_separates_tokens() {
+    assert!(m("confidence\u{a0}=\u{2003}80", &rec()));
+    assert!(q("\u{a0}\u{3000}").matches_all());
 }
 
 #[test]
@@ -846,6 +879,18 @@ fn error_unknown_enum_values() {
         6,
         "unknown TLP level \"purple\"; expected clear, white, green, amber, amber+strict or red",
     );
+    // Found by the fuzzer: a multi-byte character across byte 4 must be
+    // an error, not a panic.
+    assert_err(
+        r#"tlp = "gueſOen""#,
+        6,
+        "unknown TLP level \"gueſOen\"; expected clear, white, green, amber, amber+strict or red",
+    );
+    assert_err(
+        r#"tlp in ("red", "ééé")"#,
+        15,
+        "unknown TLP level \"ééé\"; expected clear, white, green, amber, amber+strict or red",
+    );
     assert_err(
         r#"profile = "misp""#,
         10,
@@ -889,12 +934,16 @@ fn error_operator_does_not_apply() {
 
 #[test]
 fn error_regex() {
-    let e = err(r#"value ~ "(abc""#);
-    assert_eq!(e.column, 8);
-    assert!(
-        matches!(&e.kind, QueryErrorKind::BadRegex { message } if message == "unclosed group"),
-        "{e}"
+    assert_err(r#"value ~ "(abc""#, 8, "invalid regex: unclosed group");
+    assert_err(
+        r#"tags !~ "a{2,1}""#,
+        8,
+        "invalid regex: invalid repetition count range, the start must be <= the end",
     );
+    assert!(matches!(
+        err(r#"value ~ "(abc""#).kind,
+        QueryErrorKind::BadRegex { .. }
+    ));
     assert_err(
         r#"value ~ 5"#,
         8,
@@ -952,6 +1001,7 @@ fn error_syntax() {
         "unexpected character '!'; negation is the keyword `not`",
     );
     assert_err("score = 1 # note", 10, "unexpected character '#'");
+    assert_err("value = «x»", 8, "unexpected character '«'");
     assert_err(
         "score in ()",
         10,
