@@ -114,7 +114,9 @@ impl Tlp {
     /// optional `TLP:` prefix).
     pub fn parse(s: &str) -> Option<Tlp> {
         let s = s.trim();
-        let s = if s.len() >= 4 && s[..4].eq_ignore_ascii_case("tlp:") {
+        // `get` rather than slicing: byte 4 may fall inside a multi-byte
+        // character of hostile input.
+        let s = if s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("tlp:")) {
             &s[4..]
         } else {
             s
@@ -323,5 +325,7 @@ mod tests {
         assert_eq!(Tlp::parse("tlp:clear"), Some(Tlp::Clear));
         assert_eq!(Tlp::parse("GREEN"), Some(Tlp::Green));
         assert_eq!(Tlp::parse("TLP:PURPLE"), None);
+        // Found by fuzzing: byte 4 inside a multi-byte character.
+        assert_eq!(Tlp::parse("gueſOen"), None);
     }
 }
