@@ -479,7 +479,9 @@ fn select(records: &[Record], plans: &[Plan]) -> Vec<Vec<u32>> {
             |(mut ctx, mut acc), (i, rec)| {
                 ctx.reset();
                 for (p, plan) in plans.iter().enumerate() {
-                    if owner_ok(plan, rec) && plan.query.matches(rec, &mut ctx) {
+                    if owner_ok(plan, rec)
+                        && (plan.query.matches_all() || plan.query.matches(rec, &mut ctx))
+                    {
                         acc[p].push(i as u32);
                     }
                 }
