@@ -583,6 +583,9 @@ fn version_of(json: &str) -> Option<Micros> {
     time::parse_rfc3339(t).ok()
 }
 
+/// One collection's report and its builder warnings counted by message.
+pub(crate) type Outcomes = (CollectionReport, BTreeMap<String, u64>);
+
 /// Assigns date_added to every new or changed object, writes the feed and
 /// publishes it atomically. Returns the writer's statistics and each
 /// collection's report and warnings.
@@ -591,13 +594,7 @@ pub(crate) fn publish(
     built: Vec<Built>,
     live: &Path,
     wopts: &WriteOptions,
-) -> Result<
-    (
-        feed::WriteStats,
-        Vec<(CollectionReport, BTreeMap<String, u64>)>,
-    ),
-    CompileError,
-> {
+) -> Result<(feed::WriteStats, Vec<Outcomes>), CompileError> {
     // Decision 9: date_added is never earlier than the moment the version
     // becomes visible. The file becomes visible when it is renamed into
     // place, after it is written and verified, so new versions are dated
@@ -626,14 +623,13 @@ pub(crate) fn publish(
             warnings,
             ..
         } = b;
-        let mut next = visible.max(previous_last.saturating_add(1));
+        let first = visible.max(previous_last.saturating_add(1));
         let mut fresh: Vec<usize> = (0..objects.len())
             .filter(|&i| objects[i].date_added.is_none())
             .collect();
         fresh.sort_by_key(|&i| objects[i].order);
-        for i in fresh {
-            objects[i].date_added = Some(next);
-            next += 1;
+        for (date_added, i) in (first..).zip(fresh) {
+            objects[i].date_added = Some(date_added);
         }
         objects.sort_by(|a, b| {
             (a.date_added, &a.id, a.version_us).cmp(&(b.date_added, &b.id, b.version_us))

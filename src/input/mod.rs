@@ -635,10 +635,10 @@ impl Scratch {
 }
 
 /// A refusal: reason and detail.
-pub(crate) type Rejection = (RejectReason, String);
+pub type Rejection = (RejectReason, String);
 
 /// Collects warnings for one record.
-pub(crate) type Fixes = Vec<(WarningKind, String)>;
+pub type Fixes = Vec<(WarningKind, String)>;
 
 /// The outcome of one record.
 struct Out {
@@ -653,7 +653,7 @@ pub fn parse_record(
     profile: Profile,
     text: &[u8],
     origin: Origin,
-) -> Result<(Record, Vec<(WarningKind, String)>), (RejectReason, String)> {
+) -> Result<(Record, Fixes), Rejection> {
     let mut scratch = Scratch::default();
     let mut fixes = Vec::new();
     let r = parse_one(&mut scratch, profile, text, origin, None, &mut fixes)?;
