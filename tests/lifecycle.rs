@@ -436,3 +436,45 @@ fn stale_temp_files_of_dead_publishers_are_removed() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn drop_expired_leaves_out_indicators_whose_valid_until_has_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.ndjson");
+    let feed = dir.path().join("feed.taxii");
+    std::fs::write(
+        &export,
+        concat!(
+            r#"{"type":"ipv4","value":"198.51.100.1","last_modified":"2020-01-01T00:00:00Z"}"#,
+            "\n",
+            r#"{"type":"ipv4","value":"198.51.100.2","last_modified":"2999-01-01T00:00:00Z"}"#,
+            "\n",
+            r#"{"type":"sha256","value":"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae","last_modified":"2020-01-01T00:00:00Z"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let mut config = std::fs::read_to_string(write_config(dir.path(), "confidence >= 50", ""))
+        .unwrap()
+        .replace("default = 720", "default = 720\nsha256 = -1");
+    config = config.replacen("title = \"All\"", "title = \"All\"\ndrop_expired = true", 1);
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    let s = compile(&dir.path().join("config.toml")).unwrap();
+    let all = s.collections.iter().find(|c| c.id == ALL).unwrap();
+    assert_eq!(all.expired, 1, "{all:?}");
+    let v = snapshot(&feed);
+    let names: Vec<String> = v[ALL]
+        .values()
+        .map(|(_, b)| String::from_utf8_lossy(b).to_string())
+        .filter(|t| t.contains("\"type\":\"indicator\""))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names.iter().all(|t| !t.contains("198.51.100.1'")),
+        "{names:?}"
+    );
+    // The default (keep) publishes all three in the IPv4 collection's peer.
+    let ipv4 = s.collections.iter().find(|c| c.id == IPV4).unwrap();
+    assert_eq!(ipv4.expired, 0);
+    assert_eq!(ipv4.added, 2);
+}
