@@ -29,6 +29,11 @@ pub struct ColState {
     pub readers: HashSet<String>,
     /// The collection is served over TAXII 2.1.
     pub v21: bool,
+    /// The collection is served over TAXII 2.0.
+    pub v20: bool,
+    /// The unfiltered TAXII 2.0 view (built on first need, once per
+    /// generation: one pass over the entry table).
+    pub view20: OnceLock<super::v20::View20>,
     /// Holds both 2.0 and 2.1 object versions (computed on first need: it
     /// takes a pass over the entry table, and opening must stay O(1)).
     mixed_spec: OnceLock<bool>,
@@ -122,6 +127,8 @@ impl Served {
                     .map(|c| c.readers.iter().filter(|r| *r != "*").cloned().collect())
                     .unwrap_or_default(),
                 v21: cm.taxii_versions.iter().any(|v| v == "2.1"),
+                v20: cm.taxii_versions.iter().any(|v| v == "2.0"),
+                view20: OnceLock::new(),
                 mixed_spec: OnceLock::new(),
             });
         }
