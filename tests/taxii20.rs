@@ -14,6 +14,9 @@ const ACC20: &str = "application/vnd.oasis.taxii+json; version=2.0";
 const ACC_STIX20: &str = "application/vnd.oasis.stix+json; version=2.0";
 /// The passthrough STIX 2.1 object (no 2.0 form) added to `public`.
 const PASS21: &str = "malware--00000000-0000-4000-8000-000000000900";
+/// A passthrough object with a STIX 2.0 version, then a later STIX 2.1
+/// version (no 2.0 form): 2.0 shows the first, 2.1 the second.
+const MIXED: &str = "malware--00000000-0000-4000-8000-000000000901";
 
 /// `ov` with a STIX 2.0 serialization (distinct bytes: no spec_version,
 /// "(2.0)" in the name).
@@ -38,6 +41,11 @@ fn public_objs() -> Vec<ObjectVersion> {
     let mut v: Vec<ObjectVersion> = objects(N, T0).into_iter().map(with20).collect();
     let last = v.last().unwrap().date_added_us;
     v.push(ov("malware", 900, 1, last + 1_000_000));
+    let mut p20 = with20(ov("malware", 901, 1, last + 2_000_000));
+    p20.spec_version = taxii_edge::feed::SpecVersion::V20;
+    p20.json21 = p20.json20.clone().unwrap();
+    v.push(p20);
+    v.push(ov("malware", 901, 2, last + 3_000_000));
     v
 }
 
@@ -61,7 +69,10 @@ fn model20(pred: impl Fn(&ObjectVersion, bool, bool) -> bool) -> Vec<String> {
     objs.iter()
         .filter(|o| o.json20.is_some())
         .filter(|o| {
-            let vs = objs.iter().filter(|p| p.id == o.id).map(|p| p.version_us);
+            let vs = objs
+                .iter()
+                .filter(|p| p.id == o.id && p.json20.is_some())
+                .map(|p| p.version_us);
             let max = vs.clone().max().unwrap();
             let min = vs.min().unwrap();
             pred(o, o.version_us == min, o.version_us == max)
@@ -327,7 +338,11 @@ async fn objects_bundle_headers_and_ranges() {
     let path = objects_path(PUBLIC);
     let all = lasts();
     let t = all.len();
-    assert_eq!(t, N as usize);
+    assert_eq!(t, N as usize + 1);
+    assert_eq!(
+        all[t - 1],
+        format!("{MIXED} {}", taxii_edge::time::fmt_ms(T0 + 1_000_000))
+    );
 
     let r = get20(s.addr, &path, &[]).await;
     assert_eq!(r.status, 200);
@@ -339,7 +354,7 @@ async fn objects_bundle_headers_and_ranges() {
     assert_eq!(r.header("accept-ranges"), Some("items"));
     assert_eq!(
         r.header("vary"),
-        Some("Accept, Accept-Encoding, Authorization")
+        Some("Accept, Accept-Encoding, Authorization, Range")
     );
     assert_eq!(r.header("cache-control"), Some("public, max-age=60"));
     assert!(r.header("content-encoding").is_none());
@@ -560,10 +575,11 @@ async fn manifest_shape_and_grouped_versions() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some(TAXII20));
     let items = r.json()["objects"].as_array().unwrap().clone();
-    assert_eq!(items.len(), N as usize);
+    let t = N as usize + 1;
+    assert_eq!(items.len(), t);
     assert_eq!(
         r.header("content-range"),
-        Some(format!("items 0-{}/{N}", N - 1).as_str())
+        Some(format!("items 0-{}/{t}", t - 1).as_str())
     );
     let lasts: Vec<String> = lasts();
     for (m, want) in items.iter().zip(&lasts) {
@@ -588,7 +604,7 @@ async fn manifest_shape_and_grouped_versions() {
     )
     .await;
     let items = r.json()["objects"].as_array().unwrap().clone();
-    assert_eq!(items.len(), N as usize);
+    assert_eq!(items.len(), t);
     let ids: Vec<&str> = items.iter().map(|m| m["id"].as_str().unwrap()).collect();
     let want_ids: Vec<&str> = lasts.iter().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(ids, want_ids);
@@ -623,7 +639,7 @@ async fn manifest_shape_and_grouped_versions() {
     assert_eq!(r.status, 206);
     assert_eq!(
         r.header("content-range"),
-        Some(format!("items 3-4/{N}").as_str())
+        Some(format!("items 3-4/{t}").as_str())
     );
     let ids: Vec<String> = r.json()["objects"]
         .as_array()
@@ -685,6 +701,22 @@ async fn object_by_id_auth_and_write_methods() {
     assert_eq!(
         get(s.addr, &format!("{base}{PASS21}/"), &[]).await.status,
         200
+    );
+    // Mixed passthrough: each version answers with its own latest.
+    let r = get20(s.addr, &format!("{base}{MIXED}/"), &[]).await;
+    assert_eq!(
+        bundle_items(&r),
+        vec![format!(
+            "{MIXED} {}",
+            taxii_edge::time::fmt_ms(T0 + 1_000_000)
+        )]
+    );
+    let r = get(s.addr, &format!("{base}{MIXED}/"), &[]).await;
+    let v = r.json();
+    assert_eq!(v["objects"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(
+        v["objects"][0]["modified"],
+        taxii_edge::time::fmt_ms(T0 + 2_000_000)
     );
 
     // Write methods (decision 13) in the 2.0 media type.

@@ -57,7 +57,7 @@ use super::Shared;
 use crate::feed::{CollectionFeed, SpecVersion};
 use crate::time;
 use bytes::Bytes;
-use http::header::{HeaderValue, ACCEPT_RANGES, CONTENT_RANGE, RANGE};
+use http::header::{HeaderValue, ACCEPT_RANGES, CONTENT_RANGE, RANGE, VARY};
 use http::{Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
@@ -420,7 +420,18 @@ fn unsatisfiable(w: &Window) -> TaxiiError {
     e
 }
 
-/// Status, `Content-Range` and `Accept-Ranges` of a list answer.
+/// Vary of a paginated answer: `Range` selects the items too (shared
+/// caches must not answer one range with another).
+const VARY_RANGE: &str = "Accept, Accept-Encoding, Authorization, Range";
+
+fn vary_range(mut resp: Response<Body>) -> Response<Body> {
+    resp.headers_mut()
+        .insert(VARY, HeaderValue::from_static(VARY_RANGE));
+    resp
+}
+
+/// Status, `Content-Range` and `Accept-Ranges` of a list answer (`Vary`
+/// is set after [`router::finish`] by [`vary_range`]).
 fn range_headers(resp: &mut Response<Body>, w: &Window) {
     if matches!(w, Window::Items { partial: true, .. }) {
         *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -469,14 +480,14 @@ fn collections_page<B>(
     let etag = router::etag_of(served.etag_gen, hasher.digest(), None);
     let mut resp = Response::new(Body::from_bytes(body));
     range_headers(&mut resp, &w);
-    Ok(router::finish(
+    Ok(vary_range(router::finish(
         req,
         &shared.settings,
         caller,
         TAXII20,
         etag,
         resp,
-    ))
+    )))
 }
 
 /// Parses a 2.0 list query: the 2.1 parser with the parameters 2.0 does
@@ -696,14 +707,14 @@ fn list<B>(
     let mut resp = Response::new(body);
     range_headers(&mut resp, &w);
     date_headers(&mut resp, cf, &idx, f.added_after);
-    Ok(router::finish(
+    Ok(vary_range(router::finish(
         req,
         &shared.settings,
         caller,
         ctype,
         etag,
         resp,
-    ))
+    )))
 }
 
 /// X-TAXII-Date-Added-First/Last (TAXII 2.0 section 3.2) of the returned
