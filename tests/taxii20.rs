@@ -249,6 +249,33 @@ async fn discovery_api_root_collections_and_version_matrix() {
         assert_eq!(r.status, 406, "{p}");
         assert_eq!(r.header("content-type"), Some(TAXII21));
     }
+    // An Accept naming both versions gets the one the collection offers;
+    // a wildcard keeps meaning 2.1 on the api-root paths.
+    let both =
+        "application/taxii+json;version=2.1, application/vnd.oasis.stix+json; version=2.0;q=0.5";
+    let r = get(
+        s.addr,
+        &format!("{private}objects/"),
+        &[("accept", both), ("authorization", &alice)],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some(STIX20));
+    let r = get(
+        s.addr,
+        &format!("{private}objects/"),
+        &[("accept", "*/*"), ("authorization", &alice)],
+    )
+    .await;
+    assert_eq!(r.status, 406);
+    let r = get(
+        s.addr,
+        &format!("{secret}objects/"),
+        &[("accept", both), ("authorization", &bob)],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some(TAXII21));
     // …but access comes first: a hidden collection stays hidden.
     let r = get(
         s.addr,

@@ -68,6 +68,22 @@ pub struct Negotiated {
 ///   range. Between acceptable versions the higher q wins, then an
 ///   explicitly named version over a wildcard, then the path default.
 pub fn negotiate<'a>(values: impl Iterator<Item = &'a [u8]>, offer: Offer) -> Negotiated {
+    negotiate_with(values, offer, true)
+}
+
+/// [`negotiate`] counting only explicitly named TAXII media types: used
+/// when the path-level choice is a version the collection does not offer,
+/// to honour an `Accept` that also names the version it does offer
+/// (wildcards keep meaning the path default, so they still get a 406).
+pub fn negotiate_named<'a>(values: impl Iterator<Item = &'a [u8]>, offer: Offer) -> Negotiated {
+    negotiate_with(values, offer, false)
+}
+
+fn negotiate_with<'a>(
+    values: impl Iterator<Item = &'a [u8]>,
+    offer: Offer,
+    wildcards: bool,
+) -> Negotiated {
     let (mut q20, mut q21, mut qw): (Option<f32>, Option<f32>, Option<f32>) = (None, None, None);
     let mut seen = false;
     let mut named20 = false;
@@ -95,7 +111,8 @@ pub fn negotiate<'a>(values: impl Iterator<Item = &'a [u8]>, offer: Offer) -> Ne
             match class {
                 Class::V20 => max(&mut q20, q),
                 Class::V21 => max(&mut q21, q),
-                Class::Any => max(&mut qw, q),
+                Class::Any if wildcards => max(&mut qw, q),
+                Class::Any => {}
             }
         }
     }
@@ -108,7 +125,7 @@ pub fn negotiate<'a>(values: impl Iterator<Item = &'a [u8]>, offer: Offer) -> Ne
     };
     if !seen {
         return Negotiated {
-            chosen: Some(offer.default),
+            chosen: wildcards.then_some(offer.default),
             asked: offer.default,
         };
     }
@@ -433,6 +450,19 @@ mod tests {
         assert_eq!(neg(&["text/html"], only20), (None, V20));
         assert_eq!(neg(&["text/html"], both), (None, V21));
         assert_eq!(neg(&[""], both).0, None);
+        // Named only: wildcards do not count.
+        let named = |v: &[&str], offer| {
+            negotiate_named(v.iter().map(|s: &&str| s.as_bytes()), offer).chosen
+        };
+        assert_eq!(named(&["*/*"], only20), None);
+        assert_eq!(named(&[], only20), None);
+        assert_eq!(
+            named(
+                &["application/taxii+json;version=2.1, application/vnd.oasis.taxii+json; version=2.0;q=0.5"],
+                only20
+            ),
+            Some(V20)
+        );
         // A wildcard with a higher q than the named version.
         assert_eq!(
             neg(

@@ -87,6 +87,18 @@ impl Route<'_> {
         }
     }
 
+    /// The (api root, collection) segments of a collection path.
+    fn collection(&self) -> Option<(&str, &str)> {
+        match self {
+            Route::Collection(r, c)
+            | Route::Objects(r, c)
+            | Route::Manifest(r, c)
+            | Route::Object(r, c, _)
+            | Route::Versions(r, c, _) => Some((r, c)),
+            _ => None,
+        }
+    }
+
     /// The TAXII versions this path exists in.
     fn offer(&self) -> Offer {
         use TaxiiVersion::*;
@@ -315,6 +327,30 @@ async fn dispatch<B>(
             format!("this resource is available as {what}"),
         );
         return (e.in_version(asked).into_response(), label, caller);
+    };
+    // The path-level choice is a version this collection does not offer,
+    // but the Accept also names one it does: answer in that one.
+    let version = match route
+        .collection()
+        .and_then(|(r, c)| find_collection(served, r, c))
+    {
+        Some(i) if !served.cols[i].offers(version) => {
+            let offer = route.offer();
+            negotiate::negotiate_named(
+                req.headers()
+                    .get_all(ACCEPT)
+                    .iter()
+                    .map(HeaderValue::as_bytes),
+                Offer {
+                    v20: offer.v20 && served.cols[i].v20,
+                    v21: offer.v21 && served.cols[i].v21,
+                    default: version,
+                },
+            )
+            .chosen
+            .unwrap_or(version)
+        }
+        _ => version,
     };
     let result = match version {
         TaxiiVersion::V21 => resource(shared, served, req, &route, &caller, read),

@@ -40,6 +40,14 @@ pub struct ColState {
 }
 
 impl ColState {
+    /// Whether the collection is served over TAXII version `v`.
+    pub fn offers(&self, v: super::negotiate::TaxiiVersion) -> bool {
+        match v {
+            super::negotiate::TaxiiVersion::V20 => self.v20,
+            super::negotiate::TaxiiVersion::V21 => self.v21,
+        }
+    }
+
     /// Whether the collection mixes STIX 2.0 and 2.1 versions; the
     /// precompressed default pages assume the default `match[spec_version]`
     /// removes nothing, which only holds when it does not.
