@@ -13,6 +13,8 @@
 //! api-root paths (see [`negotiate::negotiate`]); `*/*` and no `Accept`
 //! mean 2.1 there, `/taxii2/` is 2.1 only, `/taxii/` is 2.0 only (where
 //! `*/*` and no `Accept` mean 2.0), and `…/versions/` exists in 2.1 only.
+//! On a collection offering one version only, an `Accept` that names both
+//! gets the one it offers (a wildcard still means 2.1 there, hence a 406).
 //! Errors raised before the version is settled use the media type of the
 //! version the client asked for. The TAXII 2.0 resources live in
 //! [`super::v20`].
