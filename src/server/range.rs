@@ -10,9 +10,12 @@
 //! Malformed headers (RFC 9110 section 14.2): a range unit other than
 //! `items` MUST be ignored, so `bytes=0-10` is treated as no Range at all;
 //! an `items` range that is syntactically invalid (`items=5-2`, `items=x`,
-//! several ranges, several `Range` headers) MAY be ignored or rejected: we
-//! reject it with a 400, because ignoring it would silently hand a client
-//! that asked for a page the whole collection.
+//! several `Range` headers) MAY be ignored or rejected: we reject it with a
+//! 400, because ignoring it would silently hand a client that asked for a
+//! page the whole collection. Several ranges in one header (`items=0-1,5-6`)
+//! are valid HTTP, but TAXII 2.0 defines no multipart answer and a server
+//! MAY ignore any Range; we answer 400 for the same reason (a deliberate
+//! choice: no TAXII client sends them).
 //!
 //! The window rules are TAXII-NOTES decision 15; see [`window`].
 
