@@ -524,7 +524,13 @@ fn resource<B>(
         Route::Objects(root, c) | Route::Manifest(root, c) => {
             let i = collection_for(served, root, c)?;
             if !read {
-                return write_refused(served, i, caller, "objects cannot be added");
+                return write_refused(
+                    served,
+                    i,
+                    caller,
+                    list_unreadable,
+                    "objects cannot be added",
+                );
             }
             let ep = if matches!(route, Route::Objects(..)) {
                 Endpoint::Objects
@@ -543,13 +549,25 @@ fn resource<B>(
         Route::Object(root, c, oid) | Route::Versions(root, c, oid) => {
             let i = collection_for(served, root, c)?;
             if !read {
-                return write_refused(served, i, caller, "objects cannot be deleted");
+                return write_refused(
+                    served,
+                    i,
+                    caller,
+                    list_unreadable,
+                    "objects cannot be deleted",
+                );
             }
             let ep = if matches!(route, Route::Object(..)) {
                 Endpoint::Object
             } else {
                 Endpoint::Versions
             };
+            // Access first: whether an object exists is itself information
+            // a caller who cannot read the collection must not get.
+            match served.access(i, caller, list_unreadable) {
+                Access::Read => {}
+                a => return Err(access_error(a)),
+            }
             let cf = &served.feed.collections()[i];
             let versions = cf.versions_of(oid);
             if versions.is_empty() {
@@ -576,17 +594,19 @@ pub(super) fn collection_for(served: &Served, root: &str, c: &str) -> Result<usi
     find_collection(served, root, c).ok_or_else(|| TaxiiError::not_found("no such collection"))
 }
 
-/// Decision 13: 403 on a collection the caller can read (`can_write` is
-/// false everywhere), 404 on one it cannot (TAXII 2.1 section 5.7 for
-/// DELETE), 401 when credentials could change that.
+/// Decision 13: 403 on a collection the caller can see (`can_write` is
+/// false everywhere; a collection listed with `can_read: false` is seen
+/// too), 404 on one it cannot (TAXII 2.1 section 5.7 for DELETE), 401 when
+/// credentials could change that.
 pub(super) fn write_refused(
     served: &Served,
     i: usize,
     caller: &Caller,
+    list_unreadable: bool,
     what: &str,
 ) -> Result<Response<Body>, TaxiiError> {
-    match served.access(i, caller, false) {
-        Access::Read => Err(TaxiiError::forbidden(format!(
+    match served.access(i, caller, list_unreadable) {
+        Access::Read | Access::Forbidden => Err(TaxiiError::forbidden(format!(
             "this collection is read-only (can_write: false): {what}"
         ))),
         Access::Unauthenticated => Err(TaxiiError::unauthorized()),

@@ -342,7 +342,13 @@ pub(super) fn resource<B>(
         Route::Objects(root, c) | Route::Manifest(root, c) => {
             let i = router::collection_for(served, root, c)?;
             if !read {
-                return router::write_refused(served, i, caller, "objects cannot be added");
+                return router::write_refused(
+                    served,
+                    i,
+                    caller,
+                    list_unreadable,
+                    "objects cannot be added",
+                );
             }
             readable(served, i, caller, list_unreadable)?;
             list(
@@ -358,7 +364,13 @@ pub(super) fn resource<B>(
         Route::Object(root, c, oid) => {
             let i = router::collection_for(served, root, c)?;
             if !read {
-                return router::write_refused(served, i, caller, "objects cannot be deleted");
+                return router::write_refused(
+                    served,
+                    i,
+                    caller,
+                    list_unreadable,
+                    "objects cannot be deleted",
+                );
             }
             readable(served, i, caller, list_unreadable)?;
             object(shared, served, req, caller, root, i, oid)
