@@ -46,11 +46,6 @@ async fn object_existence_leaks_to_a_non_reader() {
     assert_eq!(a.text(), b.text(), "different bodies reveal the object");
 }
 
-/// Imported data with equal date_added values: a token remembers
-/// (date_added, rank). When an entry that sorts before the token's position
-/// within that run disappears in the next generation (removed at the
-/// source), resume_index = first_at(D) + rank skips an object the client
-
 /// Decision 13: a collection listed to the caller (`can_read: false`) is
 /// seen, so POST answers 403 (read-only), not 404.
 #[tokio::test]
