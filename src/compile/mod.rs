@@ -322,6 +322,22 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         }
     }
 
+    // A collection that left the config loses all its objects: the same
+    // guard applies (and its revocation history goes with it, see README).
+    if let (Some(prev), false) = (&previous, opts.allow_shrink) {
+        for (m, c) in prev.meta().collections.iter().zip(prev.collections()) {
+            if !c.is_empty() && !plans.iter().any(|p| p.id.to_string() == m.id) {
+                return Err(CompileError::Shrink {
+                    collection: format!("{} ({}, no longer in the config)", m.title, m.id),
+                    before: c.len() as u64,
+                    after: 0,
+                    lost_pct: 100.0,
+                    guard_pct: cfg.compile.shrink_guard * 100.0,
+                });
+            }
+        }
+    }
+
     // Publish.
     let t = Instant::now();
     let generation = hex(&rand::random::<[u8; 16]>());
