@@ -104,11 +104,10 @@ impl Who {
 
     /// Collections (by number) this caller may read.
     fn reads(self, k: u32) -> bool {
-        match (self, k) {
-            (Who::Anonymous | Who::Alice | Who::Bob, 0) => true,
-            (Who::Alice, 1) | (Who::Bob, 2) => true,
-            _ => false,
-        }
+        matches!(
+            (self, k),
+            (Who::Anonymous | Who::Alice | Who::Bob, 0) | (Who::Alice, 1) | (Who::Bob, 2)
+        )
     }
 }
 
