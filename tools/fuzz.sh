@@ -31,6 +31,15 @@ seed() { # target → fills fuzz/corpus/target once from committed seeds and tes
             for f in ../testdata/inputs/* ../testdata/bad/*; do
                 [ -f "$f" ] && head -c 16384 "$f" > "$c/td-$(basename "$f")"
             done ;;
+        feed_reader)
+            # A real feed file: the sample exports compiled with the example
+            # config (without one the reader never gets past the magic).
+            if ! ls "$c"/*.taxii >/dev/null 2>&1; then
+                ( cd .. && cargo run --quiet -- compile --config testdata/example.toml \
+                    --out "fuzz/$c/example.taxii" >/dev/null 2>&1 ) \
+                    || echo "feed_reader: could not compile a seed feed" >&2
+                rm -f "$c"/*.tmp* 2>/dev/null
+            fi ;;
         pattern_build)
             # Indicator values from the sample exports, one per seed.
             grep -ho '"value": *"[^"]*"' ../testdata/inputs/*.ndjson 2>/dev/null | head -50 \

@@ -70,7 +70,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         rank,
     };
     let s = t.encode(&KEY);
-    assert_eq!(PageToken::decode(&s, &KEY).as_ref(), Ok(&t), "round trip of {s}");
+    assert_eq!(
+        PageToken::decode(&s, &KEY).as_ref(),
+        Ok(&t),
+        "round trip of {s}"
+    );
     // Tamper with one character, chosen and replaced by the rest of the input.
     let at = num(&mut d) as usize % s.len();
     let with = take(&mut d, 1).first().copied().unwrap_or(b'A');

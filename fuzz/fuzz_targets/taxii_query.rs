@@ -29,7 +29,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             back.filters, raw.filters,
             "canonical {canon:?} of {q:?} parses back to other filters"
         );
-        assert_eq!(back.canonical(), canon, "canonical form is not a fixed point");
+        assert_eq!(
+            back.canonical(),
+            canon,
+            "canonical form is not a fixed point"
+        );
         let _ = Filters::from_raw(&raw, kind);
         if let Some(l) = &raw.limit {
             if let Ok(n) = parse_limit(l, 1000) {
