@@ -123,8 +123,14 @@ where
 /// Starts an honest client polling `addr` on a fresh connection per
 /// request (so it competes with attackers for connection slots), over TLS
 /// when `tls` is given. Each request may take up to 20 s before it counts
-/// as a failure: the point is that it is served, not how fast.
-fn honest(addr: std::net::SocketAddr, tls: Option<tokio_rustls::TlsConnector>) -> Honest {
+/// as a failure: the point is that it is served, not how fast. It makes at
+/// least `min` requests, even if the attack is over sooner, so that the
+/// success rate and p99 rest on a sample.
+fn honest(
+    addr: std::net::SocketAddr,
+    tls: Option<tokio_rustls::TlsConnector>,
+    min: usize,
+) -> Honest {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let task = tokio::spawn(async move {
@@ -133,7 +139,7 @@ fn honest(addr: std::net::SocketAddr, tls: Option<tokio_rustls::TlsConnector>) -
             failures: Vec::new(),
             latencies: Vec::new(),
         };
-        while !flag.load(Ordering::SeqCst) || r.ok + r.failures.len() < 3 {
+        while !flag.load(Ordering::SeqCst) || r.ok + r.failures.len() < min {
             let t0 = Instant::now();
             let one = async {
                 let tcp = TcpStream::connect(addr)
@@ -215,7 +221,7 @@ async fn server(extra: &str) -> TestServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_is_cut_by_the_header_timeout() {
     let s = server("header_read_timeout_secs = 1").await;
-    let h = honest(s.addr, None);
+    let h = honest(s.addr, None, 50);
     let closed = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for i in 0..40 {
@@ -336,7 +342,7 @@ async fn h2_slow_headers_do_not_exhaust_connection_slots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_heads_are_refused() {
     let s = server("max_header_bytes = 16384").await;
-    let h = honest(s.addr, None);
+    let h = honest(s.addr, None, 50);
     let big_header = format!(
         "GET /taxii2/ HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "a".repeat(64 * 1024)
@@ -387,7 +393,7 @@ async fn idle_connections_do_not_lock_out_honest_clients() {
     for _ in 0..500 {
         idle.push(TcpStream::connect(s.addr).await.expect("connect"));
     }
-    let h = honest(s.addr, None);
+    let h = honest(s.addr, None, 10);
     // Hold them until the honest client has been served a few times.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let report = h.finish().await;
@@ -412,7 +418,7 @@ async fn idle_connections_do_not_lock_out_honest_clients() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_garbage() {
     let s = server("").await;
-    let h = honest(s.addr, None);
+    let h = honest(s.addr, None, 50);
     let mut garbage = b"GET /taxii2/ HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
     garbage.extend_from_slice(b"\x00\x01\x02\xff\xfe GARBAGE \r\n\r\n\x16\x03\x01");
     garbage.extend((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
@@ -455,7 +461,7 @@ async fn pipelined_garbage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_encodings_are_client_errors() {
     let s = server("").await;
-    let h = honest(s.addr, None);
+    let h = honest(s.addr, None, 50);
     let o = objects_path(PUBLIC);
     let cases: Vec<(Vec<u8>, u16)> = vec![
         // Queries: every decoding problem is a 400 (decision 7).
@@ -513,7 +519,7 @@ async fn bad_encodings_are_client_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_stream_floods() {
     let s = server("").await;
-    let h = honest(s.addr, None);
+    let h = honest(s.addr, None, 50);
     let tcp = TcpStream::connect(s.addr).await.unwrap();
     let (send, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
@@ -617,6 +623,7 @@ async fn tls_handshake_garbage() {
     let h = honest(
         s.addr,
         Some(tokio_rustls::TlsConnector::from(Arc::new(cfg))),
+        50,
     );
 
     let mut tasks = Vec::new();
@@ -653,7 +660,7 @@ async fn tls_handshake_garbage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_limits() {
     let s = server("default_page_size = 50\nmax_page_size = 50").await;
-    let h = honest(s.addr, None);
+    let h = honest(s.addr, None, 50);
     let o = objects_path(PUBLIC);
     for (limit, want) in [
         ("4294967296", Some(50)),
@@ -700,7 +707,7 @@ fn id_of(n: u32) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deep_match_id_lists() {
     let s = server("max_header_bytes = 1048576").await;
-    let h = honest(s.addr, None);
+    let h = honest(s.addr, None, 50);
     // Indicators are the objects whose n % 3 != 2.
     let real: Vec<u32> = (0..120).filter(|n| n % 3 != 2).take(20).collect();
     let mut ids: Vec<String> = (0..10_000u32).map(|k| format!("x{k:04}")).collect();
@@ -792,7 +799,7 @@ async fn next_after_a_long_match_id_list() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_parameters() {
     let s = server("max_header_bytes = 262144").await;
-    let h = honest(s.addr, None);
+    let h = honest(s.addr, None, 50);
     let o = objects_path(PUBLIC);
     for q in [
         "match[type]=indicator&match[type]=malware",
