@@ -837,3 +837,53 @@ async fn repeated_parameters() {
     );
     s.running.shutdown().await;
 }
+
+/// Request bodies on a read-only server: a declared huge `Content-Length`
+/// is refused with 413 before any body is read; an endless chunked body to
+/// POST objects gets its 403 (the collection is read-only) and the server
+/// stops reading: the client cannot push 64 MiB into it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_are_not_swallowed() {
+    let s = server("").await;
+    let h = honest(s.addr, None, 50);
+    let o = objects_path(PUBLIC);
+    let head = format!(
+        "POST {o} HTTP/1.1\r\nHost: x\r\nContent-Type: application/taxii+json;version=2.1\r\nContent-Length: 1000000000000\r\n\r\n"
+    );
+    let (got, _) = raw_exchange(s.addr, head.as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(statuses(&got), [413]);
+
+    let st = TcpStream::connect(s.addr).await.unwrap();
+    let (mut rd, mut wr) = st.into_split();
+    let head = format!(
+        "POST {o} HTTP/1.1\r\nHost: x\r\nContent-Type: application/taxii+json;version=2.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    wr.write_all(head.as_bytes()).await.unwrap();
+    let writer = tokio::spawn(async move {
+        let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+        let mut sent = 0usize;
+        for _ in 0..1024 {
+            match tokio::time::timeout(Duration::from_secs(3), wr.write_all(chunk.as_bytes())).await
+            {
+                Ok(Ok(())) => sent += 0x10000,
+                // Write error (closed) or no progress (the server stopped
+                // reading and the socket buffers are full).
+                _ => break,
+            }
+        }
+        sent
+    });
+    let (got, _) = read_until_close(&mut rd, Duration::from_secs(10)).await;
+    let sent = writer.await.unwrap();
+    assert_eq!(statuses(&got), [403], "{}", String::from_utf8_lossy(&got));
+    assert!(
+        sent < 64 << 20,
+        "the server swallowed the whole 64 MiB body"
+    );
+    let report = h.finish().await;
+    report.check(
+        "request bodies (1 TB Content-Length; endless chunked POST)",
+        &format!("413; 403 after {} KiB of an endless body", sent >> 10),
+    );
+    s.running.shutdown().await;
+}
