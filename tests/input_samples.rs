@@ -610,3 +610,23 @@ fn truncated_container_is_a_file_error() {
         "{msg}"
     );
 }
+
+/// Found by review: byte-offset slicing inside a multi-byte character
+/// panicked (and a panic in a rayon worker aborts the whole compile).
+#[test]
+fn multibyte_characters_at_prefix_offsets_never_panic() {
+    let origin = taxii_edge::record::Origin {
+        file: 0,
+        position: 1,
+        is_line: true,
+    };
+    let asn = r#"{"type":"asn","value":"AS€1"}"#;
+    assert!(taxii_edge::input::parse_record(Profile::Native, asn.as_bytes(), origin).is_err());
+    let tc = r#"{"type":"Address","ip":"198.51.100.1","dateAdded":"2021-11-02T13:07:08Z","securityLabels":{"data":[{"name":"TLP€x"}]}}"#;
+    let (rec, _) =
+        taxii_edge::input::parse_record(Profile::Threatconnect, tc.as_bytes(), origin).unwrap();
+    let Record::Indicator(ind) = rec else {
+        panic!("an indicator")
+    };
+    assert_eq!(ind.tlp, None);
+}

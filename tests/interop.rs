@@ -64,13 +64,19 @@ fn compile_into(config: &Path, dir: &Path) -> PathBuf {
 
 /// Writes every stored object of the feed as NDJSON: the 2.1 serialization
 /// of every collection, and the 2.0 serialization where present.
-fn dump_objects(feed: &Feed, dir: &Path) -> (PathBuf, PathBuf, usize, usize) {
+/// `with_21(collection index)` says whether that collection's 2.1 objects
+/// are written (a collection there only for its 2.0 form can be skipped).
+fn dump_objects(
+    feed: &Feed,
+    dir: &Path,
+    with_21: impl Fn(usize) -> bool,
+) -> (PathBuf, PathBuf, usize, usize) {
     let p21 = dir.join("objects21.ndjson");
     let p20 = dir.join("objects20.ndjson");
     let mut f21 = std::io::BufWriter::new(std::fs::File::create(&p21).unwrap());
     let mut f20 = std::io::BufWriter::new(std::fs::File::create(&p20).unwrap());
     let (mut n21, mut n20) = (0, 0);
-    for c in feed.collections() {
+    for (ci, c) in feed.collections().iter().enumerate() {
         for i in 0..c.len() {
             // Passthrough STIX 2.0 objects are served exactly as the input
             // gave them, and the medallion sample reproduces the reference
@@ -80,9 +86,11 @@ fn dump_objects(feed: &Feed, dir: &Path) -> (PathBuf, PathBuf, usize, usize) {
             if c.entry(i).spec_version == SpecVersion::V20 {
                 continue;
             }
-            f21.write_all(&c.objects_run(i, i + 1)).unwrap();
-            f21.write_all(b"\n").unwrap();
-            n21 += 1;
+            if with_21(ci) {
+                f21.write_all(&c.objects_run(i, i + 1)).unwrap();
+                f21.write_all(b"\n").unwrap();
+                n21 += 1;
+            }
             if let Some(b) = c.object20_bytes(i) {
                 f20.write_all(&b).unwrap();
                 f20.write_all(b"\n").unwrap();
@@ -120,7 +128,7 @@ fn sample_objects_pass_stix2_validator() {
     let dir = sample_dir();
     let feed_path = compile_into(&dir.path().join("example.toml"), dir.path());
     let feed = Feed::open(&feed_path).unwrap();
-    let (p21, p20, n21, n20) = dump_objects(&feed, dir.path());
+    let (p21, p20, n21, n20) = dump_objects(&feed, dir.path(), |_| true);
     assert!(n21 > 50 && n20 > 20, "{n21} / {n20} objects");
     validate(&p21, "2.1");
     validate(&p20, "2.0");
@@ -166,14 +174,19 @@ fn generated_exports_pass_stix2_validator() {
             p.as_str()
         ));
     }
+    // Issue 2 asks for 2.1 over a 100,000-record export of each format,
+    // issue 5 for 2.0 over one 100,000-record export: "All" is served in 2.1,
+    // "Native" (the native export) in 2.0 too.
     let config = format!(
         "[[api_roots]]\nname = \"feeds\"\ntitle = \"Feeds\"\n{inputs}\n[ttl]\ndefault = 720\n\
-         [[collections]]\nid = \"0f0e0d0c-0b0a-4908-8706-050403020100\"\ntitle = \"All\"\ntaxii_versions = [\"2.1\", \"2.0\"]\n"
+         [[collections]]\nid = \"0f0e0d0c-0b0a-4908-8706-050403020100\"\ntitle = \"All\"\n\
+         [[collections]]\nid = \"1f0e0d0c-0b0a-4908-8706-050403020100\"\ntitle = \"Native\"\n\
+         query = 'profile = \"native\"'\ntaxii_versions = [\"2.1\", \"2.0\"]\n"
     );
     std::fs::write(dir.path().join("gen.toml"), config).unwrap();
     let feed_path = compile_into(&dir.path().join("gen.toml"), dir.path());
     let feed = Feed::open(&feed_path).unwrap();
-    let (p21, p20, n21, n20) = dump_objects(&feed, dir.path());
+    let (p21, p20, n21, n20) = dump_objects(&feed, dir.path(), |ci| ci == 0);
     // Generated values of different formats may coincide (the same
     // indicator from two sources is one object), so allow a few percent.
     assert!(
@@ -181,7 +194,7 @@ fn generated_exports_pass_stix2_validator() {
         "{n21} objects from {} records",
         n * 4
     );
-    assert!(n20 as u64 >= n * 3 * 95 / 100, "{n20} 2.0 objects");
+    assert!(n20 as u64 >= n, "{n20} 2.0 objects from {n} native records");
     validate(&p21, "2.1");
     validate(&p20, "2.0");
 }

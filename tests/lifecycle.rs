@@ -478,3 +478,20 @@ fn drop_expired_leaves_out_indicators_whose_valid_until_has_passed() {
     assert_eq!(ipv4.expired, 0);
     assert_eq!(ipv4.added, 2);
 }
+
+#[test]
+fn a_collection_removed_from_the_config_is_a_shrink() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.ndjson");
+    let config = write_config(dir.path(), "confidence >= 50", "");
+    write_export(&export, (0..100).map(|i| (i, 0)));
+    compile(&config).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let cut = text
+        .find(&format!("[[collections]]\nid = \"{HIGH}\""))
+        .unwrap();
+    std::fs::write(&config, &text[..cut]).unwrap();
+    let err = compile(&config).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("no longer in the config"), "{err}");
+}

@@ -31,7 +31,7 @@ use crate::record::{Indicator, Record, StixRecord};
 use crate::stix::{self, BuildSettings};
 use crate::time::{self, Micros, DAY, MILLI, SECOND};
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -142,36 +142,20 @@ pub(crate) fn build_collection(
         ..CollectionReport::default()
     };
 
-    // Deduplicate: one object per natural key; the most recently modified
-    // record wins (ties: the later record in input order).
-    let mut slot: HashMap<String, usize> = HashMap::with_capacity(selected.len());
+    // Records are already one per natural key (the compile merged
+    // duplicates before selection).
     let mut inds: Vec<(String, &Indicator)> = Vec::new();
     let mut passthrough: Vec<(String, &StixRecord)> = Vec::new();
     for &ri in selected {
         match &records[ri as usize] {
             Record::Indicator(ind) => {
-                let key = format!("ind:{}:{}", ind.kind.as_str(), ind.value);
-                match slot.get(&key) {
-                    Some(&at) => {
-                        report.duplicates += 1;
-                        if ind.last_modified >= inds[at].1.last_modified {
-                            inds[at].1 = ind;
-                        }
-                    }
-                    None => {
-                        slot.insert(key.clone(), inds.len());
-                        inds.push((key, ind));
-                    }
-                }
+                inds.push((format!("ind:{}:{}", ind.kind.as_str(), ind.value), ind));
             }
             Record::Stix(s) => {
-                let key = format!("obj:{}:{}", s.id, s.modified.unwrap_or(i64::MIN));
-                if slot.contains_key(&key) {
-                    report.duplicates += 1;
-                    continue;
-                }
-                slot.insert(key.clone(), usize::MAX);
-                passthrough.push((key, s));
+                passthrough.push((
+                    format!("obj:{}:{}", s.id, s.modified.unwrap_or(i64::MIN)),
+                    s,
+                ));
             }
         }
     }
@@ -205,7 +189,7 @@ pub(crate) fn build_collection(
 
     let mut objects: Vec<Pending> = Vec::with_capacity(outcomes.len() + passthrough.len());
     let mut remembered = Vec::new();
-    let mut markings: BTreeSet<&'static str> = BTreeSet::new();
+    let mut markings: BTreeSet<String> = BTreeSet::new();
     let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
     let mut seen: HashSet<String> = HashSet::with_capacity(outcomes.len() * 2);
     let mut scos_by_id: BTreeMap<String, Pending> = BTreeMap::new();
@@ -220,7 +204,7 @@ pub(crate) fn build_collection(
                 changed,
                 added,
             } => {
-                markings.extend(m);
+                markings.extend(m.into_iter().map(str::to_string));
                 for msg in w {
                     *warnings.entry(msg).or_default() += 1;
                 }
@@ -242,20 +226,34 @@ pub(crate) fn build_collection(
             }
         }
     }
+    let live_indicators = !objects.is_empty();
 
     for (pos, (key, s)) in passthrough.iter().enumerate() {
         seen.insert(key.clone());
         let json: &str = &s.json;
         let hash = xxh3_64(json.as_bytes());
-        let p = prev.get(key);
-        let date_added = match p {
-            Some(r) if r.present => {
+        let date_added = match prev.get(key).filter(|r| r.present) {
+            Some(r) if r.content_hash == hash => {
                 report.unchanged += 1;
                 Some(r.date_added)
             }
-            _ => {
+            Some(_) => {
+                // Same id and version, different bytes: STIX says that
+                // cannot happen, but inputs do it. Publish the new bytes as
+                // newly added, so incremental pollers fetch them.
+                report.changed += 1;
+                *warnings
+                    .entry("a STIX input object changed its content without changing its modified; republished with a new date_added".into())
+                    .or_default() += 1;
+                None
+            }
+            None => {
                 report.added += 1;
-                s.date_added
+                // An input's own date_added (medallion) is reproduced only
+                // when it is later than everything already published;
+                // otherwise pollers past that point would never see the
+                // object (decision 9).
+                s.date_added.filter(|d| *d > previous_last)
             }
         };
         let spec = if s.spec_version == "2.0" {
@@ -283,62 +281,6 @@ pub(crate) fn build_collection(
         });
     }
 
-    // Support objects: the marking definitions referenced, the identity,
-    // and SCOs.
-    let mut support: Vec<(String, String, Option<String>)> = Vec::new();
-    if plan.offers_20 {
-        // STIX 2.0 has no TLP 2.0: the 2.0 form references the TLP 1.0
-        // equivalents (amber+strict → red, decision 20), so their
-        // definitions must be in the collection too.
-        let for_20: Vec<&'static str> = markings
-            .iter()
-            .map(|m| stix::marking::ref_for_20(m))
-            .collect();
-        markings.extend(for_20);
-    }
-    for m in &markings {
-        if let Some((j21, j20)) = stix::marking_object(m) {
-            support.push((m.to_string(), j21.to_string(), j20.map(str::to_string)));
-        }
-    }
-    if let Some((id, j21, j20)) = &identity {
-        if !objects.is_empty() {
-            support.push((id.clone(), j21.clone(), Some(j20.clone())));
-        }
-    }
-    // An input may carry the same standard object (a TLP marking definition
-    // is the usual case): the input's copy wins, one id stays one object.
-    let given: HashSet<&str> = passthrough.iter().map(|(_, s)| s.id.as_str()).collect();
-    support.retain(|(id, _, _)| !given.contains(id.as_str()));
-    for (pos, (id, j21, j20)) in support.into_iter().enumerate() {
-        let key = format!("sup:{id}");
-        seen.insert(key.clone());
-        let hash = xxh3_64(j21.as_bytes());
-        let p = prev
-            .get(&key)
-            .filter(|r| r.present && r.content_hash == hash);
-        let stix_type = id.split("--").next().unwrap_or_default().to_string();
-        objects.push(Pending {
-            key,
-            version_us: version_of(&j21),
-            date_added: p.map(|r| r.date_added),
-            id,
-            stix_type,
-            spec: SpecVersion::V21,
-            json21: j21.into(),
-            json20: if plan.offers_20 {
-                j20.map(Into::into)
-            } else {
-                None
-            },
-            content_hash: hash,
-            epoch: 0,
-            revoked: false,
-            tombstone: false,
-            revoked_at: 0,
-            order: ORDER_SUPPORT + pos as u64,
-        });
-    }
     for (_, mut s) in scos_by_id {
         seen.insert(s.key.clone());
         if let Some(r) = prev
@@ -351,14 +293,23 @@ pub(crate) fn build_collection(
         objects.push(s);
     }
 
-    // Removals.
+    // Removals. Support objects (markings, identity) are derived below
+    // from what remains, so their previous rows are not removals.
     let retention = i64::from(cfg.compile.revoked_retention_days) * DAY;
-    let mut gone: Vec<&Row> = prev.values().filter(|r| !seen.contains(&r.key)).collect();
+    let mut gone: Vec<&Row> = prev
+        .values()
+        .filter(|r| !seen.contains(&r.key) && !r.key.starts_with("sup:"))
+        .collect();
     gone.sort_by(|a, b| a.key.cmp(&b.key));
+    // What the tombstones reference must stay in the collection too.
+    let mut tombstone_identity = false;
+    let identity_id = identity.as_ref().map(|(id, _, _)| id.as_str());
     for (pos, row) in gone.into_iter().enumerate() {
+        // A key that leaves is remembered (its id, last modified, content
+        // hash and epoch): if it returns, it must not reuse an id with the
+        // same modified for different content, nor a revoked id.
         let remember = |revoked: bool| Row {
             present: false,
-            id: String::new(),
             revoked,
             tombstone: false,
             ..row.clone()
@@ -373,9 +324,7 @@ pub(crate) fn build_collection(
         }
         if cfg.compile.removal == RemovalPolicy::Drop {
             report.dropped += 1;
-            if row.epoch > 0 || row.revoked {
-                remembered.push(remember(row.revoked));
-            }
+            remembered.push(remember(row.revoked));
             continue;
         }
         let revoked_at = if row.tombstone { row.revoked_at } else { now };
@@ -391,6 +340,9 @@ pub(crate) fn build_collection(
             remembered.push(remember(true));
             continue;
         };
+        let (refs, by) = references(&old21);
+        markings.extend(refs);
+        tombstone_identity |= by.is_some() && by.as_deref() == identity_id;
         let stix_type = row.id.split("--").next().unwrap_or_default().to_string();
         if row.revoked {
             // Already published as revoked (a tombstone, or inactive at the
@@ -443,6 +395,86 @@ pub(crate) fn build_collection(
         });
     }
 
+    // Support objects: the marking definitions referenced (by live objects
+    // and tombstones alike) and the identity.
+    let mut support: Vec<(String, String, Option<String>)> = Vec::new();
+    if plan.offers_20 {
+        // STIX 2.0 has no TLP 2.0: the 2.0 form references the TLP 1.0
+        // equivalents (amber+strict → red, decision 20), so their
+        // definitions must be in the collection too.
+        let for_20: Vec<String> = markings
+            .iter()
+            .map(|m| stix::marking::ref_for_20(m).to_string())
+            .collect();
+        markings.extend(for_20);
+    }
+    for m in &markings {
+        if let Some((j21, j20)) = stix::marking_object(m) {
+            support.push((m.clone(), j21.to_string(), j20.map(str::to_string)));
+        }
+    }
+    if let Some((id, j21, j20)) = &identity {
+        if live_indicators || tombstone_identity {
+            support.push((id.clone(), j21.clone(), Some(j20.clone())));
+        }
+    }
+    // An input may carry the same standard object (a TLP marking definition
+    // is the usual case): the input's copy wins, one id stays one object.
+    let given: HashSet<&str> = passthrough.iter().map(|(_, s)| s.id.as_str()).collect();
+    support.retain(|(id, _, _)| !given.contains(id.as_str()));
+    for (pos, (id, mut j21, mut j20)) in support.into_iter().enumerate() {
+        let key = format!("sup:{id}");
+        let hash = xxh3_64(j21.as_bytes());
+        let prev_row = prev.get(&key).filter(|r| r.present);
+        let mut version_us = version_of(&j21);
+        let date_added = match prev_row {
+            Some(r) if r.content_hash == hash => {
+                version_us = Some(r.modified);
+                Some(r.date_added)
+            }
+            Some(r) => {
+                // Changed (a renamed identity): a new version needs a later
+                // `modified` than the one published (decision 11). Only the
+                // identity carries one; marking definitions never change.
+                if let Some(old) = version_of(&j21) {
+                    let new = (r.modified + MILLI).max(time::truncate_ms(now));
+                    let (from, to) = (
+                        format!("\"modified\":\"{}\"", time::fmt_ms(old)),
+                        format!("\"modified\":\"{}\"", time::fmt_ms(new)),
+                    );
+                    j21 = j21.replacen(&from, &to, 1);
+                    j20 = j20.map(|j| j.replacen(&from, &to, 1));
+                    version_us = Some(new);
+                }
+                None
+            }
+            None => None,
+        };
+        let stix_type = id.split("--").next().unwrap_or_default().to_string();
+        objects.push(Pending {
+            key,
+            version_us,
+            date_added,
+            id,
+            stix_type,
+            spec: SpecVersion::V21,
+            json21: j21.into(),
+            json20: if plan.offers_20 {
+                j20.map(Into::into)
+            } else {
+                None
+            },
+            // The hash of the object as built (before any `modified` bump),
+            // so an unchanged identity is recognised next time.
+            content_hash: hash,
+            epoch: 0,
+            revoked: false,
+            tombstone: false,
+            revoked_at: 0,
+            order: ORDER_SUPPORT + pos as u64,
+        });
+    }
+
     let live = objects
         .iter()
         .filter(|o| !o.tombstone && !o.key.starts_with("sup:"))
@@ -488,9 +520,8 @@ fn build_indicator(
     if col.drop_expired && draft.valid_until.is_some_and(|v| v <= now) {
         // An expired indicator is left out without a revocation: its
         // valid_until already tells clients it no longer applies.
-        let row = prev.filter(|r| r.epoch > 0 || r.revoked).map(|r| Row {
+        let row = prev.map(|r| Row {
             present: false,
-            id: String::new(),
             tombstone: false,
             ..r.clone()
         });
@@ -498,23 +529,22 @@ fn build_indicator(
     }
     let revoked = !ind.active;
     let hash = with_revoked(stix::content_hash(&draft), revoked);
-    let same_id = prev.filter(|r| r.present && r.id == draft.id);
-    let unchanged = same_id.is_some_and(|r| r.content_hash == hash && !r.tombstone);
+    // The id this key published before (live, or remembered after it left).
+    let same_id = prev.filter(|r| r.id == draft.id);
+    let unchanged = same_id.is_some_and(|r| r.present && !r.tombstone && r.content_hash == hash);
+    let base = ind
+        .last_modified
+        .unwrap_or(draft.created)
+        .max(draft.created);
     let (modified, date_added) = match same_id {
         Some(r) if unchanged => (r.modified, Some(r.date_added)),
-        Some(r) => {
-            let base = ind
-                .last_modified
-                .unwrap_or(draft.created)
-                .max(draft.created);
-            (base.max(r.modified + MILLI), None)
-        }
-        None => (
-            ind.last_modified
-                .unwrap_or(draft.created)
-                .max(draft.created),
-            None,
-        ),
+        // Back with exactly the content published before: the same version,
+        // newly added.
+        Some(r) if r.content_hash == hash => (r.modified, None),
+        // Different content under a known id: a later `modified` than any
+        // published (decision 11).
+        Some(r) => (base.max(r.modified + MILLI), None),
+        None => (base, None),
     };
     let json21 = stix::serialize21(&draft, modified, revoked);
     let json20 = plan
@@ -560,9 +590,32 @@ fn build_indicator(
         markings: draft.markings.clone(),
         scos,
         warnings: draft.warnings.clone(),
-        added: same_id.is_none(),
+        added: same_id.is_none_or(|r| !r.present),
         changed: !unchanged,
     }
+}
+
+/// The marking-definition ids and `created_by_ref` a stored object
+/// references (tombstones keep their references, so the collection must
+/// keep serving what they point to).
+fn references(json: &str) -> (Vec<String>, Option<String>) {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return (Vec::new(), None);
+    };
+    let refs = v
+        .get("object_marking_refs")
+        .and_then(|r| r.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let by = v
+        .get("created_by_ref")
+        .and_then(|b| b.as_str())
+        .map(str::to_string);
+    (refs, by)
 }
 
 /// The stored JSON (2.1 and, when present, 2.0) of the latest version of

@@ -126,8 +126,6 @@ pub struct CollectionReport {
     pub dropped: u64,
     /// Left out by `drop_expired`.
     pub expired: u64,
-    /// Records merged because the same indicator appeared more than once.
-    pub duplicates: u64,
     pub by_type: BTreeMap<String, u64>,
 }
 
@@ -159,6 +157,10 @@ pub struct Summary {
     /// Builder and mapping warnings (clamped valid_until, dropped mapped
     /// values, TLP downgrades), counted by message.
     pub build_warnings: BTreeMap<String, u64>,
+    /// Records merged because the same indicator (type and value) or the
+    /// same STIX object version appeared more than once; the most recently
+    /// modified copy is the one published.
+    pub duplicates: u64,
     pub files: Vec<FileReport>,
     pub collections: Vec<CollectionReport>,
     pub timings: Timings,
@@ -251,9 +253,15 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     report_input(&outcome, &mut summary);
     check_rejects(&outcome, cfg.compile.reject_threshold, opts.strict)?;
 
-    // Select.
+    // Merge duplicates over all records before any query runs: a query that
+    // matched only a stale copy (an old TLP, an old active flag) must not
+    // publish it.
     let t = Instant::now();
-    let selected = select(&outcome.records, &plans);
+    let (records, duplicates) = dedupe(outcome.records);
+    summary.duplicates = duplicates;
+
+    // Select.
+    let selected = select(&records, &plans);
     summary.timings.select_ms = t.elapsed().as_millis() as u64;
 
     // Build.
@@ -280,7 +288,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
             cfg,
             col,
             plan,
-            &outcome.records,
+            &records,
             &selected[plan.index],
             prev_col,
             now,
@@ -308,6 +316,22 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
                     before: b.previous_live,
                     after,
                     lost_pct: lost * 100.0,
+                    guard_pct: cfg.compile.shrink_guard * 100.0,
+                });
+            }
+        }
+    }
+
+    // A collection that left the config loses all its objects: the same
+    // guard applies (and its revocation history goes with it, see README).
+    if let (Some(prev), false) = (&previous, opts.allow_shrink) {
+        for (m, c) in prev.meta().collections.iter().zip(prev.collections()) {
+            if !c.is_empty() && !plans.iter().any(|p| p.id.to_string() == m.id) {
+                return Err(CompileError::Shrink {
+                    collection: format!("{} ({}, no longer in the config)", m.title, m.id),
+                    before: c.len() as u64,
+                    after: 0,
+                    lost_pct: 100.0,
                     guard_pct: cfg.compile.shrink_guard * 100.0,
                 });
             }
@@ -505,6 +529,50 @@ fn select(records: &[Record], plans: &[Plan]) -> Vec<Vec<u32>> {
             v
         })
         .collect()
+}
+
+/// One record per indicator (type, value) and per STIX (id, version): the
+/// most recently modified indicator record wins (ties: the later one in
+/// input order); the first copy of a STIX object version wins. Returns the
+/// winners in input order and how many records were merged away.
+fn dedupe(records: Vec<Record>) -> (Vec<Record>, u64) {
+    use std::collections::hash_map::Entry;
+    use std::collections::HashMap;
+    let mut winner: HashMap<String, usize> = HashMap::with_capacity(records.len());
+    let mut keep = vec![true; records.len()];
+    for (i, rec) in records.iter().enumerate() {
+        let key = match rec {
+            Record::Indicator(ind) => format!("ind:{}:{}", ind.kind.as_str(), ind.value),
+            Record::Stix(s) => format!("obj:{}:{:?}", s.id, s.modified),
+        };
+        match winner.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            Entry::Occupied(mut o) => {
+                let prev = *o.get();
+                let later = match (&records[prev], rec) {
+                    (Record::Indicator(a), Record::Indicator(b)) => {
+                        b.last_modified >= a.last_modified
+                    }
+                    _ => false,
+                };
+                if later {
+                    keep[prev] = false;
+                    o.insert(i);
+                } else {
+                    keep[i] = false;
+                }
+            }
+        }
+    }
+    let merged = keep.iter().filter(|k| !**k).count() as u64;
+    let winners = records
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(r, k)| k.then_some(r))
+        .collect();
+    (winners, merged)
 }
 
 fn owner_ok(plan: &Plan, rec: &Record) -> bool {

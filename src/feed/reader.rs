@@ -594,6 +594,12 @@ impl CollectionFeed {
         )
     }
 
+    /// Whether entry `i` has a STIX 2.0 serialization (reads the index row
+    /// only; the TAXII 2.0 walk asks this for every candidate entry).
+    pub fn has_object20(&self, i: usize) -> bool {
+        i < self.n && self.obj20(i).1 > 0
+    }
+
     /// The STIX 2.0 JSON of entry `i`, if it has one.
     pub fn object20_bytes(&self, i: usize) -> Option<Bytes> {
         let (off, len) = self.obj20(i);

@@ -285,9 +285,13 @@ pub(crate) fn hash_any(v: &str) -> Result<(IndicatorType, String), String> {
 }
 
 fn asn(v: &str) -> Result<String, String> {
-    let digits = if v.len() >= 3 && v[..3].eq_ignore_ascii_case("asn") {
+    // Compare bytes: slicing a str at 2 or 3 would panic inside a
+    // multi-byte character of hostile input; after an ASCII match the cut
+    // is on a character boundary.
+    let b = v.as_bytes();
+    let digits = if b.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(b"asn")) {
         &v[3..]
-    } else if v.len() >= 2 && v[..2].eq_ignore_ascii_case("as") {
+    } else if b.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"as")) {
         &v[2..]
     } else {
         v

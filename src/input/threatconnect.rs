@@ -154,7 +154,7 @@ pub(crate) fn parse(
         .and_then(|a| {
             a.iter().find_map(|l| {
                 let name = l.get("name")?.into_string()?.trim();
-                if name.len() > 4 && name[..4].eq_ignore_ascii_case("tlp:") {
+                if name.len() > 4 && name.as_bytes()[..4].eq_ignore_ascii_case(b"tlp:") {
                     Tlp::parse(name)
                 } else {
                     None

@@ -1,4 +1,4 @@
-//! The edge server: TAXII 2.1 over a memory-mapped feed file.
+//! The edge server: TAXII 2.1 and 2.0 over a memory-mapped feed file.
 //!
 //! A request's cost is: parse path and query, check credentials (cached),
 //! find the start (binary search on date_added or the `next` token's
@@ -14,7 +14,20 @@
 //! - [`list`]: the list endpoints (objects, manifest, object, versions);
 //! - [`query`]: query strings, filters and their canonical form;
 //! - [`negotiate`], [`auth`], [`body`], [`response`], [`metrics`];
-//! - [`state`]: one generation as served, swapped whole on reload.
+//! - [`state`]: one generation as served, swapped whole on reload;
+//! - [`v20`] and [`range`]: TAXII 2.0 (below).
+//!
+//! TAXII 2.0: discovery at `/taxii/` (under `server.base_path`), and the
+//! same api-root paths as 2.1, where `Accept` picks the version
+//! (`application/vnd.oasis.taxii+json; version=2.0` or
+//! `application/vnd.oasis.stix+json; version=2.0` → 2.0; `*/*` or no
+//! `Accept` → 2.1 there, 2.0 at `/taxii/`). Only collections whose config
+//! lists `"2.0"` in `taxii_versions` answer 2.0 (406 otherwise, and the
+//! other way round); a 2.1 answer never carries 2.0 bytes and vice versa.
+//! Objects come back as STIX 2.0 bundles built from slices of the feed's
+//! 2.0 serializations, manifests in the 2.0 shape (one entry per object id
+//! with its `versions`), pages by `Range: items=A-B` / `Content-Range`
+//! (decision 15). The decisions are listed in [`v20`].
 //!
 //! Reload: a rename onto the feed path (watched with `notify`), SIGHUP, or
 //! [`Running::reload`] re-opens the feed and re-reads the config in a
@@ -28,9 +41,11 @@ pub mod listener;
 pub mod metrics;
 pub mod negotiate;
 pub mod query;
+pub mod range;
 pub mod response;
 pub mod router;
 pub mod state;
+pub mod v20;
 
 pub use auth::hash_password;
 
@@ -81,6 +96,9 @@ pub struct Settings {
     /// when set, relative ones otherwise (TAXII 2.1 section 4.1 allows
     /// both).
     pub public_url: Option<String>,
+    /// Base of the absolute TAXII 2.0 api_root URLs (decision 16):
+    /// `public_url`, else `http(s)://<bound address>`.
+    pub public_base20: String,
 }
 
 /// State shared by every connection.
@@ -206,7 +224,16 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         feed = %feed_path.display(),
         "serving feed"
     );
+    let public_base20 = match &config.server.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!(
+            "{}://{}",
+            if tls.is_some() { "https" } else { "http" },
+            local_addr
+        ),
+    };
     let settings = Settings {
+        public_base20,
         base_path: normalize_base(&config.server.base_path),
         public_url: config
             .server

@@ -29,6 +29,183 @@ pub fn accepts_taxii21<'a>(values: impl Iterator<Item = &'a [u8]>) -> bool {
     !seen
 }
 
+/// A TAXII protocol version this server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaxiiVersion {
+    V20,
+    V21,
+}
+
+/// What a path offers: which versions, and which one `*/*` (or no
+/// `Accept` at all) means there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer {
+    pub v20: bool,
+    pub v21: bool,
+    pub default: TaxiiVersion,
+}
+
+/// The outcome of version negotiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The version to answer in; `None` = 406.
+    pub chosen: Option<TaxiiVersion>,
+    /// The chosen version, else the one the client named (else the path
+    /// default): the media type of a 406 and of errors raised before the
+    /// version is settled.
+    pub asked: TaxiiVersion,
+}
+
+/// Picks the TAXII version of the answer from `Accept` (decision 6 for
+/// 2.1, TAXII 2.0 section 1.5 media types for 2.0).
+///
+/// - `application/taxii+json` with `version=2.1` or no version → 2.1;
+/// - `application/vnd.oasis.taxii+json` or `application/vnd.oasis.stix+json`
+///   with `version=2.0` or no version → 2.0 (either type on every 2.0
+///   endpoint: the answer carries the endpoint's own type);
+/// - `*/*`, `application/*` and no header at all → the path's default;
+/// - spaces, quotes, q-values and lists are allowed; `q=0` refuses a
+///   range. Between acceptable versions the higher q wins, then an
+///   explicitly named version over a wildcard, then the path default.
+pub fn negotiate<'a>(values: impl Iterator<Item = &'a [u8]>, offer: Offer) -> Negotiated {
+    negotiate_with(values, offer, true)
+}
+
+/// [`negotiate`] counting only explicitly named TAXII media types: used
+/// when the path-level choice is a version the collection does not offer,
+/// to honour an `Accept` that also names the version it does offer
+/// (wildcards keep meaning the path default, so they still get a 406).
+pub fn negotiate_named<'a>(values: impl Iterator<Item = &'a [u8]>, offer: Offer) -> Negotiated {
+    negotiate_with(values, offer, false)
+}
+
+fn negotiate_with<'a>(
+    values: impl Iterator<Item = &'a [u8]>,
+    offer: Offer,
+    wildcards: bool,
+) -> Negotiated {
+    let (mut q20, mut q21, mut qw): (Option<f32>, Option<f32>, Option<f32>) = (None, None, None);
+    let mut seen = false;
+    let mut named20 = false;
+    let mut named21 = false;
+    let max = |slot: &mut Option<f32>, q: f32| {
+        *slot = Some(slot.map_or(q, |o| o.max(q)));
+    };
+    for value in values {
+        seen = true;
+        let Ok(s) = std::str::from_utf8(value) else {
+            continue;
+        };
+        for range in split_unquoted(s, b',') {
+            let Some((class, q)) = classify(range) else {
+                continue;
+            };
+            match class {
+                Class::V20 => named20 = true,
+                Class::V21 => named21 = true,
+                Class::Any => {}
+            }
+            if q <= 0.0 {
+                continue;
+            }
+            match class {
+                Class::V20 => max(&mut q20, q),
+                Class::V21 => max(&mut q21, q),
+                Class::Any if wildcards => max(&mut qw, q),
+                Class::Any => {}
+            }
+        }
+    }
+    let asked = if named20 && !named21 {
+        TaxiiVersion::V20
+    } else if named21 && !named20 {
+        TaxiiVersion::V21
+    } else {
+        offer.default
+    };
+    if !seen {
+        return Negotiated {
+            chosen: wildcards.then_some(offer.default),
+            asked: offer.default,
+        };
+    }
+    // (q, explicitly named, is the default) — the larger wins.
+    let score = |v: TaxiiVersion, named: Option<f32>| -> Option<(f32, bool, bool)> {
+        let best = match (named, qw) {
+            (Some(a), Some(b)) if b > a => (b, false),
+            (Some(a), _) => (a, true),
+            (None, Some(b)) => (b, false),
+            (None, None) => return None,
+        };
+        Some((best.0, best.1, v == offer.default))
+    };
+    let s20 = if offer.v20 {
+        score(TaxiiVersion::V20, q20)
+    } else {
+        None
+    };
+    let s21 = if offer.v21 {
+        score(TaxiiVersion::V21, q21)
+    } else {
+        None
+    };
+    let chosen = match (s20, s21) {
+        (Some(a), Some(b)) => {
+            if a.partial_cmp(&b) == Some(std::cmp::Ordering::Greater) {
+                Some(TaxiiVersion::V20)
+            } else {
+                Some(TaxiiVersion::V21)
+            }
+        }
+        (Some(_), None) => Some(TaxiiVersion::V20),
+        (None, Some(_)) => Some(TaxiiVersion::V21),
+        (None, None) => None,
+    };
+    Negotiated {
+        chosen,
+        asked: chosen.unwrap_or(asked),
+    }
+}
+
+enum Class {
+    V20,
+    V21,
+    Any,
+}
+
+/// A media range's TAXII class and q-value, or `None` if it names nothing
+/// we serve.
+fn classify(range: &str) -> Option<(Class, f32)> {
+    let mut parts = split_unquoted(range, b';');
+    let mt = parts.next()?.trim();
+    let mut version: Option<&str> = None;
+    let mut q = 1.0f32;
+    for p in parts {
+        let Some((k, v)) = p.split_once('=') else {
+            continue;
+        };
+        let k = k.trim();
+        let v = v.trim().trim_matches('"').trim();
+        if k.eq_ignore_ascii_case("q") {
+            q = v.parse::<f32>().unwrap_or(1.0);
+        } else if k.eq_ignore_ascii_case("version") {
+            version = Some(v);
+        }
+    }
+    if mt == "*/*" || mt.eq_ignore_ascii_case("application/*") {
+        return Some((Class::Any, q));
+    }
+    if mt.eq_ignore_ascii_case("application/taxii+json") {
+        return matches!(version, None | Some("2.1")).then_some((Class::V21, q));
+    }
+    if mt.eq_ignore_ascii_case("application/vnd.oasis.taxii+json")
+        || mt.eq_ignore_ascii_case("application/vnd.oasis.stix+json")
+    {
+        return matches!(version, None | Some("2.0")).then_some((Class::V20, q));
+    }
+    None
+}
+
 fn range_ok(range: &str) -> bool {
     let mut parts = split_unquoted(range, b';');
     let Some(mt) = parts.next() else { return false };
@@ -192,6 +369,108 @@ mod tests {
         assert!(!acc(&["text/html"]));
         assert!(!acc(&["application/taxii+json;version=2.1;q=0"]));
         assert!(!acc(&[""]));
+    }
+
+    fn neg(v: &[&str], offer: Offer) -> (Option<TaxiiVersion>, TaxiiVersion) {
+        let n = negotiate(v.iter().map(|s| s.as_bytes()), offer);
+        (n.chosen, n.asked)
+    }
+
+    #[test]
+    fn version_negotiation() {
+        use TaxiiVersion::*;
+        let both = Offer {
+            v20: true,
+            v21: true,
+            default: V21,
+        };
+        let only20 = Offer {
+            v20: true,
+            v21: false,
+            default: V20,
+        };
+        let only21 = Offer {
+            v20: false,
+            v21: true,
+            default: V21,
+        };
+        assert_eq!(neg(&[], both), (Some(V21), V21));
+        assert_eq!(neg(&[], only20), (Some(V20), V20));
+        assert_eq!(neg(&["*/*"], both), (Some(V21), V21));
+        assert_eq!(neg(&["*/*"], only20), (Some(V20), V20));
+        assert_eq!(neg(&["application/*"], only20), (Some(V20), V20));
+        for v20 in [
+            "application/vnd.oasis.taxii+json; version=2.0",
+            "application/vnd.oasis.taxii+json;version=2.0",
+            "application/vnd.oasis.stix+json; version=\"2.0\"",
+            "Application/VND.OASIS.STIX+JSON ; Version = 2.0 ; q=0.5",
+            "application/vnd.oasis.taxii+json",
+            "text/html, application/vnd.oasis.taxii+json; version=2.0",
+            "application/taxii+json;version=2.1;q=0.5, application/vnd.oasis.taxii+json; version=2.0",
+            "*/*;q=0.1, application/vnd.oasis.stix+json; version=2.0;q=0.1",
+        ] {
+            assert_eq!(neg(&[v20], both), (Some(V20), V20), "{v20}");
+            assert_eq!(neg(&[v20], only20).0, Some(V20), "{v20}");
+            if !v20.contains("2.1") && !v20.contains("*/*") {
+                assert_eq!(neg(&[v20], only21), (None, V20), "{v20}");
+            } else {
+                assert_eq!(neg(&[v20], only21), (Some(V21), V21), "{v20}");
+            }
+        }
+        for v21 in [
+            "application/taxii+json;version=2.1",
+            "application/taxii+json",
+            "application/taxii+json;version=2.1, application/vnd.oasis.taxii+json; version=2.0;q=0.9",
+        ] {
+            assert_eq!(neg(&[v21], both).0, Some(V21), "{v21}");
+            if !v21.contains("2.0") {
+                assert_eq!(neg(&[v21], only20), (None, V21), "{v21}");
+            }
+        }
+        // Equal q: the path default.
+        assert_eq!(
+            neg(
+                &["application/taxii+json;version=2.1, application/vnd.oasis.taxii+json; version=2.0"],
+                both
+            ),
+            (Some(V21), V21)
+        );
+        // Refused explicitly, or not a TAXII type.
+        assert_eq!(
+            neg(
+                &["application/vnd.oasis.taxii+json; version=2.0; q=0"],
+                both
+            ),
+            (None, V20)
+        );
+        assert_eq!(
+            neg(&["application/vnd.oasis.taxii+json; version=2.1"], both).0,
+            None
+        );
+        assert_eq!(neg(&["text/html"], only20), (None, V20));
+        assert_eq!(neg(&["text/html"], both), (None, V21));
+        assert_eq!(neg(&[""], both).0, None);
+        // Named only: wildcards do not count.
+        let named = |v: &[&str], offer| {
+            negotiate_named(v.iter().map(|s: &&str| s.as_bytes()), offer).chosen
+        };
+        assert_eq!(named(&["*/*"], only20), None);
+        assert_eq!(named(&[], only20), None);
+        assert_eq!(
+            named(
+                &["application/taxii+json;version=2.1, application/vnd.oasis.taxii+json; version=2.0;q=0.5"],
+                only20
+            ),
+            Some(V20)
+        );
+        // A wildcard with a higher q than the named version.
+        assert_eq!(
+            neg(
+                &["application/vnd.oasis.taxii+json; version=2.0;q=0.2, */*"],
+                both
+            ),
+            (Some(V21), V21)
+        );
     }
 
     fn enc(v: &str) -> Option<Coding> {

@@ -1,13 +1,16 @@
 //! Response building shared by every endpoint: the TAXII error resource,
 //! the common headers, and the header names TAXII adds.
 //!
-//! TAXII 2.1 section 3.6.1 ("Error Message"): `title` is required;
-//! `description`, `error_id`, `error_code`, `http_status` (a string),
-//! `external_details` and `details` are optional. Every TAXII response,
-//! errors included, carries `Content-Type: application/taxii+json;version=2.1`
-//! (decision 6).
+//! TAXII 2.1 section 3.6.1 and TAXII 2.0 section 3.6 ("Error Message")
+//! define the same resource: `title` is required; `description`,
+//! `error_id`, `error_code`, `http_status` (a string), `external_details`
+//! and `details` are optional. Every TAXII 2.1 response, errors included,
+//! carries `Content-Type: application/taxii+json;version=2.1` (decision 6);
+//! every TAXII 2.0 error carries `application/vnd.oasis.taxii+json;
+//! version=2.0`.
 
 use super::body::Body;
+use super::negotiate::TaxiiVersion;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, VARY, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
@@ -15,6 +18,11 @@ use http::{Response, StatusCode};
 pub const TAXII21: &str = "application/taxii+json;version=2.1";
 /// STIX media type listed on collections.
 pub const STIX21: &str = "application/stix+json;version=2.1";
+/// The TAXII 2.0 media type, spelled as TAXII 2.0 section 1.5 and the
+/// OASIS client spell it (with the space).
+pub const TAXII20: &str = "application/vnd.oasis.taxii+json; version=2.0";
+/// The STIX 2.0 media type: bundles and `media_types`.
+pub const STIX20: &str = "application/vnd.oasis.stix+json; version=2.0";
 /// Responses vary on these request headers.
 pub const VARY_VALUE: &str = "Accept, Accept-Encoding, Authorization";
 
@@ -26,6 +34,10 @@ pub struct TaxiiError {
     pub description: String,
     /// `Allow` header value for 405s.
     pub allow: Option<&'static str>,
+    /// Which TAXII version's media type the error is sent in.
+    pub version: TaxiiVersion,
+    /// `Content-Range` of a TAXII 2.0 416 (`items */TOTAL`).
+    pub content_range: Option<String>,
 }
 
 impl TaxiiError {
@@ -35,7 +47,15 @@ impl TaxiiError {
             title,
             description: description.into(),
             allow: None,
+            version: TaxiiVersion::V21,
+            content_range: None,
         }
+    }
+
+    /// The same error in `v`'s media type.
+    pub fn in_version(mut self, v: TaxiiVersion) -> Self {
+        self.version = v;
+        self
     }
 
     pub fn bad_request(description: impl Into<String>) -> Self {
@@ -74,7 +94,22 @@ impl TaxiiError {
         let mut r = Response::new(Body::from_bytes(body));
         *r.status_mut() = self.status;
         let h = r.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static(TAXII21));
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(match self.version {
+                TaxiiVersion::V21 => TAXII21,
+                TaxiiVersion::V20 => TAXII20,
+            }),
+        );
+        if let Some(cr) = self.content_range.as_deref() {
+            if let Ok(v) = HeaderValue::from_str(cr) {
+                h.insert(http::header::CONTENT_RANGE, v);
+            }
+            h.insert(
+                http::header::ACCEPT_RANGES,
+                HeaderValue::from_static("items"),
+            );
+        }
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(VARY, HeaderValue::from_static(VARY_VALUE));
         if self.status == StatusCode::UNAUTHORIZED {

@@ -4,17 +4,29 @@
 //!
 //! Order of checks: path (404) → method (405 with `Allow`, decision 13) →
 //! request body size (413) → credentials (401) → `Accept` (406) →
-//! collection access (401/403/404) → the resource. TAXII 2.1 section 4 and
-//! 5 list the endpoints; every TAXII answer, errors included, is
+//! collection access (401/403/404) → the collection offers the negotiated
+//! version (406) → the resource. TAXII 2.1 section 4 and 5 list the
+//! endpoints; every TAXII 2.1 answer, errors included, is
 //! `application/taxii+json;version=2.1`.
+//!
+//! Versions: `Accept` decides between TAXII 2.1 and 2.0 on the shared
+//! api-root paths (see [`negotiate::negotiate`]); `*/*` and no `Accept`
+//! mean 2.1 there, `/taxii2/` is 2.1 only, `/taxii/` is 2.0 only (where
+//! `*/*` and no `Accept` mean 2.0), and `…/versions/` exists in 2.1 only.
+//! On a collection offering one version only, an `Accept` that names both
+//! gets the one it offers (a wildcard still means 2.1 there, hence a 406).
+//! Errors raised before the version is settled use the media type of the
+//! version the client asked for. The TAXII 2.0 resources live in
+//! [`super::v20`].
 
 use super::auth::Caller;
 use super::body::Body;
 use super::list::{self, Target};
 use super::metrics::EndpointLabel;
-use super::negotiate;
+use super::negotiate::{self, Offer, TaxiiVersion};
 use super::response::{TaxiiError, STIX21, TAXII21, VARY_VALUE};
 use super::state::{Access, Served};
+use super::v20;
 use super::Shared;
 use crate::feed::token::Endpoint;
 use crate::feed::Coding;
@@ -27,15 +39,18 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-static DATE_ADDED_FIRST: HeaderName = HeaderName::from_static("x-taxii-date-added-first");
-static DATE_ADDED_LAST: HeaderName = HeaderName::from_static("x-taxii-date-added-last");
+pub(super) static DATE_ADDED_FIRST: HeaderName =
+    HeaderName::from_static("x-taxii-date-added-first");
+pub(super) static DATE_ADDED_LAST: HeaderName = HeaderName::from_static("x-taxii-date-added-last");
 
 /// A parsed path. Segments are percent-decoded.
 #[derive(Debug, PartialEq, Eq)]
-enum Route<'a> {
+pub(super) enum Route<'a> {
     Health,
     Metrics,
     Discovery,
+    /// `/taxii/`: TAXII 2.0 discovery.
+    Discovery20,
     ApiRoot(Cow<'a, str>),
     Status(Cow<'a, str>),
     Collections(Cow<'a, str>),
@@ -52,7 +67,7 @@ impl Route<'_> {
         match self {
             Route::Health => EndpointLabel::Health,
             Route::Metrics => EndpointLabel::Metrics,
-            Route::Discovery => EndpointLabel::Discovery,
+            Route::Discovery | Route::Discovery20 => EndpointLabel::Discovery,
             Route::ApiRoot(_) => EndpointLabel::ApiRoot,
             Route::Status(_) => EndpointLabel::Status,
             Route::Collections(_) => EndpointLabel::Collections,
@@ -72,6 +87,30 @@ impl Route<'_> {
             Route::Object(..) => "GET, HEAD, DELETE",
             _ => "GET, HEAD",
         }
+    }
+
+    /// The (api root, collection) segments of a collection path.
+    fn collection(&self) -> Option<(&str, &str)> {
+        match self {
+            Route::Collection(r, c)
+            | Route::Objects(r, c)
+            | Route::Manifest(r, c)
+            | Route::Object(r, c, _)
+            | Route::Versions(r, c, _) => Some((r, c)),
+            _ => None,
+        }
+    }
+
+    /// The TAXII versions this path exists in.
+    fn offer(&self) -> Offer {
+        use TaxiiVersion::*;
+        let (v20, v21, default) = match self {
+            Route::Discovery => (false, true, V21),
+            Route::Discovery20 => (true, false, V20),
+            Route::Versions(..) => (false, true, V21),
+            _ => (true, true, V21),
+        };
+        Offer { v20, v21, default }
     }
 }
 
@@ -123,6 +162,7 @@ fn route<'a>(path: &'a str, base: &str) -> Route<'a> {
     let is = |x: &Option<Cow<'_, str>>, lit: &str| x.as_deref() == Some(lit);
     match n {
         1 if is(&a, "taxii2") => Route::Discovery,
+        1 if is(&a, "taxii") => Route::Discovery20,
         1 => Route::ApiRoot(a.unwrap_or_default()),
         2 if is(&b, "collections") => Route::Collections(a.unwrap_or_default()),
         3 if is(&b, "status") => Route::Status(a.unwrap_or_default()),
@@ -221,6 +261,14 @@ async fn dispatch<B>(
         }
         _ => {}
     }
+    let neg = negotiate::negotiate(
+        req.headers()
+            .get_all(ACCEPT)
+            .iter()
+            .map(HeaderValue::as_bytes),
+        route.offer(),
+    );
+    let asked = neg.asked;
     let method = req.method();
     let read = method == Method::GET || method == Method::HEAD;
     let write_allowed = match &route {
@@ -235,7 +283,7 @@ async fn dispatch<B>(
             format!("{method} is not supported here; this server is read-only"),
         );
         e.allow = Some(route.allow());
-        return (e.into_response(), label, anon);
+        return (e.in_version(asked).into_response(), label, anon);
     }
     let too_big = req
         .headers()
@@ -252,7 +300,7 @@ async fn dispatch<B>(
                 shared.settings.server.max_body_bytes
             ),
         );
-        return (e.into_response(), label, anon);
+        return (e.in_version(asked).into_response(), label, anon);
     }
     let caller = match served
         .users
@@ -260,46 +308,92 @@ async fn dispatch<B>(
         .await
     {
         Ok(c) => c,
-        Err(()) => return (TaxiiError::unauthorized().into_response(), label, anon),
+        Err(()) => {
+            return (
+                TaxiiError::unauthorized().in_version(asked).into_response(),
+                label,
+                anon,
+            )
+        }
     };
-    if !negotiate::accepts_taxii21(
-        req.headers()
-            .get_all(ACCEPT)
-            .iter()
-            .map(HeaderValue::as_bytes),
-    ) {
+    let Some(version) = neg.chosen else {
+        let offer = route.offer();
+        let what = match (offer.v20, offer.v21) {
+            (true, true) => "application/taxii+json;version=2.1 or application/vnd.oasis.taxii+json; version=2.0 (application/vnd.oasis.stix+json; version=2.0 for objects)",
+            (true, false) => "application/vnd.oasis.taxii+json; version=2.0 (TAXII 2.0 discovery; TAXII 2.1 is at taxii2/)",
+            _ => "application/taxii+json;version=2.1 (TAXII 2.1 only at this path)",
+        };
         let e = TaxiiError::new(
             StatusCode::NOT_ACCEPTABLE,
             "Not Acceptable",
-            "this server answers application/taxii+json;version=2.1",
+            format!("this resource is available as {what}"),
         );
-        return (e.into_response(), label, caller);
-    }
-    let r = match resource(shared, served, req, &route, &caller, read) {
+        return (e.in_version(asked).into_response(), label, caller);
+    };
+    // The path-level choice is a version this collection does not offer,
+    // but the Accept also names one it does: answer in that one.
+    let version = match route
+        .collection()
+        .and_then(|(r, c)| find_collection(served, r, c))
+    {
+        Some(i) if !served.cols[i].offers(version) => {
+            let offer = route.offer();
+            negotiate::negotiate_named(
+                req.headers()
+                    .get_all(ACCEPT)
+                    .iter()
+                    .map(HeaderValue::as_bytes),
+                Offer {
+                    v20: offer.v20 && served.cols[i].v20,
+                    v21: offer.v21 && served.cols[i].v21,
+                    default: version,
+                },
+            )
+            .chosen
+            .unwrap_or(version)
+        }
+        _ => version,
+    };
+    let result = match version {
+        TaxiiVersion::V21 => resource(shared, served, req, &route, &caller, read),
+        TaxiiVersion::V20 => v20::resource(shared, served, req, &route, &caller, read),
+    };
+    let r = match result {
         Ok(r) => r,
-        Err(e) => e.into_response(),
+        Err(e) => e.in_version(version).into_response(),
     };
     (r, label, caller)
 }
 
-/// Finds collection `c` (id or alias, decision 18) of root `root`.
-fn find_collection(served: &Served, root: &str, c: &str) -> Option<usize> {
+/// 406 for a collection that does not offer `v` (checked after access, so
+/// a hidden collection stays a 404).
+pub(super) fn not_offered(v: TaxiiVersion) -> TaxiiError {
+    TaxiiError::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "Not Acceptable",
+        match v {
+            TaxiiVersion::V20 => "this collection is not offered over TAXII 2.0; ask for application/taxii+json;version=2.1",
+            TaxiiVersion::V21 => "this collection is offered over TAXII 2.0 only; ask for application/vnd.oasis.taxii+json; version=2.0",
+        },
+    )
+}
+
+/// Finds collection `c` (id or alias, decision 18) of root `root`,
+/// whichever TAXII versions it offers.
+pub(super) fn find_collection(served: &Served, root: &str, c: &str) -> Option<usize> {
     served
         .feed
         .meta()
         .collections
         .iter()
-        .enumerate()
-        .position(|(i, m)| {
-            served.cols[i].v21 && m.api_root == root && (m.id == c || m.alias.as_deref() == Some(c))
-        })
+        .position(|m| m.api_root == root && (m.id == c || m.alias.as_deref() == Some(c)))
 }
 
-fn root_exists(served: &Served, root: &str) -> bool {
+pub(super) fn root_exists(served: &Served, root: &str) -> bool {
     served.feed.meta().api_roots.iter().any(|r| r.name == root)
 }
 
-fn access_error(a: Access) -> TaxiiError {
+pub(super) fn access_error(a: Access) -> TaxiiError {
     match a {
         Access::Read => unreachable!("not an error"),
         Access::Unauthenticated => TaxiiError::unauthorized(),
@@ -351,6 +445,7 @@ fn resource<B>(
                 served,
                 caller,
                 s,
+                TAXII21,
                 serde_json::Value::Object(v),
             ))
         }
@@ -377,6 +472,7 @@ fn resource<B>(
                 served,
                 caller,
                 s,
+                TAXII21,
                 serde_json::Value::Object(v),
             ))
         }
@@ -407,7 +503,7 @@ fn resource<B>(
             } else {
                 serde_json::json!({ "collections": cols })
             };
-            Ok(json_resource(req, served, caller, s, v))
+            Ok(json_resource(req, served, caller, s, TAXII21, v))
         }
         Route::Collection(root, c) => {
             let i = find_collection(served, root, c)
@@ -418,14 +514,23 @@ fn resource<B>(
                 Access::Forbidden => {}
                 a => return Err(access_error(a)),
             }
+            if !served.cols[i].v21 {
+                return Err(not_offered(TaxiiVersion::V21));
+            }
             let m = &served.feed.meta().collections[i];
             let v = collection_json(m, served.readable(i, caller));
-            Ok(json_resource(req, served, caller, s, v))
+            Ok(json_resource(req, served, caller, s, TAXII21, v))
         }
         Route::Objects(root, c) | Route::Manifest(root, c) => {
             let i = collection_for(served, root, c)?;
             if !read {
-                return write_refused(served, i, caller, "objects cannot be added");
+                return write_refused(
+                    served,
+                    i,
+                    caller,
+                    list_unreadable,
+                    "objects cannot be added",
+                );
             }
             let ep = if matches!(route, Route::Objects(..)) {
                 Endpoint::Objects
@@ -444,13 +549,25 @@ fn resource<B>(
         Route::Object(root, c, oid) | Route::Versions(root, c, oid) => {
             let i = collection_for(served, root, c)?;
             if !read {
-                return write_refused(served, i, caller, "objects cannot be deleted");
+                return write_refused(
+                    served,
+                    i,
+                    caller,
+                    list_unreadable,
+                    "objects cannot be deleted",
+                );
             }
             let ep = if matches!(route, Route::Object(..)) {
                 Endpoint::Object
             } else {
                 Endpoint::Versions
             };
+            // Access first: whether an object exists is itself information
+            // a caller who cannot read the collection must not get.
+            match served.access(i, caller, list_unreadable) {
+                Access::Read => {}
+                a => return Err(access_error(a)),
+            }
             let cf = &served.feed.collections()[i];
             let versions = cf.versions_of(oid);
             if versions.is_empty() {
@@ -465,7 +582,7 @@ fn resource<B>(
             };
             list_response(shared, served, req, caller, &t, Some(&versions))
         }
-        Route::Health | Route::Metrics | Route::NotFound => {
+        Route::Health | Route::Metrics | Route::NotFound | Route::Discovery20 => {
             Err(TaxiiError::not_found("no TAXII resource at this path"))
         }
     }
@@ -473,21 +590,23 @@ fn resource<B>(
 
 /// The collection behind a list endpoint, or the access error. Write
 /// methods reach here too: their answer depends on readability.
-fn collection_for(served: &Served, root: &str, c: &str) -> Result<usize, TaxiiError> {
+pub(super) fn collection_for(served: &Served, root: &str, c: &str) -> Result<usize, TaxiiError> {
     find_collection(served, root, c).ok_or_else(|| TaxiiError::not_found("no such collection"))
 }
 
-/// Decision 13: 403 on a collection the caller can read (`can_write` is
-/// false everywhere), 404 on one it cannot (TAXII 2.1 section 5.7 for
-/// DELETE), 401 when credentials could change that.
-fn write_refused(
+/// Decision 13: 403 on a collection the caller can see (`can_write` is
+/// false everywhere; a collection listed with `can_read: false` is seen
+/// too), 404 on one it cannot (TAXII 2.1 section 5.7 for DELETE), 401 when
+/// credentials could change that.
+pub(super) fn write_refused(
     served: &Served,
     i: usize,
     caller: &Caller,
+    list_unreadable: bool,
     what: &str,
 ) -> Result<Response<Body>, TaxiiError> {
-    match served.access(i, caller, false) {
-        Access::Read => Err(TaxiiError::forbidden(format!(
+    match served.access(i, caller, list_unreadable) {
+        Access::Read | Access::Forbidden => Err(TaxiiError::forbidden(format!(
             "this collection is read-only (can_write: false): {what}"
         ))),
         Access::Unauthenticated => Err(TaxiiError::unauthorized()),
@@ -511,7 +630,7 @@ fn collection_json(m: &crate::feed::CollectionMeta, can_read: bool) -> serde_jso
     serde_json::Value::Object(v)
 }
 
-fn cache_control(s: &super::Settings, caller: &Caller) -> HeaderValue {
+pub(super) fn cache_control(s: &super::Settings, caller: &Caller) -> HeaderValue {
     match caller {
         Caller::Anonymous => {
             HeaderValue::from_str(&format!("public, max-age={}", s.server.cache_max_age_secs))
@@ -521,7 +640,7 @@ fn cache_control(s: &super::Settings, caller: &Caller) -> HeaderValue {
     }
 }
 
-fn etag_of(gen: u64, h: u64, coding: Option<Coding>) -> String {
+pub(super) fn etag_of(gen: u64, h: u64, coding: Option<Coding>) -> String {
     let c = match coding {
         None => "",
         Some(Coding::Gzip) => "-gz",
@@ -531,15 +650,16 @@ fn etag_of(gen: u64, h: u64, coding: Option<Coding>) -> String {
 }
 
 /// Headers common to every successful TAXII answer, and the 304 check.
-fn finish<B>(
+pub(super) fn finish<B>(
     req: &Request<B>,
     s: &super::Settings,
     caller: &Caller,
+    content_type: &'static str,
     etag: String,
     mut resp: Response<Body>,
 ) -> Response<Body> {
     let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(TAXII21));
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(VARY, HeaderValue::from_static(VARY_VALUE));
     h.insert(CACHE_CONTROL, cache_control(s, caller));
     let not_modified = negotiate::none_match(
@@ -562,21 +682,29 @@ fn finish<B>(
 }
 
 /// A small JSON resource; its ETag hashes the body (it may depend on the
-/// caller, e.g. `can_read`).
-fn json_resource<B>(
+/// caller, e.g. `can_read`) and the media type (a 2.0 and a 2.1
+/// representation are different representations).
+pub(super) fn json_resource<B>(
     req: &Request<B>,
     served: &Served,
     caller: &Caller,
     s: &super::Settings,
+    content_type: &'static str,
     v: serde_json::Value,
 ) -> Response<Body> {
     let body = v.to_string();
-    let etag = etag_of(
-        served.etag_gen,
-        xxhash_rust::xxh3::xxh3_64(body.as_bytes()),
-        None,
-    );
-    finish(req, s, caller, etag, Response::new(Body::from_bytes(body)))
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(content_type.as_bytes());
+    hasher.update(body.as_bytes());
+    let etag = etag_of(served.etag_gen, hasher.digest(), None);
+    finish(
+        req,
+        s,
+        caller,
+        content_type,
+        etag,
+        Response::new(Body::from_bytes(body)),
+    )
 }
 
 fn list_response<B>(
@@ -594,6 +722,9 @@ fn list_response<B>(
     ) {
         Access::Read => {}
         a => return Err(access_error(a)),
+    }
+    if !served.cols[t.col_idx].v21 {
+        return Err(not_offered(TaxiiVersion::V21));
     }
     let s = &shared.settings;
     let plan = list::plan(served, t, req.uri().query(), s.server.max_page_size)?;
@@ -663,7 +794,7 @@ fn list_response<B>(
             }),
         );
     }
-    Ok(finish(req, s, caller, etag, resp))
+    Ok(finish(req, s, caller, TAXII21, etag, resp))
 }
 
 #[cfg(test)]
@@ -675,6 +806,8 @@ mod tests {
         let b = "/";
         assert_eq!(route("/taxii2/", b), Route::Discovery);
         assert_eq!(route("/taxii2", b), Route::Discovery);
+        assert_eq!(route("/taxii/", b), Route::Discovery20);
+        assert_eq!(route("/taxii", b), Route::Discovery20);
         assert_eq!(route("/healthz", b), Route::Health);
         assert_eq!(route("/feeds", b), Route::ApiRoot("feeds".into()));
         assert_eq!(

@@ -29,12 +29,25 @@ pub struct ColState {
     pub readers: HashSet<String>,
     /// The collection is served over TAXII 2.1.
     pub v21: bool,
+    /// The collection is served over TAXII 2.0.
+    pub v20: bool,
+    /// The unfiltered TAXII 2.0 view (built on first need, once per
+    /// generation: one pass over the entry table).
+    pub view20: OnceLock<super::v20::View20>,
     /// Holds both 2.0 and 2.1 object versions (computed on first need: it
     /// takes a pass over the entry table, and opening must stay O(1)).
     mixed_spec: OnceLock<bool>,
 }
 
 impl ColState {
+    /// Whether the collection is served over TAXII version `v`.
+    pub fn offers(&self, v: super::negotiate::TaxiiVersion) -> bool {
+        match v {
+            super::negotiate::TaxiiVersion::V20 => self.v20,
+            super::negotiate::TaxiiVersion::V21 => self.v21,
+        }
+    }
+
     /// Whether the collection mixes STIX 2.0 and 2.1 versions; the
     /// precompressed default pages assume the default `match[spec_version]`
     /// removes nothing, which only holds when it does not.
@@ -122,6 +135,8 @@ impl Served {
                     .map(|c| c.readers.iter().filter(|r| *r != "*").cloned().collect())
                     .unwrap_or_default(),
                 v21: cm.taxii_versions.iter().any(|v| v == "2.1"),
+                v20: cm.taxii_versions.iter().any(|v| v == "2.0"),
+                view20: OnceLock::new(),
                 mixed_spec: OnceLock::new(),
             });
         }

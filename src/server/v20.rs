@@ -1,0 +1,823 @@
+//! TAXII 2.0 (OASIS cs01) next to 2.1: the same feed, other media types,
+//! bundles instead of envelopes, 2.0 manifests, and item-range pagination.
+//!
+//! Decisions taken here (TAXII-NOTES decisions 6, 13, 15, 16, 17 bind the
+//! rest):
+//! - **Which entries exist in 2.0.** An entry is visible over 2.0 when the
+//!   feed stores a STIX 2.0 serialization for it (compiled indicators of a
+//!   2.0 collection, passthrough STIX 2.0 objects); passthrough 2.1 objects
+//!   have none and never appear. `first`/`last` are taken among the
+//!   versions that have a 2.0 form (only passthrough 2.0 versions in a
+//!   collection that also holds 2.1 versions need the id index for that).
+//! - **Filters** (TAXII 2.0 section 3.5): `added_after` (strictly later,
+//!   on date_added, as in 2.1), `match[id]`, `match[type]`,
+//!   `match[version]` with the default `last`; `match[spec_version]`,
+//!   `limit` and `next` do not exist in 2.0 and are ignored. Object by id
+//!   honours `match[version]` and `added_after`.
+//! - **Pagination** ([`super::range`]): `Content-Range` on every list
+//!   answer (objects, manifest, collections), TOTAL = the number of items
+//!   matching the filters. An unfiltered objects or manifest request costs
+//!   O(1) for TOTAL and O(64 + page) to find its start, thanks to a
+//!   per-generation [`View20`] built once on first use (one pass over the
+//!   entry table, one checkpoint per 64 items); a filtered one walks the
+//!   candidates once to count and once to collect: O(entries after
+//!   `added_after`), or O(versions of the ids) with `match[id]`.
+//! - **Bundle ids** are derived from (generation, endpoint, api root,
+//!   collection, object id, canonical filters, window), so identical
+//!   requests get identical bytes (strong ETags, CDN). They are laid out as
+//!   version-4 UUIDs (hash bytes with the version and variant bits set),
+//!   not UUIDv5: STIX 2.0 requires identifiers to carry a version 4 UUID.
+//! - **Manifest**: one entry per object id, grouping exactly the versions
+//!   the objects endpoint would return for the same filters
+//!   (`versions` most recent first). Its position and `date_added` are
+//!   those of its most recently added matching version, so items stay in
+//!   date_added order and a new version moves its id to the end (what an
+//!   `added_after` poller expects). With the default `match[version]=last`
+//!   (or `first`) every id has one matching version, so an entry is built
+//!   from one entry-table row with no lookup; other filters cost one id
+//!   index lookup per matching version.
+//! - **Discovery** lists every api root as an absolute URL built from
+//!   `server.public_url` (else `http(s)://<bound address>`) + base path;
+//!   `default` is one of those strings (decision 16). API roots say
+//!   `versions: ["taxii-2.0"]` (TAXII 2.0 section 4.2). Collections list
+//!   only collections offering 2.0, without `alias` (not a 2.0 property),
+//!   with `media_types: ["application/vnd.oasis.stix+json; version=2.0"]`.
+//! - No precompressed copies exist for 2.0 bodies: they are sent
+//!   uncompressed.
+
+use super::auth::Caller;
+use super::body::Body;
+use super::negotiate::TaxiiVersion;
+use super::query::{self, Filters, ListKind};
+use super::range::{self, ItemsRange, Window};
+use super::response::{TaxiiError, STIX20, TAXII20};
+use super::router::{self, Route, DATE_ADDED_FIRST, DATE_ADDED_LAST};
+use super::state::{Access, Served};
+use super::Shared;
+use crate::feed::{CollectionFeed, SpecVersion};
+use crate::time;
+use bytes::Bytes;
+use http::header::{HeaderValue, ACCEPT_RANGES, CONTENT_RANGE, RANGE, VARY};
+use http::{Request, Response, StatusCode};
+use sha2::{Digest, Sha256};
+
+/// Items between two checkpoints of a [`View20`].
+const STRIDE: u64 = 64;
+
+/// The unfiltered TAXII 2.0 view of one collection (the latest 2.0 version
+/// of each object, in date_added order): its size and where every
+/// 64th item sits in the entry table.
+#[derive(Debug)]
+pub struct View20 {
+    pub total: u64,
+    marks: Vec<usize>,
+}
+
+impl View20 {
+    fn build(cf: &CollectionFeed, mixed: bool) -> View20 {
+        let (mut total, mut marks) = (0u64, Vec::new());
+        for i in 0..cf.len() {
+            if cf.has_object20(i) && flags20(cf, i, mixed).1 {
+                if total % STRIDE == 0 {
+                    marks.push(i);
+                }
+                total += 1;
+            }
+        }
+        View20 { total, marks }
+    }
+
+    /// Where to start walking to reach item `k`: (entry index, number of
+    /// the item found there).
+    fn seek(&self, k: u64, len: usize) -> (usize, u64) {
+        let m = k / STRIDE;
+        match self.marks.get(m as usize) {
+            Some(&i) => (i, m * STRIDE),
+            None => (len, self.total),
+        }
+    }
+}
+
+/// `first`/`last` of entry `i` among the versions of its id that have a
+/// 2.0 form. The feed's flags are exact unless the collection mixes STIX
+/// 2.0 and 2.1 versions and `i` is a 2.0 (passthrough) version.
+fn flags20(cf: &CollectionFeed, i: usize, mixed: bool) -> (bool, bool) {
+    let e = cf.entry(i);
+    if !mixed || e.spec_version == SpecVersion::V21 {
+        return (e.first, e.last);
+    }
+    let key = |j: usize| {
+        let ej = cf.entry(j);
+        (ej.version_us, ej.date_added_us, j)
+    };
+    let mine = key(i);
+    let (mut first, mut last) = (true, true);
+    for j in cf.versions_of(cf.id_of(i)) {
+        if j == i || !cf.has_object20(j) {
+            continue;
+        }
+        if key(j) < mine {
+            first = false;
+        } else {
+            last = false;
+        }
+    }
+    (first, last)
+}
+
+/// The filter predicate of one request (`added_after` and `match[id]`
+/// decide the candidates instead).
+struct Matcher<'a> {
+    cf: &'a CollectionFeed,
+    f: &'a Filters,
+    type_mask: Option<Vec<bool>>,
+    mixed: bool,
+}
+
+impl<'a> Matcher<'a> {
+    fn new(cf: &'a CollectionFeed, f: &'a Filters, mixed: bool) -> Self {
+        let type_mask = f.types.as_ref().map(|want| {
+            cf.types()
+                .iter()
+                .map(|name| want.iter().any(|w| w == name))
+                .collect()
+        });
+        Matcher {
+            cf,
+            f,
+            type_mask,
+            mixed,
+        }
+    }
+
+    fn matches(&self, i: usize) -> bool {
+        if !self.cf.has_object20(i) {
+            return false;
+        }
+        let e = self.cf.entry(i);
+        if let Some(mask) = &self.type_mask {
+            if !mask.get(usize::from(e.type_id)).copied().unwrap_or(false) {
+                return false;
+            }
+        }
+        let v = &self.f.version;
+        if v.all || v.at.binary_search(&e.version_us).is_ok() {
+            return true;
+        }
+        if !(v.first || v.last) {
+            return false;
+        }
+        let (first, last) = flags20(self.cf, i, self.mixed);
+        (v.first && first) || (v.last && last)
+    }
+
+    /// Whether every id has at most one matching version.
+    fn unique_per_id(&self) -> bool {
+        let v = &self.f.version;
+        !v.all && v.at.is_empty() && v.first != v.last
+    }
+
+    /// Whether `i` (a match) is its id's most recently added match.
+    fn is_anchor(&self, i: usize) -> bool {
+        self.unique_per_id()
+            || !self
+                .cf
+                .versions_of(self.cf.id_of(i))
+                .into_iter()
+                .any(|j| j > i && self.matches(j))
+    }
+
+    /// Visits the items from candidate position `start` in order until
+    /// `visit` returns false. Manifest items are anchors.
+    fn items(
+        &self,
+        start: usize,
+        ids: Option<&[usize]>,
+        manifest: bool,
+        mut visit: impl FnMut(usize) -> bool,
+    ) {
+        let mut go = |i: usize| -> bool {
+            if self.matches(i) && (!manifest || self.is_anchor(i)) {
+                visit(i)
+            } else {
+                true
+            }
+        };
+        match ids {
+            Some(list) => {
+                let from = list.partition_point(|&j| j < start);
+                for &i in &list[from..] {
+                    if !go(i) {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for i in start..self.cf.len() {
+                    if !go(i) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn ok_or_406(served: &Served, i: usize) -> Result<(), TaxiiError> {
+    if served.cols[i].v20 {
+        Ok(())
+    } else {
+        Err(router::not_offered(TaxiiVersion::V20))
+    }
+}
+
+/// Every TAXII 2.0 resource (errors are turned into 2.0 error bodies by the
+/// caller).
+pub(super) fn resource<B>(
+    shared: &Shared,
+    served: &Served,
+    req: &Request<B>,
+    route: &Route<'_>,
+    caller: &Caller,
+    read: bool,
+) -> Result<Response<Body>, TaxiiError> {
+    let s = &shared.settings;
+    let list_unreadable = s.server.list_unreadable_collections;
+    match route {
+        Route::Discovery20 => {
+            let meta = served.feed.meta();
+            let url = |name: &str| format!("{}{}{}/", s.public_base20, s.base_path, name);
+            let mut v = serde_json::Map::new();
+            v.insert("title".into(), meta.title.clone().into());
+            if let Some(d) = &meta.description {
+                v.insert("description".into(), d.clone().into());
+            }
+            if let Some(c) = &meta.contact {
+                v.insert("contact".into(), c.clone().into());
+            }
+            let default = meta
+                .api_roots
+                .iter()
+                .find(|r| r.default)
+                .or(meta.api_roots.first());
+            if let Some(d) = default {
+                v.insert("default".into(), url(&d.name).into());
+            }
+            let roots: Vec<serde_json::Value> =
+                meta.api_roots.iter().map(|r| url(&r.name).into()).collect();
+            if !roots.is_empty() {
+                v.insert("api_roots".into(), roots.into());
+            }
+            Ok(router::json_resource(
+                req,
+                served,
+                caller,
+                s,
+                TAXII20,
+                serde_json::Value::Object(v),
+            ))
+        }
+        Route::ApiRoot(root) => {
+            let r = served
+                .feed
+                .meta()
+                .api_roots
+                .iter()
+                .find(|r| r.name == **root)
+                .ok_or_else(|| TaxiiError::not_found("no such API root"))?;
+            let mut v = serde_json::Map::new();
+            v.insert("title".into(), r.title.clone().into());
+            if let Some(d) = &r.description {
+                v.insert("description".into(), d.clone().into());
+            }
+            v.insert("versions".into(), serde_json::json!(["taxii-2.0"]));
+            v.insert(
+                "max_content_length".into(),
+                (s.server.max_body_bytes as u64).into(),
+            );
+            Ok(router::json_resource(
+                req,
+                served,
+                caller,
+                s,
+                TAXII20,
+                serde_json::Value::Object(v),
+            ))
+        }
+        Route::Status(root) => {
+            if !router::root_exists(served, root) {
+                return Err(TaxiiError::not_found("no such API root"));
+            }
+            Err(TaxiiError::not_found("no such status resource"))
+        }
+        Route::Collections(root) => {
+            if !router::root_exists(served, root) {
+                return Err(TaxiiError::not_found("no such API root"));
+            }
+            let meta = served.feed.meta();
+            let cols: Vec<serde_json::Value> = meta
+                .collections
+                .iter()
+                .enumerate()
+                .filter(|(i, m)| served.cols[*i].v20 && m.api_root == **root)
+                .filter_map(|(i, m)| {
+                    let can_read = served.readable(i, caller);
+                    (can_read || list_unreadable).then(|| collection_json(m, can_read))
+                })
+                .collect();
+            collections_page(shared, served, req, caller, cols)
+        }
+        Route::Collection(root, c) => {
+            let i = router::find_collection(served, root, c)
+                .ok_or_else(|| TaxiiError::not_found("no such collection"))?;
+            match served.access(i, caller, list_unreadable) {
+                Access::Read | Access::Forbidden => {}
+                a => return Err(router::access_error(a)),
+            }
+            ok_or_406(served, i)?;
+            let m = &served.feed.meta().collections[i];
+            let v = collection_json(m, served.readable(i, caller));
+            Ok(router::json_resource(req, served, caller, s, TAXII20, v))
+        }
+        Route::Objects(root, c) | Route::Manifest(root, c) => {
+            let i = router::collection_for(served, root, c)?;
+            if !read {
+                return router::write_refused(
+                    served,
+                    i,
+                    caller,
+                    list_unreadable,
+                    "objects cannot be added",
+                );
+            }
+            readable(served, i, caller, list_unreadable)?;
+            list(
+                shared,
+                served,
+                req,
+                caller,
+                root,
+                i,
+                matches!(route, Route::Manifest(..)),
+            )
+        }
+        Route::Object(root, c, oid) => {
+            let i = router::collection_for(served, root, c)?;
+            if !read {
+                return router::write_refused(
+                    served,
+                    i,
+                    caller,
+                    list_unreadable,
+                    "objects cannot be deleted",
+                );
+            }
+            readable(served, i, caller, list_unreadable)?;
+            object(shared, served, req, caller, root, i, oid)
+        }
+        Route::Versions(..)
+        | Route::Discovery
+        | Route::Health
+        | Route::Metrics
+        | Route::NotFound => Err(TaxiiError::not_found("no TAXII 2.0 resource at this path")),
+    }
+}
+
+fn readable(
+    served: &Served,
+    i: usize,
+    caller: &Caller,
+    list_unreadable: bool,
+) -> Result<(), TaxiiError> {
+    match served.access(i, caller, list_unreadable) {
+        Access::Read => {}
+        a => return Err(router::access_error(a)),
+    }
+    ok_or_406(served, i)
+}
+
+fn collection_json(m: &crate::feed::CollectionMeta, can_read: bool) -> serde_json::Value {
+    let mut v = serde_json::Map::new();
+    v.insert("id".into(), m.id.clone().into());
+    v.insert("title".into(), m.title.clone().into());
+    if let Some(d) = &m.description {
+        v.insert("description".into(), d.clone().into());
+    }
+    v.insert("can_read".into(), can_read.into());
+    v.insert("can_write".into(), false.into());
+    v.insert("media_types".into(), serde_json::json!([STIX20]));
+    serde_json::Value::Object(v)
+}
+
+fn parse_range<B>(req: &Request<B>) -> Result<ItemsRange, TaxiiError> {
+    range::parse(
+        req.headers()
+            .get_all(RANGE)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    )
+    .map_err(TaxiiError::bad_request)
+}
+
+fn unsatisfiable(w: &Window) -> TaxiiError {
+    let mut e = TaxiiError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "Requested Range Not Satisfiable",
+        format!(
+            "the range starts past the last item ({}); items are numbered from 0",
+            w.content_range()
+        ),
+    );
+    e.content_range = Some(w.content_range());
+    e
+}
+
+/// Vary of a paginated answer: `Range` selects the items too (shared
+/// caches must not answer one range with another).
+const VARY_RANGE: &str = "Accept, Accept-Encoding, Authorization, Range";
+
+fn vary_range(mut resp: Response<Body>) -> Response<Body> {
+    resp.headers_mut()
+        .insert(VARY, HeaderValue::from_static(VARY_RANGE));
+    resp
+}
+
+/// Status, `Content-Range` and `Accept-Ranges` of a list answer (`Vary`
+/// is set after [`router::finish`] by [`vary_range`]).
+fn range_headers(resp: &mut Response<Body>, w: &Window) {
+    if matches!(w, Window::Items { partial: true, .. }) {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&w.content_range()) {
+        h.insert(CONTENT_RANGE, v);
+    }
+    h.insert(ACCEPT_RANGES, HeaderValue::from_static("items"));
+}
+
+/// `GET {root}/collections/` (paginated in TAXII 2.0 section 5.1).
+fn collections_page<B>(
+    shared: &Shared,
+    served: &Served,
+    req: &Request<B>,
+    caller: &Caller,
+    cols: Vec<serde_json::Value>,
+) -> Result<Response<Body>, TaxiiError> {
+    let s = &shared.settings.server;
+    let w = range::window(
+        parse_range(req)?,
+        cols.len() as u64,
+        u64::from(s.max_page_size),
+        u64::from(s.max_range_items),
+    );
+    let (first, n) = match w {
+        Window::Unsatisfiable { .. } => return Err(unsatisfiable(&w)),
+        _ => w.span(),
+    };
+    let page: Vec<serde_json::Value> = cols
+        .into_iter()
+        .skip(first as usize)
+        .take(n as usize)
+        .collect();
+    let v = if page.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::json!({ "collections": page })
+    };
+    let body = v.to_string();
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(TAXII20.as_bytes());
+    hasher.update(body.as_bytes());
+    hasher.update(w.content_range().as_bytes());
+    let etag = router::etag_of(served.etag_gen, hasher.digest(), None);
+    let mut resp = Response::new(Body::from_bytes(body));
+    range_headers(&mut resp, &w);
+    Ok(vary_range(router::finish(
+        req,
+        &shared.settings,
+        caller,
+        TAXII20,
+        etag,
+        resp,
+    )))
+}
+
+/// Parses a 2.0 list query: the 2.1 parser with the parameters 2.0 does
+/// not have dropped.
+fn filters(query: Option<&str>, kind: ListKind) -> Result<(Filters, String), TaxiiError> {
+    let mut raw = query::parse_raw(query, kind).map_err(|e| TaxiiError::bad_request(e.0))?;
+    raw.filters[2] = None; // match[spec_version]: not in TAXII 2.0
+    raw.limit = None;
+    raw.next = None;
+    let canonical = raw.canonical();
+    let f = Filters::from_raw(&raw, kind).map_err(|e| TaxiiError::bad_request(e.0))?;
+    Ok((f, canonical))
+}
+
+/// A deterministic bundle id (see the module docs).
+fn bundle_id(served: &Served, parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"taxii-edge bundle v1\0");
+    h.update(served.feed.meta().generation.as_bytes());
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    format!(
+        "bundle--{}",
+        uuid::Builder::from_random_bytes(b).into_uuid()
+    )
+}
+
+/// Pushes the 2.0 objects of entries `idx` (ascending) as slices: one per
+/// run of consecutive entries.
+fn push_objects(cf: &CollectionFeed, idx: &[usize], out: &mut Body) {
+    let Some(&first) = idx.first() else { return };
+    let (mut run_start, mut prev, mut first_run) = (first, first, true);
+    let mut emit = |a: usize, b: usize, out: &mut Body| {
+        if !first_run {
+            out.push(Bytes::from_static(b","));
+        }
+        first_run = false;
+        out.push(cf.objects20_run(a, b));
+    };
+    for &i in &idx[1..] {
+        if i != prev + 1 {
+            emit(run_start, prev + 1, out);
+            run_start = i;
+        }
+        prev = i;
+    }
+    emit(run_start, prev + 1, out);
+}
+
+fn bundle_body(id: &str, cf: &CollectionFeed, idx: &[usize]) -> Body {
+    let mut body = Body::empty();
+    let mut head = String::with_capacity(96);
+    head.push_str("{\"type\":\"bundle\",\"id\":\"");
+    head.push_str(id);
+    head.push_str("\",\"spec_version\":\"2.0\"");
+    if idx.is_empty() {
+        // Decision 17: no `objects` in an empty bundle.
+        head.push('}');
+        body.push(Bytes::from(head));
+        return body;
+    }
+    head.push_str(",\"objects\":[");
+    body.push(Bytes::from(head));
+    push_objects(cf, idx, &mut body);
+    body.push(Bytes::from_static(b"]}"));
+    body
+}
+
+/// The manifest body: one entry per anchor in `idx`.
+fn manifest_body(m: &Matcher<'_>, start: usize, idx: &[usize]) -> Body {
+    if idx.is_empty() {
+        return Body::from_bytes(Bytes::from_static(b"{}"));
+    }
+    let cf = m.cf;
+    let unique = m.unique_per_id();
+    let mut s = String::with_capacity(idx.len() * 200 + 16);
+    s.push_str("{\"objects\":[");
+    let mut versions: Vec<i64> = Vec::new();
+    for (n, &i) in idx.iter().enumerate() {
+        if n > 0 {
+            s.push(',');
+        }
+        let e = cf.entry(i);
+        s.push_str("{\"id\":\"");
+        s.push_str(cf.id_of(i));
+        s.push_str("\",\"date_added\":\"");
+        time::push_us(&mut s, e.date_added_us);
+        s.push_str("\",\"versions\":[");
+        versions.clear();
+        if unique {
+            versions.push(e.version_us);
+        } else {
+            versions.extend(
+                cf.versions_of(cf.id_of(i))
+                    .into_iter()
+                    .filter(|&j| j >= start && m.matches(j))
+                    .map(|j| cf.entry(j).version_us),
+            );
+            versions.sort_unstable_by(|a, b| b.cmp(a));
+            versions.dedup();
+        }
+        for (k, &v) in versions.iter().enumerate() {
+            if k > 0 {
+                s.push(',');
+            }
+            s.push('"');
+            super::list::push_version(&mut s, v);
+            s.push('"');
+        }
+        s.push_str("],\"media_types\":[\"");
+        s.push_str(STIX20);
+        s.push_str("\"]}");
+    }
+    s.push_str("]}");
+    Body::from_bytes(s)
+}
+
+/// Objects and manifest.
+fn list<B>(
+    shared: &Shared,
+    served: &Served,
+    req: &Request<B>,
+    caller: &Caller,
+    root: &str,
+    col: usize,
+    manifest: bool,
+) -> Result<Response<Body>, TaxiiError> {
+    let s = &shared.settings.server;
+    let cf = &served.feed.collections()[col];
+    let state = &served.cols[col];
+    let mixed = state.mixed_spec(cf);
+    let (f, canonical) = filters(req.uri().query(), ListKind::Collection)?;
+    let rng = parse_range(req)?;
+    let m = Matcher::new(cf, &f, mixed);
+    let start = f.added_after.map_or(0, |t| cf.first_after(t));
+    let ids: Option<Vec<usize>> = f.ids.as_ref().map(|ids| {
+        let mut all: Vec<usize> = ids.iter().flat_map(|id| cf.versions_of(id)).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    });
+
+    // TOTAL, then the window, then the items in it.
+    let unfiltered = canonical.is_empty();
+    let view = unfiltered.then(|| state.view20.get_or_init(|| View20::build(cf, mixed)));
+    let total = match view {
+        Some(v) => v.total,
+        None => {
+            let mut n = 0u64;
+            m.items(start, ids.as_deref(), manifest, |_| {
+                n += 1;
+                true
+            });
+            n
+        }
+    };
+    let w = range::window(
+        rng,
+        total,
+        u64::from(s.max_page_size),
+        u64::from(s.max_range_items),
+    );
+    if let Window::Unsatisfiable { .. } = w {
+        return Err(unsatisfiable(&w));
+    }
+    let (first, count) = w.span();
+    let mut idx = Vec::with_capacity(count.min(4096) as usize);
+    if count > 0 {
+        let (from, mut k) = match view {
+            Some(v) => v.seek(first, cf.len()),
+            None => (start, 0),
+        };
+        m.items(from, ids.as_deref(), manifest, |i| {
+            if k >= first {
+                idx.push(i);
+            }
+            k += 1;
+            (idx.len() as u64) < count
+        });
+    }
+
+    let endpoint: &[u8] = if manifest { b"manifest" } else { b"objects" };
+    let win = w.content_range();
+    let (body, ctype) = if manifest {
+        (manifest_body(&m, start, &idx), TAXII20)
+    } else {
+        let id = bundle_id(
+            served,
+            &[
+                endpoint,
+                root.as_bytes(),
+                served.feed.meta().collections[col].id.as_bytes(),
+                canonical.as_bytes(),
+                win.as_bytes(),
+            ],
+        );
+        (bundle_body(&id, cf, &idx), STIX20)
+    };
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for p in [
+        b"2.0".as_slice(),
+        endpoint,
+        root.as_bytes(),
+        served.feed.meta().collections[col].id.as_bytes(),
+        canonical.as_bytes(),
+        win.as_bytes(),
+    ] {
+        hasher.update(p);
+        hasher.update(b"\0");
+    }
+    let etag = router::etag_of(served.etag_gen, hasher.digest(), None);
+    let mut resp = Response::new(body);
+    range_headers(&mut resp, &w);
+    date_headers(&mut resp, cf, &idx, f.added_after);
+    Ok(vary_range(router::finish(
+        req,
+        &shared.settings,
+        caller,
+        ctype,
+        etag,
+        resp,
+    )))
+}
+
+/// X-TAXII-Date-Added-First/Last (TAXII 2.0 section 3.2) of the returned
+/// items; decision 2 for an empty answer.
+fn date_headers(resp: &mut Response<Body>, cf: &CollectionFeed, idx: &[usize], after: Option<i64>) {
+    let dates = match (idx.first(), idx.last()) {
+        (Some(&a), Some(&b)) => Some((cf.entry(a).date_added_us, cf.entry(b).date_added_us)),
+        _ => after.map(|t| (t, t)),
+    };
+    if let Some((a, b)) = dates {
+        for (name, t) in [(&DATE_ADDED_FIRST, a), (&DATE_ADDED_LAST, b)] {
+            if let Ok(v) = HeaderValue::from_str(&time::fmt_us(t)) {
+                resp.headers_mut().insert(name.clone(), v);
+            }
+        }
+    }
+}
+
+/// `GET …/objects/{oid}/`: a bundle of the object's matching versions (not
+/// paginated in TAXII 2.0 section 5.5).
+fn object<B>(
+    shared: &Shared,
+    served: &Served,
+    req: &Request<B>,
+    caller: &Caller,
+    root: &str,
+    col: usize,
+    oid: &str,
+) -> Result<Response<Body>, TaxiiError> {
+    let cf = &served.feed.collections()[col];
+    let versions: Vec<usize> = cf
+        .versions_of(oid)
+        .into_iter()
+        .filter(|&j| cf.has_object20(j))
+        .collect();
+    if versions.is_empty() {
+        return Err(TaxiiError::not_found("no such object in this collection"));
+    }
+    let (f, canonical) = filters(req.uri().query(), ListKind::Object)?;
+    let mixed = served.cols[col].mixed_spec(cf);
+    let m = Matcher::new(cf, &f, mixed);
+    let start = f.added_after.map_or(0, |t| cf.first_after(t));
+    let cap = shared.settings.server.max_range_items as usize;
+    let mut idx = Vec::new();
+    m.items(start, Some(&versions), false, |i| {
+        idx.push(i);
+        idx.len() < cap
+    });
+    let col_id = served.feed.meta().collections[col].id.as_bytes();
+    let id = bundle_id(
+        served,
+        &[
+            b"object",
+            root.as_bytes(),
+            col_id,
+            oid.as_bytes(),
+            canonical.as_bytes(),
+        ],
+    );
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for p in [
+        b"2.0 object".as_slice(),
+        root.as_bytes(),
+        col_id,
+        oid.as_bytes(),
+        canonical.as_bytes(),
+    ] {
+        hasher.update(p);
+        hasher.update(b"\0");
+    }
+    let etag = router::etag_of(served.etag_gen, hasher.digest(), None);
+    let mut resp = Response::new(bundle_body(&id, cf, &idx));
+    date_headers(&mut resp, cf, &idx, f.added_after);
+    Ok(router::finish(
+        req,
+        &shared.settings,
+        caller,
+        STIX20,
+        etag,
+        resp,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bundle_ids_are_uuid_v4_shaped() {
+        let mut b = [7u8; 16];
+        b[0] = 0xff;
+        let u = uuid::Builder::from_random_bytes(b).into_uuid();
+        assert_eq!(u.get_version_num(), 4);
+        assert_eq!(u.get_variant(), uuid::Variant::RFC4122);
+    }
+}
