@@ -361,14 +361,12 @@ async fn next_tokens_do_not_cross_users_collections_or_endpoints() {
 }
 
 /// Whether an object id exists in a collection the caller cannot read must
-/// not show: today the object and versions endpoints look the id up before
-/// checking access, so an unreadable collection answers 404 "no such
+/// not show: the object and versions endpoints must check access before
+/// looking the id up, or an unreadable collection answers 404 "no such
 /// object in this collection" for a missing id but 401/404 "no such
-/// collection" for an existing one — an oracle for object ids (for an
-/// anonymous caller, 404 versus 401). Fix: in `router::resource`, check
-/// `served.access` before `versions_of` for `Route::Object`/`Versions`.
+/// collection" for an existing one — an oracle for object ids. (Found
+/// failing on the hardening branch; fixed on main by the time of the merge.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: object/versions endpoints reveal whether an object id exists in an unreadable collection"]
 async fn object_existence_is_not_revealed_to_outsiders() {
     let s = start_with(&matrix_spec(), "").await;
     let missing = "indicator--00000000-0000-4000-8000-999999999999";
