@@ -481,3 +481,92 @@ async fn brute_force_is_throttled_per_client_address() {
     assert_eq!(last, 429, "30 failed logins in a row were never throttled");
     s.running.shutdown().await;
 }
+
+/// The same matrix over TAXII 2.0 (every collection offers both versions):
+/// discovery at `/taxii/`, the collection list, collection, objects (a
+/// STIX 2.0 bundle), object and manifest, with the 2.0 `Accept`; and a
+/// `Range` on objects. No status is trusted alone: no body may carry an
+/// object of a collection the caller cannot read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_taxii20() {
+    const ACC20: &str = "application/vnd.oasis.taxii+json; version=2.0";
+    let mut sp = matrix_spec();
+    for c in &mut sp.meta.collections {
+        c.taxii_versions = vec!["2.1".into(), "2.0".into()];
+    }
+    for col in &mut sp.collections {
+        for o in &mut col.objects {
+            o.json20 = Some(
+                format!(
+                    "{{\"type\":\"{}\",\"id\":\"{}\",\"created\":\"{}\",\"modified\":\"{}\",\"labels\":[\"x\"]}}",
+                    o.stix_type,
+                    o.id,
+                    taxii_edge::time::fmt_ms(T0),
+                    taxii_edge::time::fmt_ms(o.version_us)
+                )
+                .into(),
+            );
+        }
+    }
+    let s = start_with(&sp, "").await;
+    let mut cells = 0;
+    for who in CALLERS {
+        let auth = who.auth();
+        let mut h: Vec<(&str, &str)> = vec![("accept", ACC20)];
+        if let Some(a) = &auth {
+            h.push(("authorization", a));
+        }
+        for path in ["/taxii/", "/feeds/", "/feeds/collections/"] {
+            let r = get(s.addr, path, &h).await;
+            assert_no_leak(who, path, &r.body);
+            let want = if who.authenticates() { 200 } else { 401 };
+            assert_eq!(r.status, want, "{who:?} {path}: {}", r.text());
+        }
+        for (k, (id, alias)) in COLS.iter().enumerate() {
+            let k = k as u32;
+            let oid = obj_id(k, 1);
+            let base = format!("/feeds/collections/{id}");
+            for (ep, path, range) in [
+                ("collection", format!("{base}/"), None),
+                ("objects", format!("{base}/objects/"), None),
+                (
+                    "objects+range",
+                    format!("{base}/objects/"),
+                    Some("items=0-1"),
+                ),
+                ("object", format!("{base}/objects/{oid}/"), None),
+                ("manifest", format!("{base}/manifest/"), None),
+            ] {
+                let mut h = h.clone();
+                if let Some(r) = range {
+                    h.push(("range", r));
+                }
+                let r = get(s.addr, &path, &h).await;
+                cells += 1;
+                let what = format!("2.0 {ep} of {alias}");
+                assert_no_leak(who, &what, &r.body);
+                if !who.authenticates() {
+                    assert_eq!(r.status, 401, "{who:?} {what}: {}", r.text());
+                } else if who.reads(k) {
+                    let want = if range.is_some() { 206 } else { 200 };
+                    assert_eq!(r.status, want, "{who:?} {what}: {}", r.text());
+                    if ep != "collection" {
+                        assert!(
+                            tails(k).iter().any(|t| r.text().contains(t)),
+                            "{who:?} {what}: {}",
+                            r.text()
+                        );
+                    }
+                } else {
+                    let want = match who {
+                        Who::Anonymous if *alias != "orphan" => 401,
+                        _ => 404,
+                    };
+                    assert_eq!(r.status, want, "{who:?} {what}: {}", r.text());
+                }
+            }
+        }
+    }
+    assert_eq!(cells, CALLERS.len() * 4 * 5);
+    s.running.shutdown().await;
+}
