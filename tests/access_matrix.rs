@@ -395,7 +395,6 @@ async fn object_existence_is_not_revealed_to_outsiders() {
 /// before looking at `list_unreadable`, and filter `!configured` out of the
 /// collections list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: with list_unreadable_collections, a collection missing from the config is listed and described to everyone"]
 async fn unconfigured_collections_are_never_listed() {
     let s = start_with(&matrix_spec(), "list_unreadable_collections = true").await;
     for who in [Who::Anonymous, Who::Alice] {

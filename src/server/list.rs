@@ -108,6 +108,16 @@ pub fn plan(
             (parsed, tok.filters, Some((tok.after_us, tok.rank)))
         }
     };
+    // A `next` token carries the filters; a request whose filters could not
+    // fit in one would get a token the server itself refuses. Refuse the
+    // request instead, saying why.
+    if canonical.len() > crate::feed::token::MAX_FIELD {
+        return Err(TaxiiError::bad_request(format!(
+            "the filters are {} bytes long; at most {} fit in a next token: split the match[id] list over several requests",
+            canonical.len(),
+            crate::feed::token::MAX_FIELD
+        )));
+    }
     let filters = Filters::from_raw(&filters_raw, kind).map_err(bad)?;
     let limit = limit.unwrap_or(default_limit);
     Ok(Plan {
