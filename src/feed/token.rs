@@ -55,7 +55,8 @@ const MAC_LEN: usize = 16;
 /// The longest text field a token may carry. Filters of a very long
 /// `match[id]` list are the largest legitimate field; URLs longer than this
 /// are refused by servers and proxies anyway.
-const MAX_FIELD: usize = 8 * 1024;
+/// Longest string field a token carries (the filters, an object id).
+pub const MAX_FIELD: usize = 8 * 1024;
 /// The longest encoded token accepted (checked before any decoding work).
 const MAX_TOKEN_CHARS: usize = 48 * 1024;
 

@@ -56,6 +56,22 @@ pub struct Plan {
     pub resume: Option<(Micros, u32)>,
 }
 
+/// What a `next` token carries for these filters: the canonical string
+/// itself (decision 4: a client may send only `next`), or, when it would
+/// not fit in a token, `#` + its digest (the client then sends the filters
+/// again; a canonical string never starts with `#`).
+fn token_filters(canonical: &str) -> String {
+    if canonical.len() <= crate::feed::token::MAX_FIELD {
+        canonical.to_string()
+    } else {
+        format!("#{}", filters_digest(canonical))
+    }
+}
+
+fn filters_digest(canonical: &str) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()))
+}
+
 fn bad(e: QueryError) -> TaxiiError {
     TaxiiError::bad_request(e.0)
 }
@@ -96,16 +112,35 @@ pub fn plan(
                     "this next token belongs to another endpoint, collection or object",
                 ));
             }
-            if raw.has_filters() && raw.canonical() != tok.filters {
-                return Err(processing(
-                    "the filters differ from those of the request that returned this next token; send the same filters, or none",
-                ));
-            }
-            let parsed = query::parse_canonical(&tok.filters, kind).map_err(bad)?;
             if limit.is_none() && tok.limit > 0 {
                 limit = Some(tok.limit.min(max_page));
             }
-            (parsed, tok.filters, Some((tok.after_us, tok.rank)))
+            let resume = Some((tok.after_us, tok.rank));
+            if let Some(digest) = tok.filters.strip_prefix('#') {
+                // Filters too long to carry: the token holds their digest,
+                // and the client must send them again (as taxii2-client
+                // does).
+                if !raw.has_filters() {
+                    return Err(processing(
+                        "this next token was issued for filters too long to carry in it: send the same filters again with it",
+                    ));
+                }
+                let canonical = raw.canonical();
+                if filters_digest(&canonical) != digest {
+                    return Err(processing(
+                        "the filters differ from those of the request that returned this next token; send the same filters",
+                    ));
+                }
+                (raw.clone(), canonical, resume)
+            } else {
+                if raw.has_filters() && raw.canonical() != tok.filters {
+                    return Err(processing(
+                        "the filters differ from those of the request that returned this next token; send the same filters, or none",
+                    ));
+                }
+                let parsed = query::parse_canonical(&tok.filters, kind).map_err(bad)?;
+                (parsed, tok.filters, resume)
+            }
         }
     };
     let filters = Filters::from_raw(&filters_raw, kind).map_err(bad)?;
@@ -234,7 +269,7 @@ pub fn next_token(served: &Served, t: &Target<'_>, plan: &Plan, last: usize) -> 
         api_root: t.root.to_string(),
         collection: t.col_id.to_string(),
         object_id: t.object_id.map(str::to_string),
-        filters: plan.canonical.clone(),
+        filters: token_filters(&plan.canonical),
         limit: plan.token_limit,
         after_us: da,
         rank: cf.rank(last),

@@ -11,7 +11,8 @@
 //! read the first bytes ourselves under the same timeout and compare them
 //! with the HTTP/2 preface (prior knowledge), instead of hyper-util's
 //! auto-builder whose sniff has no timeout. Both h1 and h2 connections are
-//! closed after `idle_timeout_secs` without any bytes moving.
+//! closed after `idle_timeout_secs` without a new request or a byte written
+//! (bytes read that never complete a request do not count).
 
 use super::{router, Shared};
 use hyper::server::conn::{http1, http2};
@@ -121,7 +122,7 @@ async fn serve_connection(
             };
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             let io = Tracked::new(tls, Vec::new(), Arc::clone(&activity), epoch);
-            drive(io, h2, &shared, phase, &activity, epoch).await;
+            drive(io, h2, &shared, phase, Arc::clone(&activity), epoch).await;
         }
         None => {
             // Read until the h2 preface is complete or ruled out.
@@ -144,7 +145,7 @@ async fn serve_connection(
             }
             let h2 = buf == H2_PREFACE;
             let io = Tracked::new(stream, buf, Arc::clone(&activity), epoch);
-            drive(io, h2, &shared, phase, &activity, epoch).await;
+            drive(io, h2, &shared, phase, Arc::clone(&activity), epoch).await;
         }
     }
 }
@@ -154,7 +155,7 @@ async fn drive<T>(
     h2: bool,
     shared: &Arc<Shared>,
     mut phase: watch::Receiver<u8>,
-    activity: &AtomicU64,
+    activity: Arc<AtomicU64>,
     epoch: Instant,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -162,10 +163,16 @@ async fn drive<T>(
     let s = &shared.settings.server;
     let idle = Duration::from_secs(s.idle_timeout_secs.max(1));
     let sh = Arc::clone(shared);
+    let started = Arc::clone(&activity);
     let svc = service_fn(move |req| {
+        // A complete request resets the idle clock; bytes that never make
+        // one (a HEADERS frame dribbled over h2, where hyper has no header
+        // read timeout) do not.
+        started.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
         let sh = Arc::clone(&sh);
         async move { Ok::<_, Infallible>(router::handle(sh, req).await) }
     });
+    let activity = &*activity;
     let io = TokioIo::new(io);
     if h2 {
         let mut b = http2::Builder::new(TokioExecutor::new());
@@ -217,6 +224,9 @@ async fn supervise<C>(
 {
     tokio::pin!(conn);
     let mut closing = false;
+    // When an idle close started: a peer that ignores it (an h2 client that
+    // never finishes its HEADERS frame) is dropped one idle period later.
+    let mut idle_close_at: Option<Duration> = None;
     if *phase.borrow() >= DRAINING {
         graceful(conn.as_mut());
         closing = true;
@@ -240,11 +250,18 @@ async fn supervise<C>(
                     closing = true;
                 }
             }
-            _ = tokio::time::sleep(tick), if !closing => {
+            _ = tokio::time::sleep(tick), if !closing || idle_close_at.is_some() => {
+                if let Some(at) = idle_close_at {
+                    if epoch.elapsed().saturating_sub(at) >= idle {
+                        return;
+                    }
+                    continue;
+                }
                 let last = Duration::from_millis(activity.load(Ordering::Relaxed));
                 if epoch.elapsed().saturating_sub(last) >= idle {
                     graceful(conn.as_mut());
                     closing = true;
+                    idle_close_at = Some(epoch.elapsed());
                 }
             }
         }
@@ -252,7 +269,7 @@ async fn supervise<C>(
 }
 
 /// An IO stream that replays the bytes read while sniffing the protocol
-/// and stamps the time of the last read or write (for the idle timeout).
+/// and stamps the time of the last write (for the idle timeout).
 pub struct Tracked<T> {
     inner: T,
     prefix: Vec<u8>,
@@ -291,12 +308,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
             self.at += n;
             return Poll::Ready(Ok(()));
         }
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.touch();
-        }
-        r
+        // Reads do not reset the idle clock (see `drive`): only complete
+        // requests and bytes written do.
+        Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 

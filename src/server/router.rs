@@ -495,7 +495,8 @@ fn resource<B>(
                 .filter(|(i, m)| served.cols[*i].v21 && m.api_root == **root)
                 .filter_map(|(i, m)| {
                     let can_read = served.readable(i, caller);
-                    (can_read || list_unreadable).then(|| collection_json(m, can_read))
+                    (can_read || (list_unreadable && served.cols[i].configured))
+                        .then(|| collection_json(m, can_read))
                 })
                 .collect();
             let v = if cols.is_empty() {

@@ -167,7 +167,9 @@ impl Served {
             Access::Read
         } else if *caller == Caller::Anonymous && self.cols[i].configured && self.users.any() {
             Access::Unauthenticated
-        } else if list_unreadable {
+        } else if list_unreadable && self.cols[i].configured {
+            // A collection the config does not know is readable by nobody
+            // and listed to nobody.
             Access::Forbidden
         } else {
             Access::Hidden

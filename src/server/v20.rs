@@ -322,7 +322,8 @@ pub(super) fn resource<B>(
                 .filter(|(i, m)| served.cols[*i].v20 && m.api_root == **root)
                 .filter_map(|(i, m)| {
                     let can_read = served.readable(i, caller);
-                    (can_read || list_unreadable).then(|| collection_json(m, can_read))
+                    (can_read || (list_unreadable && served.cols[i].configured))
+                        .then(|| collection_json(m, can_read))
                 })
                 .collect();
             collections_page(shared, served, req, caller, cols)
