@@ -113,8 +113,10 @@ fn bench_parse(c: &mut Criterion) {
 
 fn bench_json_and_canonicalize(c: &mut Criterion) {
     let n = records_per_format();
-    let exports: Vec<(Profile, Vec<u8>)> =
-        INDICATOR_FORMATS.iter().map(|&f| (f, export(f, n))).collect();
+    let exports: Vec<(Profile, Vec<u8>)> = INDICATOR_FORMATS
+        .iter()
+        .map(|&f| (f, export(f, n)))
+        .collect();
 
     let mut g = c.benchmark_group("json_tape");
     g.sample_size(10).measurement_time(Duration::from_secs(4));
@@ -296,14 +298,22 @@ fn bench_stix_and_mapping(c: &mut Criterion) {
         b.iter(|| {
             unmapped
                 .iter()
-                .map(|i| stix::build_indicator(i, 0, &settings, &defaults).pattern.len())
+                .map(|i| {
+                    stix::build_indicator(i, 0, &settings, &defaults)
+                        .pattern
+                        .len()
+                })
                 .sum::<usize>()
         })
     });
     g.bench_function("build_threatconnect_defaults", |b| {
         b.iter(|| {
             inds.iter()
-                .map(|i| stix::build_indicator(i, 0, &settings, &defaults).fields.len())
+                .map(|i| {
+                    stix::build_indicator(i, 0, &settings, &defaults)
+                        .fields
+                        .len()
+                })
                 .sum::<usize>()
         })
     });
@@ -389,7 +399,9 @@ fn bench_stix_and_mapping(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("feed");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
-    g.throughput(Throughput::Elements(spec.collections[0].objects.len() as u64));
+    g.throughput(Throughput::Elements(
+        spec.collections[0].objects.len() as u64
+    ));
     g.bench_function("write_to_vec", |b| {
         b.iter_batched(
             || (),
