@@ -13,8 +13,9 @@
 //! | `json_tape` | only simd-json's tape of each record, buffers reused: the JSON floor | 1 |
 //! | `canonicalize` | `input::parse_record` per record: JSON + the profile's canonicalization | 1 |
 //! | `filter` | 10 collection queries (`filter::Query`) on every record | 1 |
-//! | `stix` | `stix::build_indicator` (with and without mappings), `serialize21` | 1 |
+//! | `stix` | `stix::build_indicator` (with and without mappings), `serialize21`/`20`, `content_hash` | 1 |
 //! | `mapping` | `Mappings::apply`: profile defaults, and with 5 JMESPath overrides | 1 |
+//! | `time` | `time::push_ms` / `push_us` (~7 per object and manifest record) | 1 |
 //! | `feed` | `feed::write_to_vec` of one collection (objects, manifest, index, gzip+zstd default pages) | rayon |
 //!
 //! `canonicalize` minus `json_tape` is the canonicalization proper (the
@@ -329,6 +330,16 @@ fn bench_stix_and_mapping(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    // The lifecycle hashes every draft to detect changes; today that is a
+    // second serialize21 (decision 11).
+    g.bench_function("content_hash", |b| {
+        b.iter(|| {
+            drafts
+                .iter()
+                .map(stix::serialize::content_hash)
+                .fold(0u64, |a, h| a ^ h)
+        })
+    });
     g.bench_function("serialize20", |b| {
         b.iter(|| {
             drafts
@@ -412,6 +423,42 @@ fn bench_stix_and_mapping(c: &mut Criterion) {
     g.finish();
 }
 
+/// Timestamp formatting: every object carries 4-5 of them and every
+/// manifest record 2, so its cost is multiplied by ~7 per object.
+fn bench_time(c: &mut Criterion) {
+    let ts: Vec<i64> = (0..1000i64)
+        .map(|i| T0 + i * 7_919_000_123 % 86_400_000_000_000)
+        .collect();
+    let mut g = c.benchmark_group("time");
+    g.sample_size(20).measurement_time(Duration::from_secs(2));
+    g.throughput(Throughput::Elements(ts.len() as u64));
+    g.bench_function("push_ms", |b| {
+        let mut s = String::with_capacity(32);
+        b.iter(|| {
+            let mut n = 0;
+            for &t in &ts {
+                s.clear();
+                taxii_edge::time::push_ms(&mut s, t);
+                n += s.len();
+            }
+            n
+        })
+    });
+    g.bench_function("push_us", |b| {
+        let mut s = String::with_capacity(32);
+        b.iter(|| {
+            let mut n = 0;
+            for &t in &ts {
+                s.clear();
+                taxii_edge::time::push_us(&mut s, t);
+                n += s.len();
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
 fn meta() -> FeedMeta {
     FeedMeta {
         generation: "00000000000000000000000000000001".to_string(),
@@ -443,6 +490,7 @@ criterion_group!(
     bench_parse,
     bench_json_and_canonicalize,
     bench_filter,
-    bench_stix_and_mapping
+    bench_stix_and_mapping,
+    bench_time
 );
 criterion_main!(benches);
