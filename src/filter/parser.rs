@@ -21,7 +21,7 @@
 use super::error::{QueryError, QueryErrorKind as K};
 use super::lexer::{Lexer, Tok};
 use super::pred::{tlp_rank, CmpOp, Field, Lit, Node, Op, Seg, Test, TypeSet};
-use crate::record::{IndicatorType, Profile, Tlp};
+use crate::record::{IndicatorType, Profile, Tlp, STIX_SCO_TYPES};
 use crate::time::{parse_lenient, Micros};
 
 /// Deep enough for any real query, shallow enough that neither the parser
@@ -61,9 +61,9 @@ const ALIASES: [(&str, &str); 8] = [
     ("modified", "last_modified"),
 ];
 
-/// STIX 2.1 object types accepted by `type =` besides indicator types and
-/// custom `x-` types.
-const STIX_TYPES: [&str; 42] = [
+/// STIX 2.1 SDO, SRO and meta object types accepted by `type =` besides
+/// indicator types, the SCO types ([`STIX_SCO_TYPES`]) and custom `x-` types.
+const STIX_TYPES: [&str; 24] = [
     "attack-pattern",
     "campaign",
     "course-of-action",
@@ -85,24 +85,6 @@ const STIX_TYPES: [&str; 42] = [
     "vulnerability",
     "relationship",
     "sighting",
-    "artifact",
-    "autonomous-system",
-    "directory",
-    "domain-name",
-    "email-addr",
-    "email-message",
-    "file",
-    "ipv4-addr",
-    "ipv6-addr",
-    "mac-addr",
-    "mutex",
-    "network-traffic",
-    "process",
-    "software",
-    "url",
-    "user-account",
-    "windows-registry-key",
-    "x509-certificate",
     "marking-definition",
     "language-content",
     "extension-definition",
@@ -816,6 +798,7 @@ impl<'a> Parser<'a> {
         let l = s.to_ascii_lowercase();
         if IndicatorType::parse(&l).is_some()
             || STIX_TYPES.contains(&l.as_str())
+            || STIX_SCO_TYPES.contains(&l.as_str())
             || l.starts_with("x-")
         {
             return Ok(l);
@@ -823,7 +806,8 @@ impl<'a> Parser<'a> {
         let names = IndicatorType::ALL
             .iter()
             .map(|t| t.as_str())
-            .chain(STIX_TYPES.iter().copied());
+            .chain(STIX_TYPES.iter().copied())
+            .chain(STIX_SCO_TYPES.iter().copied());
         Err(self.err(
             col,
             K::UnknownType {

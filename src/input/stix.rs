@@ -27,28 +27,6 @@ use crate::time::{self, Micros};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-/// STIX 2.1 cyber-observable object types.
-const SCO_TYPES: [&str; 18] = [
-    "artifact",
-    "autonomous-system",
-    "directory",
-    "domain-name",
-    "email-addr",
-    "email-message",
-    "file",
-    "ipv4-addr",
-    "ipv6-addr",
-    "mac-addr",
-    "mutex",
-    "network-traffic",
-    "process",
-    "software",
-    "url",
-    "user-account",
-    "windows-registry-key",
-    "x509-certificate",
-];
-
 /// What the input says about an object besides the object itself.
 #[derive(Default)]
 struct Meta {
@@ -172,7 +150,7 @@ fn build(
             .spec_version
             .or_else(|| bundle_spec.map(str::to_string))
             .unwrap_or_else(|| {
-                if SCO_TYPES.contains(&stix_type.as_str()) {
+                if crate::record::STIX_SCO_TYPES.contains(&stix_type.as_str()) {
                     "2.1".into()
                 } else {
                     "2.0".into()

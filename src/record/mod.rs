@@ -96,6 +96,30 @@ impl fmt::Display for IndicatorType {
     }
 }
 
+/// STIX 2.1 cyber-observable object types: the input reader needs them to
+/// default a passthrough object's spec version, the filter to accept them in
+/// `type =`.
+pub const STIX_SCO_TYPES: [&str; 18] = [
+    "artifact",
+    "autonomous-system",
+    "directory",
+    "domain-name",
+    "email-addr",
+    "email-message",
+    "file",
+    "ipv4-addr",
+    "ipv6-addr",
+    "mac-addr",
+    "mutex",
+    "network-traffic",
+    "process",
+    "software",
+    "url",
+    "user-account",
+    "windows-registry-key",
+    "x509-certificate",
+];
+
 /// Traffic Light Protocol level (TLP 1.0 and 2.0 names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tlp {
