@@ -419,27 +419,7 @@ fn resource<B>(
                 Some(base) => format!("{}{}{}/", base.trim_end_matches('/'), s.base_path, name),
                 None => format!("{}{}/", s.base_path, name),
             };
-            let mut v = serde_json::Map::new();
-            v.insert("title".into(), meta.title.clone().into());
-            if let Some(d) = &meta.description {
-                v.insert("description".into(), d.clone().into());
-            }
-            if let Some(c) = &meta.contact {
-                v.insert("contact".into(), c.clone().into());
-            }
-            let default = meta
-                .api_roots
-                .iter()
-                .find(|r| r.default)
-                .or(meta.api_roots.first());
-            if let Some(d) = default {
-                v.insert("default".into(), url(&d.name).into());
-            }
-            let roots: Vec<serde_json::Value> =
-                meta.api_roots.iter().map(|r| url(&r.name).into()).collect();
-            if !roots.is_empty() {
-                v.insert("api_roots".into(), roots.into());
-            }
+            let v = discovery_fields(meta, url);
             Ok(json_resource(
                 req,
                 served,
@@ -613,6 +593,36 @@ pub(super) fn write_refused(
         Access::Unauthenticated => Err(TaxiiError::unauthorized()),
         _ => Err(TaxiiError::not_found("no such collection")),
     }
+}
+
+/// The discovery resource's fields (TAXII 2.1 and 2.0 share them; only
+/// how an api root becomes a URL differs, hence `url`).
+pub(super) fn discovery_fields(
+    meta: &crate::feed::FeedMeta,
+    url: impl Fn(&str) -> String,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut v = serde_json::Map::new();
+    v.insert("title".into(), meta.title.clone().into());
+    if let Some(d) = &meta.description {
+        v.insert("description".into(), d.clone().into());
+    }
+    if let Some(c) = &meta.contact {
+        v.insert("contact".into(), c.clone().into());
+    }
+    let default = meta
+        .api_roots
+        .iter()
+        .find(|r| r.default)
+        .or(meta.api_roots.first());
+    if let Some(d) = default {
+        v.insert("default".into(), url(&d.name).into());
+    }
+    let roots: Vec<serde_json::Value> =
+        meta.api_roots.iter().map(|r| url(&r.name).into()).collect();
+    if !roots.is_empty() {
+        v.insert("api_roots".into(), roots.into());
+    }
+    v
 }
 
 fn collection_json(m: &crate::feed::CollectionMeta, can_read: bool) -> serde_json::Value {

@@ -247,27 +247,7 @@ pub(super) fn resource<B>(
         Route::Discovery20 => {
             let meta = served.feed.meta();
             let url = |name: &str| format!("{}{}{}/", s.public_base20, s.base_path, name);
-            let mut v = serde_json::Map::new();
-            v.insert("title".into(), meta.title.clone().into());
-            if let Some(d) = &meta.description {
-                v.insert("description".into(), d.clone().into());
-            }
-            if let Some(c) = &meta.contact {
-                v.insert("contact".into(), c.clone().into());
-            }
-            let default = meta
-                .api_roots
-                .iter()
-                .find(|r| r.default)
-                .or(meta.api_roots.first());
-            if let Some(d) = default {
-                v.insert("default".into(), url(&d.name).into());
-            }
-            let roots: Vec<serde_json::Value> =
-                meta.api_roots.iter().map(|r| url(&r.name).into()).collect();
-            if !roots.is_empty() {
-                v.insert("api_roots".into(), roots.into());
-            }
+            let v = router::discovery_fields(meta, url);
             Ok(router::json_resource(
                 req,
                 served,
