@@ -402,6 +402,7 @@ fn bench_stix_and_mapping(c: &mut Criterion) {
         collections: vec![CollectionData {
             objects,
             state: Vec::new(),
+            cuts: Vec::new(),
         }],
     };
     let wopts = WriteOptions {

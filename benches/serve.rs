@@ -243,7 +243,7 @@ fn answer(served: &Served, t: &Target<'_>, c: &Case, versions: Option<&[usize]>)
     let mut body = Body::empty();
     let mut done = false;
     if c.gzip {
-        if let Some((kind, k)) = list::default_page(served, t, &plan, &page) {
+        if let Some((kind, k)) = list::default_page(t, &page) {
             if let Some(b) =
                 served.feed.collections()[t.col_idx].precompressed(kind, k, Coding::Gzip)
             {

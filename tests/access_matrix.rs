@@ -47,6 +47,7 @@ fn matrix_spec() -> FeedSpec {
             .map(|k| CollectionData {
                 objects: col_objects(k),
                 state: Vec::new(),
+                cuts: Vec::new(),
             })
             .collect(),
     }

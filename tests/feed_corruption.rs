@@ -50,7 +50,7 @@ fn wrong_magic_and_versions() {
     assert!(open_err(b"{\"objects\":[]}".to_vec()).contains("not a taxii-edge feed file"));
     let mut x = b.clone();
     x[8..12].copy_from_slice(&7u32.to_le_bytes());
-    assert!(open_err(x).contains("format version 7 is newer than this build supports (1)"));
+    assert!(open_err(x).contains("format version 7 is newer than this build supports (2)"));
     let mut x = b.clone();
     x[8..12].copy_from_slice(&0u32.to_le_bytes());
     assert!(open_err(x).contains("format version 0 is not supported"));
@@ -111,7 +111,7 @@ fn header_and_table_damage_fails_open() {
 fn a_flipped_byte_in_every_section_is_caught() {
     let b = sample_bytes();
     let secs = sections(&b);
-    assert_eq!(secs.len(), 19);
+    assert_eq!(secs.len(), 23);
     for (kind, coll, off, len) in secs {
         if len == 0 {
             continue;
@@ -154,7 +154,8 @@ fn walk(f: &Feed) {
             );
             let _ = c.versions_of(c.id_of(i));
             let _ = c.first_after(e.date_added_us);
-            let _ = c.default_page_after(i);
+            let _ = c.page_at(i);
+            let _ = c.resume_after(&c.position(i));
         }
         let _ = (
             c.objects_run(0, c.len()),
@@ -163,6 +164,7 @@ fn walk(f: &Feed) {
         );
         for p in 0..c.default_page_count() + 1 {
             let _ = c.default_page_entries(p);
+            let _ = c.page_end_cut(p);
             for k in [feed::PageKind::Objects, feed::PageKind::Manifest] {
                 for cd in [feed::Coding::Gzip, feed::Coding::Zstd] {
                     let _ = c.precompressed(k, p, cd);

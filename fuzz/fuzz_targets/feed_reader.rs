@@ -23,8 +23,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             );
             let _ = c.versions_of(c.id_of(i));
             let _ = c.first_after(e.date_added_us);
-            let _ = c.resume_index(e.date_added_us, c.rank(i));
-            let _ = c.default_page_after(i);
+            let _ = c.resume_after(&c.position(i));
+            let _ = c.page_at(i);
             let _ = (
                 c.objects_run(i, n),
                 c.manifest_run(0, i + 1),
@@ -33,6 +33,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         for p in 0..c.default_page_count().min(1024) + 1 {
             let _ = c.default_page_entries(p);
+            let _ = c.page_end_cut(p);
             for k in [PageKind::Objects, PageKind::Manifest] {
                 for cd in [Coding::Gzip, Coding::Zstd] {
                     let _ = c.precompressed(k, p, cd);

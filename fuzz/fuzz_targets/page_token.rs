@@ -13,7 +13,7 @@
 //!   reaches the field parser behind the MAC only through valid tokens, which
 //!   is why it signs first and tampers second.
 
-use taxii_edge::feed::token::{Endpoint, PageToken};
+use taxii_edge::feed::token::{Endpoint, PageToken, Position};
 
 const KEY: [u8; 32] = [7; 32];
 
@@ -57,8 +57,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let object_id = (mode & 8 != 0).then(|| text(&mut d));
     let filters = text(&mut d);
     let limit = num(&mut d) as u32;
-    let after_us = num(&mut d) as i64;
-    let rank = (num(&mut d) as u32).max(1);
+    let after = Position {
+        date_added_us: num(&mut d) as i64,
+        id: text(&mut d),
+        version_us: num(&mut d) as i64,
+    };
     let t = PageToken {
         endpoint,
         api_root,
@@ -66,8 +69,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         object_id,
         filters,
         limit,
-        after_us,
-        rank,
+        after,
     };
     let s = t.encode(&KEY);
     assert_eq!(

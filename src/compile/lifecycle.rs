@@ -71,6 +71,9 @@ pub(crate) struct Built {
     pub live: u64,
     /// The latest date_added the previous generation published.
     pub previous_last: Micros,
+    /// The previous generation's default-page boundaries, kept so that
+    /// unchanged pages keep their bytes (`feed::writer::plan_pages`).
+    pub cuts: Vec<feed::Position>,
     pub report: CollectionReport,
     /// Builder/mapping warnings counted by message.
     pub warnings: BTreeMap<String, u64>,
@@ -485,6 +488,7 @@ pub(crate) fn build_collection(
         previous_live,
         live,
         previous_last,
+        cuts: prev_col.map(CollectionFeed::cuts).unwrap_or_default(),
         report,
         warnings,
     })
@@ -672,6 +676,7 @@ pub(crate) fn publish(
             mut objects,
             remembered,
             previous_last,
+            cuts,
             mut report,
             warnings,
             ..
@@ -720,6 +725,7 @@ pub(crate) fn publish(
         spec.collections.push(feed::CollectionData {
             objects: out,
             state: state::encode(&rows),
+            cuts,
         });
         reports.push((report, warnings));
     }

@@ -7,7 +7,7 @@
 //! `from_le_bytes` on byte slices anyway, which costs nothing on x86/ARM and
 //! keeps the reader free of `unsafe`.
 
-use super::token::{Endpoint, PageToken};
+use super::token::{Endpoint, PageToken, Position};
 use super::{PageKind, SpecVersion};
 use crate::time;
 
@@ -15,7 +15,7 @@ use crate::time;
 /// transfers (the PNG trick), the letters make `head -c8` readable.
 pub(crate) const MAGIC: [u8; 8] = *b"\x89TXFEED\n";
 /// The layout version this build writes and reads.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// Bytes of the fixed header at offset 0.
 pub(crate) const HEADER_LEN: usize = 64;
 /// Bytes of one section-table row.
@@ -27,8 +27,15 @@ pub(crate) const IDX_ROW_LEN: usize = 16;
 /// Bytes of one OBJECTS20_INDEX row: offset, length, reserved.
 pub(crate) const OBJ20_ROW_LEN: usize = 16;
 /// Bytes of one PAGES row: first entry, end entry, then (offset, length)
-/// for objects/gzip, objects/zstd, manifest/gzip, manifest/zstd.
-pub(crate) const PAGE_ROW_LEN: usize = 80;
+/// for objects/gzip, objects/zstd, manifest/gzip, manifest/zstd, then the
+/// index in CUTS of the boundary that ends the page ([`NO_CUT`] for the
+/// last page).
+pub(crate) const PAGE_ROW_LEN: usize = 88;
+/// Bytes of one CUTS row: date_added, version, then (offset, length) of the
+/// id in CUTIDS.
+pub(crate) const CUT_ROW_LEN: usize = 24;
+/// `end_cut` of a page that has no boundary after it.
+pub(crate) const NO_CUT: u64 = u64::MAX;
 /// The `collection` field of rows that belong to the whole file.
 pub(crate) const NO_COLLECTION: u32 = u32::MAX;
 /// Entry flag bits.
@@ -54,10 +61,12 @@ pub(crate) enum Kind {
     PageData = 9,
     Pages = 10,
     State = 11,
+    Cuts = 12,
+    CutIds = 13,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 11] = [
+    pub(crate) const ALL: [Kind; 13] = [
         Kind::Meta,
         Kind::Entries,
         Kind::Objects,
@@ -69,6 +78,8 @@ impl Kind {
         Kind::PageData,
         Kind::Pages,
         Kind::State,
+        Kind::Cuts,
+        Kind::CutIds,
     ];
 
     pub(crate) fn from_code(c: u16) -> Option<Kind> {
@@ -88,6 +99,8 @@ impl Kind {
             Kind::PageData => "PAGEDATA",
             Kind::Pages => "PAGES",
             Kind::State => "STATE",
+            Kind::Cuts => "CUTS",
+            Kind::CutIds => "CUTIDS",
         }
     }
 
@@ -98,6 +111,7 @@ impl Kind {
             Kind::IdIndex => Some(IDX_ROW_LEN),
             Kind::Objects20Index => Some(OBJ20_ROW_LEN),
             Kind::Pages => Some(PAGE_ROW_LEN),
+            Kind::Cuts => Some(CUT_ROW_LEN),
             _ => None,
         }
     }
@@ -321,13 +335,13 @@ pub(crate) fn push_page_head(out: &mut Vec<u8>, next: Option<&str>) {
 /// The end of a default page's body.
 pub(crate) const PAGE_TAIL: &[u8] = b"]}";
 
-/// The `next` token embedded in a default page that is not the last one.
+/// The `next` token embedded in a default page that is not the last one:
+/// the boundary `cut` that ends the page.
 pub(crate) fn page_token(
     kind: PageKind,
     api_root: &str,
     collection: &str,
-    after_us: i64,
-    rank: u32,
+    cut: &Position,
     key: &[u8; 32],
 ) -> String {
     PageToken {
@@ -340,8 +354,7 @@ pub(crate) fn page_token(
         object_id: None,
         filters: String::new(),
         limit: 0,
-        after_us,
-        rank,
+        after: cut.clone(),
     }
     .encode(key)
 }

@@ -23,6 +23,7 @@ mod writer;
 
 pub use inspect::{inspect, CollectionReport, InspectReport, PageReport, SectionReport, TypeCount};
 pub use reader::{CollectionFeed, Feed};
+pub use token::Position;
 pub use writer::{publish, write, write_to_vec};
 
 use serde::{Deserialize, Serialize};
@@ -135,6 +136,11 @@ pub struct CollectionData {
     /// date_added, epochs, tombstones). Stored and checksummed, never read
     /// by the server.
     pub state: Vec<u8>,
+    /// The default-page boundaries of the previous generation (empty for a
+    /// first one). The writer keeps every one of them, so pages whose
+    /// objects did not change keep their bytes and `next` tokens; see
+    /// [`writer::plan_pages`].
+    pub cuts: Vec<Position>,
 }
 
 /// Everything one generation holds.

@@ -7,7 +7,7 @@
 //! blindly: a corrupted offset yields an empty slice, never a panic.
 
 use super::format::*;
-use super::token::key_from_hex;
+use super::token::{key_from_hex, Position};
 use super::{Coding, Entry, FeedError, FeedMeta, PageKind, SpecVersion};
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -47,6 +47,9 @@ pub struct CollectionFeed {
     pub(crate) pagedata: Bytes,
     pub(crate) pages: Bytes,
     pub(crate) state: Bytes,
+    /// Page boundaries: fixed rows, ids in `cut_ids`.
+    pub(crate) cuts: Bytes,
+    pub(crate) cut_ids: Bytes,
 }
 
 fn invalid(path: &Path, what: impl Into<String>) -> FeedError {
@@ -394,6 +397,8 @@ impl Feed {
                 pagedata: slice(need(Kind::PageData)?),
                 pages: slice(need(Kind::Pages)?),
                 state: slice(need(Kind::State)?),
+                cuts: slice(need(Kind::Cuts)?),
+                cut_ids: slice(need(Kind::CutIds)?),
             });
         }
 
@@ -506,9 +511,19 @@ impl CollectionFeed {
     }
 
     /// 1-based position of entry `i` within the run of entries sharing its
-    /// date_added: the `rank` of a `next` token that ends at entry `i`.
+    /// date_added (diagnostics; tokens hold a [`Position`]).
     pub fn rank(&self, i: usize) -> u32 {
         rd_u32(&self.entries, i * ENTRY_LEN + 52)
+    }
+
+    /// The keyset position of entry `i`.
+    pub fn position(&self, i: usize) -> Position {
+        let r = self.raw(i);
+        Position {
+            date_added_us: r.date_added_us,
+            id: self.id_of(i).to_string(),
+            version_us: r.version_us,
+        }
     }
 
     /// STIX type names; `Entry::type_id` indexes this.
@@ -640,13 +655,24 @@ impl CollectionFeed {
         self.partition(|d| d < t)
     }
 
-    /// Where a `next` token `(after_us, rank)` resumes: the entry after the
-    /// `rank`-th one dated `after_us` (robust to a token whose rank exceeds
-    /// the run, e.g. across a regeneration).
-    pub fn resume_index(&self, after_us: i64, rank: u32) -> usize {
-        let lo = self.first_at_or_after(after_us);
-        let hi = self.first_after(after_us);
-        lo.saturating_add(rank as usize).min(hi)
+    /// Where a `next` token resumes: the first entry that sorts after `p`
+    /// (which need not be an entry of this generation).
+    pub fn resume_after(&self, p: &Position) -> usize {
+        let (mut lo, mut hi) = (
+            self.first_at_or_after(p.date_added_us),
+            self.first_after(p.date_added_us),
+        );
+        // Same date_added: ordered by (id, version).
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let k = (self.id_of(mid), self.raw(mid).version_us);
+            if k <= (p.id.as_str(), p.version_us) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     /// The first index whose date_added fails `pred` (dates are sorted).
@@ -709,23 +735,60 @@ impl CollectionFeed {
         (first < end && end <= self.n as u64).then_some(first as usize..end as usize)
     }
 
-    /// The default page that a `next` token ending at entry `i` leads to:
-    /// `Some(k)` when `i` is the last item of default page `k - 1`, so the
-    /// server can answer with the precompressed page `k`.
-    pub fn default_page_after(&self, i: usize) -> Option<usize> {
+    /// The default page a walk starting at entry `i` falls in: the first
+    /// page that ends after `i`.
+    pub fn page_at(&self, i: usize) -> Option<usize> {
         let count = self.default_page_count();
-        let target = (i as u64).checked_add(1)?;
         let end_at = |p: usize| rd_u64(&self.pages, p * PAGE_ROW_LEN + 8);
         let (mut lo, mut hi) = (0, count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if end_at(mid) < target {
+            if end_at(mid) <= i as u64 {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        (lo < count && end_at(lo) == target && lo + 1 < count).then_some(lo + 1)
+        (lo < count).then_some(lo)
+    }
+
+    /// The boundary that ends default page `page`: what its `next` token
+    /// holds. `None` for the last page (which has no `next`) and for a
+    /// corrupted index.
+    pub fn page_end_cut(&self, page: usize) -> Option<Position> {
+        if page + 1 >= self.default_page_count() {
+            return None;
+        }
+        let k = rd_u64(&self.pages, page * PAGE_ROW_LEN + 80);
+        usize::try_from(k).ok().and_then(|k| self.cut(k))
+    }
+
+    /// Number of page boundaries (every boundary any generation drew).
+    pub fn cut_count(&self) -> usize {
+        self.cuts.len() / CUT_ROW_LEN
+    }
+
+    /// Page boundary `k`, in order.
+    pub fn cut(&self, k: usize) -> Option<Position> {
+        if k >= self.cut_count() {
+            return None;
+        }
+        let at = k * CUT_ROW_LEN;
+        let (off, len) = (
+            u64::from(rd_u32(&self.cuts, at + 16)),
+            u64::from(rd_u32(&self.cuts, at + 20)),
+        );
+        let id = slice_checked(&self.cut_ids, off, len);
+        Some(Position {
+            date_added_us: rd_u64(&self.cuts, at) as i64,
+            version_us: rd_u64(&self.cuts, at + 8) as i64,
+            id: std::str::from_utf8(&id).ok()?.to_string(),
+        })
+    }
+
+    /// Every page boundary, in order (what the next generation keeps).
+    pub fn cuts(&self) -> Vec<Position> {
+        (0..self.cut_count()).filter_map(|k| self.cut(k)).collect()
     }
 
     /// The precompressed body of default page `page` (0-based), if stored.

@@ -3,10 +3,14 @@
 //!
 //! A token carries the endpoint, api root, collection, object id (for the
 //! object and versions endpoints), the canonical filter string, the page
-//! size, and the keyset position (last returned date_added plus its rank
-//! among entries with that same date_added). Encoding is deterministic, so
-//! the compiler can pre-mint the tokens of default pages and the server
-//! mints byte-identical ones. URL-safe base64 without padding.
+//! size, and the keyset position: the sort key `(date_added, id, version)`
+//! of the entry it continues after (the entry table is sorted by that key).
+//! A position is a key, not an index or a rank, so it keeps its meaning in
+//! every later generation: entries that vanish (superseded versions) leave
+//! the order of the rest intact, and new ones sort after it. Encoding is
+//! deterministic, so the compiler can pre-mint the tokens of default pages
+//! (and the static exporter name files after them) and the server mints
+//! byte-identical ones. URL-safe base64 without padding.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -35,10 +39,18 @@ pub struct PageToken {
     pub filters: String,
     /// Page size the client asked for (0 = default).
     pub limit: u32,
-    /// date_added of the last item returned.
-    pub after_us: i64,
-    /// How many entries with exactly `after_us` were returned (≥ 1).
-    pub rank: u32,
+    /// The keyset position the next page starts after.
+    pub after: Position,
+}
+
+/// A place in a collection's entry order: the sort key `(date_added, id,
+/// version)` of an entry (which may since have been superseded). Ordered
+/// exactly like the entry table (`id` compares as bytes).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Position {
+    pub date_added_us: i64,
+    pub id: String,
+    pub version_us: i64,
 }
 
 /// Why a token was refused (always answered with 400).
@@ -48,7 +60,7 @@ pub struct TokenError(pub &'static str);
 
 /// Format version of the token layout; bumped whenever the layout changes,
 /// so an old token is refused with a clear reason instead of misread.
-const TOKEN_VERSION: u8 = 1;
+const TOKEN_VERSION: u8 = 2;
 /// Bytes of HMAC-SHA256 kept: 128 bits is ample against forgery and keeps
 /// URLs short.
 const MAC_LEN: usize = 16;
@@ -109,8 +121,9 @@ impl PageToken {
         }
         put_str(&mut buf, &self.filters);
         put_varint(&mut buf, u64::from(self.limit));
-        put_varint(&mut buf, zigzag(self.after_us));
-        put_varint(&mut buf, u64::from(self.rank));
+        put_varint(&mut buf, zigzag(self.after.date_added_us));
+        put_str(&mut buf, &self.after.id);
+        put_varint(&mut buf, zigzag(self.after.version_us));
         let mac = mac_of(key, &buf);
         buf.extend_from_slice(&mac[..MAC_LEN]);
         URL_SAFE_NO_PAD.encode(&buf)
@@ -119,7 +132,7 @@ impl PageToken {
     /// Parses and authenticates a token. Refuses (never panics on) bad
     /// base64, short or over-long input, a wrong MAC (compared in constant
     /// time), an unknown version or endpoint, invalid UTF-8, unreasonable
-    /// lengths, a zero rank and trailing bytes.
+    /// lengths and trailing bytes.
     pub fn decode(s: &str, key: &[u8; 32]) -> Result<PageToken, TokenError> {
         if s.is_empty() {
             return Err(TokenError("empty"));
@@ -155,11 +168,11 @@ impl PageToken {
         };
         let filters = r.string()?;
         let limit = u32::try_from(r.varint()?).map_err(|_| TokenError("limit out of range"))?;
-        let after_us = unzigzag(r.varint()?);
-        let rank = u32::try_from(r.varint()?).map_err(|_| TokenError("rank out of range"))?;
-        if rank == 0 {
-            return Err(TokenError("rank must be at least 1"));
-        }
+        let after = Position {
+            date_added_us: unzigzag(r.varint()?),
+            id: r.string()?,
+            version_us: unzigzag(r.varint()?),
+        };
         if r.at != payload.len() {
             return Err(TokenError("trailing bytes"));
         }
@@ -170,8 +183,7 @@ impl PageToken {
             object_id,
             filters,
             limit,
-            after_us,
-            rank,
+            after,
         })
     }
 }
@@ -316,8 +328,11 @@ mod tests {
             object_id: Some("indicator--2f1e4a3b-5c6d-4e7f-8a9b-0c1d2e3f4a5b".into()),
             filters: "match[type]=indicator".into(),
             limit: 250,
-            after_us: 1_704_164_645_123_456,
-            rank: 3,
+            after: Position {
+                date_added_us: 1_704_164_645_123_456,
+                id: "indicator--2f1e4a3b-5c6d-4e7f-8a9b-0c1d2e3f4a5b".into(),
+                version_us: 1_704_164_645_123_000,
+            },
         }
     }
 
@@ -333,7 +348,11 @@ mod tests {
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         assert_eq!(PageToken::decode(&s, &KEY).unwrap(), t);
         let neg = PageToken {
-            after_us: -5,
+            after: Position {
+                date_added_us: -5,
+                id: String::new(),
+                version_us: -7,
+            },
             object_id: None,
             endpoint: Endpoint::Objects,
             ..t
@@ -386,7 +405,7 @@ mod tests {
         // A validly signed payload of another version.
         let mut raw = URL_SAFE_NO_PAD.decode(&s).unwrap();
         raw.truncate(raw.len() - MAC_LEN);
-        raw[0] = 2;
+        raw[0] = TOKEN_VERSION + 1;
         let mac = mac_of(&KEY, &raw);
         raw.extend_from_slice(&mac[..MAC_LEN]);
         assert_eq!(

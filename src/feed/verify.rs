@@ -15,7 +15,7 @@
 
 use super::format::*;
 use super::reader::section_label;
-use super::{Coding, CollectionFeed, Feed, FeedError, PageKind};
+use super::{Coding, CollectionFeed, Feed, FeedError, PageKind, Position};
 use rayon::prelude::*;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -261,39 +261,98 @@ impl Feed {
             })?;
         }
 
-        // Default pages: the right entries, and every blob decompresses to
-        // exactly the body the server would build.
-        let page_size = self.meta.page_size as usize;
-        let lasts: Vec<usize> = (0..n).filter(|&i| flags[i] & FLAG_LAST != 0).collect();
-        let pages: Vec<&[usize]> = lasts.chunks(page_size).collect();
-        if c.default_page_count() != pages.len() {
+        // Entries sort strictly by (date_added, id, version): keyset tokens
+        // rely on it.
+        for i in 1..n {
+            let (a, b) = (c.raw(i - 1), c.raw(i));
+            if (a.date_added_us, c.id_of(i - 1), a.version_us)
+                >= (b.date_added_us, c.id_of(i), b.version_us)
+            {
+                return Err(format!(
+                    "entry {i} ({}) does not sort after entry {} ({}) by (date_added, id, version)",
+                    c.id_of(i),
+                    i - 1,
+                    c.id_of(i - 1)
+                ));
+            }
+        }
+
+        // Page boundaries: valid UTF-8 ids, strictly ascending.
+        let cuts: Vec<Position> = (0..c.cut_count())
+            .map(|k| {
+                c.cut(k)
+                    .ok_or_else(|| format!("page boundary {k} is unreadable"))
+            })
+            .collect::<Result<_, _>>()?;
+        if let Some(k) = (1..cuts.len()).find(|&k| cuts[k - 1] >= cuts[k]) {
             return Err(format!(
-                "{} default pages stored but {} expected",
-                c.default_page_count(),
-                pages.len()
+                "page boundary {k} does not sort after boundary {}",
+                k - 1
             ));
+        }
+
+        // Default pages: together they return every last version once, in
+        // order, at most page_size each; each ends at its boundary; and
+        // every blob decompresses to exactly the body the server builds.
+        let page_size = self.meta.page_size as usize;
+        let count = c.default_page_count();
+        let mut pages: Vec<Vec<usize>> = Vec::with_capacity(count);
+        let mut next_last = 0;
+        let mut prev_cut: Option<u64> = None;
+        for p in 0..count {
+            let r = c
+                .default_page_entries(p)
+                .ok_or_else(|| format!("default page {p} has an invalid entry range"))?;
+            if r.start < next_last {
+                return Err(format!("default page {p} overlaps the page before it"));
+            }
+            if (next_last..r.start).any(|i| flags[i] & FLAG_LAST != 0) {
+                return Err(format!("default page {p} skips a last version before it"));
+            }
+            let items: Vec<usize> = r.clone().filter(|&i| flags[i] & FLAG_LAST != 0).collect();
+            if items.is_empty() || items.len() > page_size {
+                return Err(format!(
+                    "default page {p} holds {} objects (1..={page_size} expected)",
+                    items.len()
+                ));
+            }
+            if items[0] != r.start || items[items.len() - 1] + 1 != r.end {
+                return Err(format!(
+                    "default page {p} does not start and end at its objects"
+                ));
+            }
+            let end_cut = rd_u64(&c.pages, p * PAGE_ROW_LEN + 80);
+            if end_cut != NO_CUT {
+                let cut = usize::try_from(end_cut)
+                    .ok()
+                    .and_then(|k| cuts.get(k))
+                    .ok_or_else(|| format!("default page {p} ends at a missing boundary"))?;
+                if prev_cut.is_some_and(|q| q >= end_cut) {
+                    return Err(format!("default page {p} ends at a boundary out of order"));
+                }
+                prev_cut = Some(end_cut);
+                let last = items[items.len() - 1];
+                if c.resume_after(cut) <= last || (r.end < n && c.resume_after(cut) > r.end) {
+                    return Err(format!("default page {p} does not end at its boundary"));
+                }
+            } else if p + 1 != count {
+                return Err(format!(
+                    "default page {p} has no boundary but is not the last"
+                ));
+            }
+            next_last = r.end;
+            pages.push(items);
+        }
+        if (next_last..n).any(|i| flags[i] & FLAG_LAST != 0) {
+            return Err("a last version lies after the last default page".into());
         }
         let cm = &self.meta.collections[c.index];
         pages.par_iter().enumerate().try_for_each(|(p, items)| {
-            let (first, last) = (items[0], items[items.len() - 1]);
-            if c.default_page_entries(p) != Some(first..last + 1) {
-                return Err(format!(
-                    "default page {p} does not span entries {first}..{}",
-                    last + 1
-                ));
-            }
-            let final_page = p + 1 == pages.len();
+            let next = c.page_end_cut(p);
             for kind in [PageKind::Objects, PageKind::Manifest] {
-                let token = (!final_page).then(|| {
-                    page_token(
-                        kind,
-                        &cm.api_root,
-                        &cm.id,
-                        c.date_added(last),
-                        c.rank(last),
-                        &self.token_key,
-                    )
-                });
+                let token = next
+                    .as_ref()
+                    .map(|cut| page_token(kind, &cm.api_root, &cm.id, cut, &self.token_key));
                 let mut body = Vec::new();
                 push_page_head(&mut body, token.as_deref());
                 for (k, &i) in items.iter().enumerate() {

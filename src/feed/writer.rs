@@ -9,9 +9,10 @@
 //! compressed in parallel batches so memory stays bounded at any feed size.
 
 use super::format::*;
-use super::token::key_from_hex;
+use super::token::{key_from_hex, Position};
 use super::{
-    CollectionData, CollectionMeta, Feed, FeedError, FeedSpec, PageKind, WriteOptions, WriteStats,
+    CollectionData, CollectionMeta, Feed, FeedError, FeedSpec, ObjectVersion, PageKind,
+    WriteOptions, WriteStats,
 };
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -340,13 +341,17 @@ fn write_collection<W: Write>(
                 )));
             }
         }
-        if i > 0 && o.date_added_us < objs[i - 1].date_added_us {
+        if i > 0 && position(o) <= position(&objs[i - 1]) {
+            let p = &objs[i - 1];
             return Err(CollErr::Invalid(format!(
-                "objects are not sorted by date_added: object {i} ({}) has {} but object {} has {}",
+                "objects are not sorted by (date_added, id, version) without repeats: object {i} ({} added {} version {}) does not sort after object {} ({} added {} version {})",
                 o.id,
                 crate::time::fmt_us(o.date_added_us),
+                crate::time::fmt_us(o.version_us),
                 i - 1,
-                crate::time::fmt_us(objs[i - 1].date_added_us)
+                p.id,
+                crate::time::fmt_us(p.date_added_us),
+                crate::time::fmt_us(p.version_us),
             )));
         }
     }
@@ -496,9 +501,10 @@ fn write_collection<W: Write>(
         out.section(Kind::Objects20Index, c, &index)?;
     }
 
-    // Default pages: groups of page_size entries that carry the last flag.
+    // Default pages over the entries that carry the last flag, bounded by
+    // the previous generation's cuts (stable boundaries).
     let lasts: Vec<usize> = (0..n).filter(|&i| flags[i] & FLAG_LAST != 0).collect();
-    let pages: Vec<&[usize]> = lasts.chunks(page_size).collect();
+    let (cuts, pages) = plan_pages(objs, &lasts, &cd.cuts, page_size);
     let mut rows = Vec::with_capacity(pages.len() * PAGE_ROW_LEN);
     out.begin(Kind::PageData, c)?;
     let base = out.pos;
@@ -506,14 +512,18 @@ fn write_collection<W: Write>(
         let built: Vec<io::Result<PageBlobs>> = batch
             .par_iter()
             .enumerate()
-            .map(|(j, items)| {
+            .map(|(j, page)| {
                 let p = bi * PAGE_BATCH + j;
-                let final_page = p + 1 == pages.len();
-                build_page(cm, objs, &ranks, items, final_page, key, opts)
+                let next = page
+                    .end_cut
+                    .filter(|_| p + 1 < pages.len())
+                    .map(|k| &cuts[k]);
+                build_page(cm, objs, page.items, next, key, opts)
             })
             .collect();
-        for page in built {
+        for (j, page) in built.into_iter().enumerate() {
             let page = page?;
+            let plan = &batch[j];
             let mut row = [0u8; PAGE_ROW_LEN];
             row[0..8].copy_from_slice(&(page.first as u64).to_le_bytes());
             row[8..16].copy_from_slice(&(page.end as u64).to_le_bytes());
@@ -523,11 +533,30 @@ fn write_collection<W: Write>(
                 row[at + 8..at + 16].copy_from_slice(&(blob.len() as u64).to_le_bytes());
                 out.put(blob)?;
             }
+            let end_cut = plan.end_cut.map_or(NO_CUT, |k| k as u64);
+            row[80..88].copy_from_slice(&end_cut.to_le_bytes());
             rows.extend_from_slice(&row);
         }
     }
     out.end();
     out.section(Kind::Pages, c, &rows)?;
+
+    // CUTS and CUTIDS.
+    let mut cut_rows = Vec::with_capacity(cuts.len() * CUT_ROW_LEN);
+    let mut cut_ids = Vec::with_capacity(cuts.len() * 48);
+    for cut in &cuts {
+        let id_len = u32::try_from(cut.id.len())
+            .map_err(|_| CollErr::Invalid("a page boundary id is over 4 GiB".into()))?;
+        let id_off = u32::try_from(cut_ids.len())
+            .map_err(|_| CollErr::Invalid("page boundary ids exceed 4 GiB".into()))?;
+        cut_rows.extend_from_slice(&cut.date_added_us.to_le_bytes());
+        cut_rows.extend_from_slice(&cut.version_us.to_le_bytes());
+        cut_rows.extend_from_slice(&id_off.to_le_bytes());
+        cut_rows.extend_from_slice(&id_len.to_le_bytes());
+        cut_ids.extend_from_slice(cut.id.as_bytes());
+    }
+    out.section(Kind::Cuts, c, &cut_rows)?;
+    out.section(Kind::CutIds, c, &cut_ids)?;
     out.section(Kind::State, c, &cd.state)?;
 
     stats.objects += n as u64;
@@ -535,14 +564,113 @@ fn write_collection<W: Write>(
     Ok(())
 }
 
+/// The sort key of an object version (the order of the entry table).
+fn position(o: &ObjectVersion) -> (i64, &str, i64) {
+    (o.date_added_us, &o.id, o.version_us)
+}
+
+fn position_of(o: &ObjectVersion) -> Position {
+    Position {
+        date_added_us: o.date_added_us,
+        id: o.id.clone(),
+        version_us: o.version_us,
+    }
+}
+
+/// One default page as planned: the entries it returns and the index (in
+/// the new cut list) of the boundary that ends it, if any.
+pub(crate) struct PagePlan<'a> {
+    pub items: &'a [usize],
+    pub end_cut: Option<usize>,
+}
+
+/// Lays out the default pages of a collection with stable boundaries.
+///
+/// A *cut* is a keyset position that ends a page; the next page starts
+/// after it, and its `next` token is that position. Every cut of the
+/// previous generation is kept (in order), so:
+/// - a page whose entries did not change between two cuts keeps its exact
+///   bytes, its `next` token and (in a static export) its file name;
+/// - a page that lost entries (superseded, revoked away, dropped) shrinks
+///   but keeps its boundaries; one that lost them all is simply not
+///   materialized, and a token naming its cut resumes at the next page;
+/// - entries after the last cut (new versions, which sort after everything
+///   older) fill new pages of `page_size`, each closed by a new cut at its
+///   last entry, so only the tail page changes from one run to the next;
+/// - a span between two cuts that holds more than `page_size` entries (only
+///   imported data with old date_added values can grow one) is split by new
+///   cuts.
+///
+/// `lasts` are the indices of the entries a default page returns (the last
+/// version of each object), ascending.
+pub(crate) fn plan_pages<'a>(
+    objs: &[ObjectVersion],
+    lasts: &'a [usize],
+    previous: &[Position],
+    page_size: usize,
+) -> (Vec<Position>, Vec<PagePlan<'a>>) {
+    let mut prev: Vec<&Position> = previous.iter().collect();
+    prev.sort();
+    prev.dedup();
+    let mut cuts: Vec<Position> = Vec::with_capacity(prev.len() + lasts.len() / page_size + 1);
+    let mut pages: Vec<PagePlan<'a>> = Vec::with_capacity(lasts.len() / page_size + 1);
+    // Splits `group` into pages; the last one ends at `end` when given.
+    let mut close = |group: &'a [usize], end: Option<&Position>, cuts: &mut Vec<Position>| {
+        let mut chunks = group.chunks(page_size).peekable();
+        while let Some(chunk) = chunks.next() {
+            let last_chunk = chunks.peek().is_none();
+            let end_cut = match (last_chunk, end) {
+                (true, Some(end)) => {
+                    cuts.push(end.clone());
+                    Some(cuts.len() - 1)
+                }
+                (true, None) if chunk.len() < page_size => None,
+                _ => {
+                    cuts.push(position_of(&objs[chunk[chunk.len() - 1]]));
+                    Some(cuts.len() - 1)
+                }
+            };
+            pages.push(PagePlan {
+                items: chunk,
+                end_cut,
+            });
+        }
+        if group.is_empty() {
+            if let Some(end) = end {
+                cuts.push(end.clone());
+            }
+        }
+    };
+    let mut start = 0;
+    let mut pi = 0;
+    for (k, &i) in lasts.iter().enumerate() {
+        let key = position(&objs[i]);
+        while pi < prev.len() && as_key(prev[pi]) < key {
+            close(&lasts[start..k], Some(prev[pi]), &mut cuts);
+            start = k;
+            pi += 1;
+        }
+    }
+    while pi < prev.len() {
+        close(&lasts[start..], Some(prev[pi]), &mut cuts);
+        start = lasts.len();
+        pi += 1;
+    }
+    close(&lasts[start..], None, &mut cuts);
+    (cuts, pages)
+}
+
+fn as_key(p: &Position) -> (i64, &str, i64) {
+    (p.date_added_us, &p.id, p.version_us)
+}
+
 /// Builds the objects and manifest bodies of one default page (the exact
 /// bytes documented in FORMAT.md) and compresses each both ways.
 fn build_page(
     cm: &CollectionMeta,
-    objs: &[super::ObjectVersion],
-    ranks: &[u32],
+    objs: &[ObjectVersion],
     items: &[usize],
-    final_page: bool,
+    next: Option<&Position>,
     key: &[u8; 32],
     opts: &WriteOptions,
 ) -> io::Result<PageBlobs> {
@@ -553,16 +681,7 @@ fn build_page(
     let mut blobs: [Vec<u8>; 4] = Default::default();
     let mut scratch = String::with_capacity(256);
     for kind in [PageKind::Objects, PageKind::Manifest] {
-        let token = (!final_page).then(|| {
-            page_token(
-                kind,
-                &cm.api_root,
-                &cm.id,
-                objs[last].date_added_us,
-                ranks[last],
-                key,
-            )
-        });
+        let token = next.map(|cut| page_token(kind, &cm.api_root, &cm.id, cut, key));
         let mut body = Vec::with_capacity(
             64 + items
                 .iter()

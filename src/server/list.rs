@@ -8,16 +8,22 @@
 //! contiguous run of matches. No JSON is parsed and nothing is allocated
 //! per object (the index list is one `Vec` of at most `limit` entries).
 //!
-//! Keyset resume (decision 4): a token holds the date_added of the last
-//! item returned and its rank among the entries sharing that date_added
-//! (1-based, counting every entry, matching or not). Because date_added is
-//! stable across generations, superseded versions simply vanish and new
-//! ones are appended later, a token keeps its meaning across a reload.
+//! Keyset resume (decision 4): a token holds a [`Position`], the sort key
+//! `(date_added, id, version)` the page continues after. Because date_added
+//! is stable across generations, superseded versions simply vanish and new
+//! ones sort later, a token keeps its meaning across a reload.
+//!
+//! Default pages (no filters, the default page size) follow the feed's
+//! stable page boundaries instead of counting `limit` items: a walk ends
+//! where its default page ends and the `next` token is that page's
+//! boundary. So the same request returns the same bytes in every
+//! generation where that page did not change, and those bytes are exactly
+//! the precompressed copies and the static export's files.
 
 use super::query::{self, Filters, ListKind, QueryError, RawQuery};
 use super::response::TaxiiError;
 use super::state::Served;
-use crate::feed::token::{Endpoint, PageToken};
+use crate::feed::token::{Endpoint, PageToken, Position};
 use crate::feed::{CollectionFeed, Entry, PageKind, SpecVersion};
 use crate::time::{self, Micros};
 use bytes::Bytes;
@@ -53,7 +59,14 @@ pub struct Plan {
     /// so default pages mint the same tokens as the feed writer.
     pub token_limit: u32,
     /// Keyset position from `next`.
-    pub resume: Option<(Micros, u32)>,
+    pub resume: Option<Position>,
+}
+
+impl Plan {
+    /// A default page request: unfiltered at the default page size.
+    fn is_default(&self, served: &Served) -> bool {
+        self.canonical.is_empty() && self.limit == served.page_size
+    }
 }
 
 /// What a `next` token carries for these filters: the canonical string
@@ -115,7 +128,7 @@ pub fn plan(
             if limit.is_none() && tok.limit > 0 {
                 limit = Some(tok.limit.min(max_page));
             }
-            let resume = Some((tok.after_us, tok.rank));
+            let resume = Some(tok.after);
             if let Some(digest) = tok.filters.strip_prefix('#') {
                 // Filters too long to carry: the token holds their digest,
                 // and the client must send them again (as taxii2-client
@@ -161,6 +174,9 @@ pub struct Page {
     pub idx: Vec<usize>,
     /// Another item matches after the last one.
     pub more: bool,
+    /// For a default page request: the default page the items come from,
+    /// and whether they are all of it (not a tail of it).
+    pub default: Option<(usize, bool)>,
 }
 
 /// First entry index at or after the keyset/added_after position.
@@ -169,8 +185,8 @@ fn start_index(cf: &CollectionFeed, plan: &Plan) -> usize {
     if let Some(t) = plan.filters.added_after {
         lo = cf.first_after(t);
     }
-    if let Some((after, rank)) = plan.resume {
-        lo = lo.max(cf.resume_index(after, rank));
+    if let Some(p) = &plan.resume {
+        lo = lo.max(cf.resume_after(p));
     }
     lo
 }
@@ -179,6 +195,9 @@ fn start_index(cf: &CollectionFeed, plan: &Plan) -> usize {
 /// list for the object/versions endpoints.
 pub fn walk(served: &Served, t: &Target<'_>, plan: &Plan, versions: Option<&[usize]>) -> Page {
     let cf = &served.feed.collections()[t.col_idx];
+    if let Some(page) = default_walk(served, t, plan) {
+        return page;
+    }
     let f = &plan.filters;
     let type_ok: Option<Vec<bool>> = f.types.as_ref().map(|want| {
         cf.types()
@@ -257,13 +276,50 @@ pub fn walk(served: &Served, t: &Target<'_>, plan: &Plan, versions: Option<&[usi
             }
         }
     }
-    Page { idx, more }
+    Page {
+        idx,
+        more,
+        default: None,
+    }
+}
+
+/// The walk of a default page request: the items of the default page the
+/// start falls in, from the start on. `None` when the request is not one
+/// (filters, another page size, another endpoint, or a collection where
+/// some 2.0 versions are shadowed and default pages do not apply).
+fn default_walk(served: &Served, t: &Target<'_>, plan: &Plan) -> Option<Page> {
+    if !matches!(t.endpoint, Endpoint::Objects | Endpoint::Manifest) || !plan.is_default(served) {
+        return None;
+    }
+    let cf = &served.feed.collections()[t.col_idx];
+    if served.cols[t.col_idx].mixed_spec(cf) {
+        return None;
+    }
+    let start = start_index(cf, plan);
+    let Some(p) = cf.page_at(start) else {
+        return Some(Page {
+            idx: Vec::new(),
+            more: false,
+            default: None,
+        });
+    };
+    let r = cf.default_page_entries(p)?;
+    let from = start.max(r.start);
+    let idx = (from..r.end).filter(|&i| cf.entry(i).last).collect();
+    Some(Page {
+        idx,
+        more: p + 1 < cf.default_page_count(),
+        default: Some((p, from == r.start)),
+    })
 }
 
 /// The `next` token for a page that has more.
-pub fn next_token(served: &Served, t: &Target<'_>, plan: &Plan, last: usize) -> String {
+pub fn next_token(served: &Served, t: &Target<'_>, plan: &Plan, page: &Page) -> String {
     let cf = &served.feed.collections()[t.col_idx];
-    let da = cf.entry(last).date_added_us;
+    let after = page
+        .default
+        .and_then(|(p, _)| cf.page_end_cut(p))
+        .unwrap_or_else(|| cf.position(page.idx[page.idx.len() - 1]));
     PageToken {
         endpoint: t.endpoint,
         api_root: t.root.to_string(),
@@ -271,8 +327,7 @@ pub fn next_token(served: &Served, t: &Target<'_>, plan: &Plan, last: usize) -> 
         object_id: t.object_id.map(str::to_string),
         filters: token_filters(&plan.canonical),
         limit: plan.token_limit,
-        after_us: da,
-        rank: cf.rank(last),
+        after,
     }
     .encode(&served.key)
 }
@@ -303,7 +358,7 @@ pub fn render(
         return;
     }
     if page.more {
-        let tok = next_token(served, t, plan, page.idx[page.idx.len() - 1]);
+        let tok = next_token(served, t, plan, page);
         let mut head = String::with_capacity(tok.len() + 40);
         head.push_str("{\"more\":true,\"next\":\"");
         head.push_str(&tok);
@@ -368,37 +423,15 @@ pub fn push_version(s: &mut String, v: Micros) {
     }
 }
 
-/// The precompressed page this request may use, if it is a default page:
-/// objects or manifest, no filters, the default page size, and starting
-/// exactly where default page k starts.
-pub fn default_page(
-    served: &Served,
-    t: &Target<'_>,
-    plan: &Plan,
-    page: &Page,
-) -> Option<(PageKind, usize)> {
+/// The precompressed page this request may use: a whole default page.
+pub fn default_page(t: &Target<'_>, page: &Page) -> Option<(PageKind, usize)> {
     let kind = match t.endpoint {
         Endpoint::Objects => PageKind::Objects,
         Endpoint::Manifest => PageKind::Manifest,
         _ => return None,
     };
-    if !plan.canonical.is_empty() || plan.limit != served.page_size {
-        return None;
+    match page.default {
+        Some((p, true)) => Some((kind, p)),
+        _ => None,
     }
-    let cf = &served.feed.collections()[t.col_idx];
-    let first = *page.idx.first()?;
-    // Page k starts at its first item; find k by binary search.
-    let n = cf.default_page_count();
-    let (mut lo, mut hi) = (0, n);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        match cf.default_page_entries(mid) {
-            Some(r) if r.start < first => lo = mid + 1,
-            _ => hi = mid,
-        }
-    }
-    let r = cf.default_page_entries(lo)?;
-    let last = *page.idx.last()?;
-    (r.start == first && r.end == last + 1 && !served.cols[t.col_idx].mixed_spec(cf))
-        .then_some((kind, lo))
 }

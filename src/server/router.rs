@@ -744,7 +744,7 @@ fn list_response<B>(
 
     let mut body = Body::empty();
     let mut coding = None;
-    if let Some((kind, k)) = list::default_page(served, t, &plan, &page) {
+    if let Some((kind, k)) = list::default_page(t, &page) {
         if let Some(c) = negotiate::pick_coding(
             req.headers()
                 .get_all(ACCEPT_ENCODING)
@@ -774,9 +774,10 @@ fn list_response<B>(
     hasher.update(plan.canonical.as_bytes());
     hasher.update(b"\0");
     hasher.update(&plan.limit.to_le_bytes());
-    if let Some((a, r)) = plan.resume {
-        hasher.update(&a.to_le_bytes());
-        hasher.update(&r.to_le_bytes());
+    if let Some(p) = &plan.resume {
+        hasher.update(&p.date_added_us.to_le_bytes());
+        hasher.update(p.id.as_bytes());
+        hasher.update(&p.version_us.to_le_bytes());
     }
     hasher.update(&[u8::from(s.server.empty_as_list)]);
     let etag = etag_of(served.etag_gen, hasher.digest(), coding);

@@ -122,18 +122,22 @@ pub fn spec(generation: &str, page_size: u32, objs: Vec<ObjectVersion>) -> FeedS
             CollectionData {
                 objects: objs,
                 state: Vec::new(),
+                cuts: Vec::new(),
             },
             CollectionData {
                 objects: small.clone(),
                 state: Vec::new(),
+                cuts: Vec::new(),
             },
             CollectionData {
                 objects: small.clone(),
                 state: Vec::new(),
+                cuts: Vec::new(),
             },
             CollectionData {
                 objects: small,
                 state: Vec::new(),
+                cuts: Vec::new(),
             },
         ],
     }

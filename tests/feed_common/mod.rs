@@ -70,6 +70,7 @@ pub fn spec(collections: Vec<Vec<ObjectVersion>>, page_size: u32) -> FeedSpec {
             .map(|(i, objects)| CollectionData {
                 objects,
                 state: format!("state-{i}").into_bytes(),
+                cuts: Vec::new(),
             })
             .collect(),
     }
