@@ -3,11 +3,13 @@
 //!
 //! Data flow: [`input`] → [`record`] → [`filter`] (collections) →
 //! [`stix`] + [`mapping`] → [`feed`] (one file per generation) →
-//! [`server`]. [`compile`] drives the first half, [`config`] feeds both.
+//! [`server`]. [`compile`] drives the first half, [`config`] feeds both;
+//! [`export`] renders a feed as static files through the server.
 
 pub mod cli;
 pub mod compile;
 pub mod config;
+pub mod export;
 pub mod feed;
 pub mod filter;
 pub mod input;

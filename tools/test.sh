@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/interop/setup.sh
+# nginx fronts the static export in tests/static_export.rs; openssl makes
+# its htpasswd hashes and test certificates.
+tools/need-apt /usr/sbin/nginx:nginx openssl:openssl
 export TAXII_EDGE_PYTHON="$PWD/.venv/bin/python"
 
 # Library, binaries, integration tests and examples; the criterion benches

@@ -8,7 +8,7 @@ use crate::compile::{self, CompileOptions};
 use crate::config::Config;
 use crate::feed::{self, Feed};
 use crate::record::Profile;
-use crate::{mapping, server, synth};
+use crate::{export, mapping, server, synth};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -83,6 +83,40 @@ pub enum Command {
     },
     /// Hash a password for a [[users]] entry (reads it from stdin).
     HashPassword,
+    /// Write the feed as static files (for nginx, object stores, CDNs) and
+    /// swap the `current` generation atomically.
+    ExportStatic {
+        /// The configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// The feed file (default: compile.out in the config).
+        #[arg(long)]
+        feed: Option<PathBuf>,
+        /// The export root: holds generations/ and the current symlink.
+        #[arg(long)]
+        out: PathBuf,
+        /// Absolute base URL for discovery's api roots (default: server.public_url).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Generations kept, the new one included.
+        #[arg(long, default_value_t = 3)]
+        retention: usize,
+        /// Also write object-by-id and versions files (two per object).
+        #[arg(long)]
+        objects_by_id: bool,
+        /// Also write an nginx configuration (and htpasswd files beside it).
+        #[arg(long)]
+        nginx_conf: Option<PathBuf>,
+        /// nginx `listen` value for --nginx-conf.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        nginx_listen: String,
+        /// The `taxii-edge serve` origin for what files cannot answer.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        origin: String,
+        /// Print a machine-readable JSON summary on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a deterministic synthetic export (for tests and benchmarks).
     GenExport {
         /// threatconnect, xsoar, native or stix.
@@ -171,6 +205,75 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             .map_err(|e| Failure::new(1, e))
         }
         Command::Demo { listen } => demo::run(&listen),
+        Command::ExportStatic {
+            config,
+            feed,
+            out,
+            public_url,
+            retention,
+            objects_by_id,
+            nginx_conf,
+            nginx_listen,
+            origin,
+            json,
+        } => {
+            let config = Config::load(&config).map_err(|e| Failure::new(1, e))?;
+            let feed = feed.unwrap_or_else(|| config.resolve(&config.compile.out));
+            let report = export::export(export::ExportOptions {
+                config: config.clone(),
+                feed: feed.clone(),
+                out: out.clone(),
+                public_url,
+                retention,
+                objects_by_id,
+            })
+            .map_err(|e| Failure::new(1, e))?;
+            if let Some(path) = nginx_conf {
+                let meta = Feed::open(&feed)
+                    .map_err(|e| Failure::new(1, e))?
+                    .meta()
+                    .clone();
+                let htpasswd_dir = path
+                    .parent()
+                    .map(|d| d.join("htpasswd"))
+                    .unwrap_or_else(|| PathBuf::from("htpasswd"));
+                let opts = export::nginx::NginxOptions {
+                    listen: nginx_listen,
+                    export_root: std::path::absolute(&out).map_err(|e| Failure::new(1, e))?,
+                    origin,
+                    htpasswd_dir: std::path::absolute(htpasswd_dir)
+                        .map_err(|e| Failure::new(1, e))?,
+                };
+                let (text, warnings) = export::nginx::write(&config, &meta, &opts)
+                    .map_err(|e| Failure::new(1, format!("{}: {e}", path.display())))?;
+                for w in warnings {
+                    eprintln!("warning: {w}");
+                }
+                export::nginx::write_conf(&path, &text)
+                    .map_err(|e| Failure::new(1, format!("{}: {e}", path.display())))?;
+            }
+            if json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new(1, e))?;
+                print_out(&text)
+            } else {
+                print_out(&format!(
+                    "exported generation {} to {}: {} files ({} written, {} hard-linked from the previous generation), {} bytes, {} pages, {:.1} s{}",
+                    report.generation,
+                    report.dir.display(),
+                    report.files,
+                    report.written,
+                    report.linked,
+                    report.bytes,
+                    report.pages,
+                    report.seconds,
+                    if report.removed.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; removed old generations {}", report.removed.join(", "))
+                    }
+                ))
+            }
+        }
         Command::Verify { file } => {
             let feed = Feed::open(&file).map_err(|e| Failure::new(1, e))?;
             feed.verify().map_err(|e| Failure::new(1, e))?;

@@ -334,6 +334,11 @@ pub struct UserConfig {
     /// `active` (default), `disabled` or `locked`.
     #[serde(default)]
     pub state: Option<String>,
+    /// A crypt(3) hash of the same password (`openssl passwd -6`), for the
+    /// htpasswd files of a static export behind nginx, which cannot check
+    /// argon2. Not used by `serve`.
+    #[serde(default)]
+    pub htpasswd: Option<String>,
 }
 
 /// The STIX properties a mapping may never set: the builder owns them and

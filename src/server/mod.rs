@@ -101,6 +101,95 @@ pub struct Settings {
     pub public_base20: String,
 }
 
+impl Settings {
+    /// `bound`: `scheme://address` of the listener, the 2.0 api-root base
+    /// when no `public_url` is configured.
+    fn new(config: &Config, bound: String) -> Settings {
+        let public_url = config
+            .server
+            .public_url
+            .as_ref()
+            .map(|u| u.trim_end_matches('/').to_string());
+        Settings {
+            public_base20: public_url.clone().unwrap_or(bound),
+            base_path: normalize_base(&config.server.base_path),
+            public_url,
+            server: config.server.clone(),
+        }
+    }
+}
+
+/// The server without a socket: answers requests in process through the
+/// same router, so what it returns are exactly `serve`'s bytes. The static
+/// exporter renders its files with it.
+pub struct Offline {
+    shared: Arc<Shared>,
+    /// Nothing on the GET path awaits I/O (authenticating a cached or
+    /// absent header completes at once): a bare current-thread runtime
+    /// drives it.
+    rt: tokio::runtime::Runtime,
+}
+
+impl Offline {
+    /// Opens the feed under `config` (blocking).
+    pub fn new(config: Config, feed_path: &Path) -> Result<Offline, ServeError> {
+        let served = Served::load(feed_path, &config)?;
+        let settings = Settings::new(&config, "http://localhost".into());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(ServeError::Runtime)?;
+        Ok(Offline {
+            rt,
+            shared: Arc::new(Shared {
+                served: ArcSwap::from_pointee(served),
+                settings,
+                metrics: Metrics::default(),
+                config: Mutex::new(config),
+                feed_path: feed_path.to_path_buf(),
+            }),
+        })
+    }
+
+    /// `GET path_and_query` with `headers`: status, headers, whole body.
+    /// No access log, no metrics.
+    pub fn get(
+        &self,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<(http::StatusCode, http::HeaderMap, bytes::Bytes), http::Error> {
+        let mut b = http::Request::get(path_and_query);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = b.body(())?;
+        let served = self.shared.served.load_full();
+        let (resp, _, _) = self
+            .rt
+            .block_on(router::dispatch(&self.shared, &served, &req));
+        let (parts, body) = resp.into_parts();
+        Ok((
+            parts.status,
+            parts.headers,
+            bytes::Bytes::from(body.to_vec()),
+        ))
+    }
+
+    /// The key `next` tokens are minted with.
+    pub fn token_key(&self) -> [u8; 32] {
+        self.shared.served.load().key
+    }
+
+    /// The generation being rendered.
+    pub fn feed(&self) -> Arc<crate::feed::Feed> {
+        Arc::clone(&self.shared.served.load().feed)
+    }
+
+    /// `server.base_path`, with a leading and trailing `/`.
+    pub fn base_path(&self) -> &str {
+        &self.shared.settings.base_path
+    }
+}
+
 /// State shared by every connection.
 pub struct Shared {
     /// The generation being served; requests `load_full` it once.
@@ -224,24 +313,14 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         feed = %feed_path.display(),
         "serving feed"
     );
-    let public_base20 = match &config.server.public_url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => format!(
+    let settings = Settings::new(
+        &config,
+        format!(
             "{}://{}",
             if tls.is_some() { "https" } else { "http" },
             local_addr
         ),
-    };
-    let settings = Settings {
-        public_base20,
-        base_path: normalize_base(&config.server.base_path),
-        public_url: config
-            .server
-            .public_url
-            .as_ref()
-            .map(|u| u.trim_end_matches('/').to_string()),
-        server: config.server.clone(),
-    };
+    );
     let shared = Arc::new(Shared {
         served: ArcSwap::from_pointee(served),
         settings,

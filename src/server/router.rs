@@ -222,7 +222,7 @@ pub async fn handle<B>(shared: Arc<Shared>, req: Request<B>) -> Response<Body> {
     resp
 }
 
-async fn dispatch<B>(
+pub(super) async fn dispatch<B>(
     shared: &Shared,
     served: &Served,
     req: &Request<B>,
