@@ -125,8 +125,9 @@ pub fn expand(cfg: &Config, records: &[Record]) -> Result<Option<Config>, Compil
 }
 
 /// At serve time: the access rules of feed collection `cm` when it is an
-/// owner collection of this config (its title fits the template and its id
-/// is the one derived from the owner that title names), else `None`.
+/// owner collection of this config (its title fits the template, its id is
+/// the one derived from the owner that title names, and that owner is not
+/// excluded), else `None`.
 pub fn served_config(cfg: &Config, cm: &CollectionMeta) -> Option<CollectionConfig> {
     let oc = cfg.owner_collections.as_ref().filter(|o| o.enabled)?;
     if cm.api_root != root_of(cfg, oc) {
@@ -137,7 +138,7 @@ pub fn served_config(cfg: &Config, cm: &CollectionMeta) -> Option<CollectionConf
         .title
         .strip_prefix(prefix)?
         .strip_suffix(suffix)
-        .filter(|o| !o.is_empty())?;
+        .filter(|o| !o.is_empty() && !oc.exclude.iter().any(|x| x == o))?;
     (collection_id(&cm.api_root, owner).to_string() == cm.id)
         .then(|| collection_config(cfg, oc, owner))
 }
@@ -200,6 +201,9 @@ mod tests {
             )
         )
         .is_none());
+        // An owner excluded since the feed was compiled is closed at once.
+        let excl = cfg("[owner_collections]\nenabled = true\ntitle = \"Owner: {owner}\"\nexclude = [\"Acme\"]\n");
+        assert!(served_config(&excl, &meta(&id, "Owner: Acme", "feeds")).is_none());
         // Disabled: nothing is an owner collection.
         let off = cfg("[owner_collections]\nenabled = false\n");
         assert!(served_config(&off, &meta(&id, "Acme", "feeds")).is_none());
