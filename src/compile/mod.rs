@@ -20,6 +20,7 @@
 //! could not be written.
 
 pub mod lifecycle;
+pub mod owners;
 pub mod state;
 
 use crate::config::Config;
@@ -259,6 +260,14 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     let t = Instant::now();
     let (records, duplicates) = dedupe(outcome.records);
     summary.duplicates = duplicates;
+
+    // Owner collections depend on the records read: append them to a copy
+    // of the config and plan again (configured ones keep their indices).
+    let expanded = owners::expand(cfg, &records)?;
+    let (cfg, plans) = match &expanded {
+        Some(c) => (c, plan_collections(c, now)?),
+        None => (cfg, plans),
+    };
 
     // Select.
     let selected = select(&records, &plans);

@@ -84,6 +84,9 @@ pub struct Config {
     pub mappings: BTreeMap<String, String>,
     #[serde(default)]
     pub collections: Vec<CollectionConfig>,
+    /// `[owner_collections]`: one built-in collection per source owner.
+    #[serde(default)]
+    pub owner_collections: Option<OwnerCollectionsConfig>,
     #[serde(default)]
     pub users: Vec<UserConfig>,
 }
@@ -322,6 +325,93 @@ pub struct CollectionConfig {
     /// Also emit STIX Cyber-observable objects with deterministic ids.
     #[serde(default)]
     pub emit_scos: bool,
+}
+
+/// `[owner_collections]`: ThreatConnect's model, one collection per source
+/// owner (`ownerName`, native `owner`), built by `compile::owners` next to
+/// the `[[collections]]`. The owner's records are selected exactly as
+/// `owners = ["X"]` would; everything else is the usual collection setting,
+/// shared by every owner collection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerCollectionsConfig {
+    /// Off unless set: a new collection per owner is a visible change.
+    #[serde(default)]
+    pub enabled: bool,
+    /// The API root that serves them; defaults to the default root. Part of
+    /// each collection's id.
+    pub api_root: Option<String>,
+    /// Title template; must contain `{owner}` exactly once (the server
+    /// recognises an owner collection by its title and id).
+    #[serde(default = "default_owner_title")]
+    pub title: String,
+    /// Description template; `{owner}` is replaced.
+    pub description: Option<String>,
+    /// Owners that get no collection.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub readers: Vec<String>,
+    #[serde(default)]
+    pub anonymous: bool,
+    pub taxii_versions: Option<Vec<String>>,
+    #[serde(default)]
+    pub ttl: TtlTable,
+    #[serde(default)]
+    pub mappings: BTreeMap<String, String>,
+    #[serde(default)]
+    pub drop_expired: bool,
+    #[serde(default)]
+    pub emit_scos: bool,
+}
+
+fn default_owner_title() -> String {
+    "{owner}".into()
+}
+
+impl Config {
+    /// `[owner_collections]` checks (the same rules as `[[collections]]`).
+    fn check_owner_collections(&self, add: &mut impl FnMut(String, String)) {
+        let Some(oc) = &self.owner_collections else {
+            return;
+        };
+        let key = |k: &str| format!("owner_collections.{k}");
+        if oc.title.matches("{owner}").count() != 1 {
+            add(
+                key("title"),
+                format!(
+                    "{:?} must contain {{owner}} exactly once, e.g. \"{{owner}} indicators\"",
+                    oc.title
+                ),
+            );
+        }
+        if let Some(root) = &oc.api_root {
+            if !self.api_roots.iter().any(|r| &r.name == root) {
+                add(
+                    key("api_root"),
+                    format!("no [[api_roots]] entry is named {root:?}"),
+                );
+            }
+        }
+        for r in &oc.readers {
+            if r != "*" && !self.users.iter().any(|u| &u.name == r) {
+                add(
+                    key("readers"),
+                    format!("{r:?} is not a user in [[users]] (or \"*\" for every user)"),
+                );
+            }
+        }
+        if let Some(vs) = &oc.taxii_versions {
+            if vs.is_empty() || vs.iter().any(|v| v != "2.1" && v != "2.0") {
+                add(
+                    key("taxii_versions"),
+                    format!("{vs:?}: expected [\"2.1\"], [\"2.0\"] or both"),
+                );
+            }
+        }
+        check_ttl(&oc.ttl, &key("ttl"), add);
+        check_mappings(&oc.mappings, &key("mappings"), add);
+    }
 }
 
 /// `[[users]]`.
@@ -640,6 +730,7 @@ impl Config {
                 }
             }
         }
+        self.check_owner_collections(&mut add);
         p
     }
 }

@@ -116,9 +116,14 @@ impl Served {
         let page_size = meta.page_size.max(1);
         let mut cols = Vec::with_capacity(meta.collections.len());
         for (cm, cf) in meta.collections.iter().zip(feed.collections()) {
-            let conf = cfg.collections.iter().find(|c| {
-                c.id.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(cm.id.as_str())
-            });
+            let owner_conf = crate::compile::owners::served_config(cfg, cm);
+            let conf = cfg
+                .collections
+                .iter()
+                .find(|c| {
+                    c.id.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(cm.id.as_str())
+                })
+                .or(owner_conf.as_ref());
             if conf.is_none() {
                 tracing::warn!(
                     collection = %cm.id,
