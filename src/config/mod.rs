@@ -141,6 +141,10 @@ pub struct ServerConfig {
     pub tlp2_markings: bool,
     /// `Cache-Control: max-age` for anonymous responses, seconds.
     pub cache_max_age_secs: u64,
+    /// `[server.client_certs]`: client-certificate (mTLS) verification.
+    pub client_certs: ClientCertConfig,
+    /// `[server.login_throttle]`: failed logins per client address.
+    pub login_throttle: LoginThrottleConfig,
 }
 
 impl Default for ServerConfig {
@@ -168,6 +172,63 @@ impl Default for ServerConfig {
             token_secret: None,
             tlp2_markings: false,
             cache_max_age_secs: 60,
+            client_certs: ClientCertConfig::default(),
+            login_throttle: LoginThrottleConfig::default(),
+        }
+    }
+}
+
+/// Whether the TLS listener asks for client certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientCertMode {
+    /// No certificate is requested (the default).
+    #[default]
+    Off,
+    /// A certificate is requested; a client without one may use Basic.
+    Optional,
+    /// The TLS handshake fails without a valid certificate.
+    Required,
+}
+
+/// `[server.client_certs]`: client certificates are verified against `ca`
+/// (and the CRLs) by rustls during the handshake; a verified certificate is
+/// mapped to a `[[users]]` entry by `cert_cn`, `cert_san` or `cert_sha256`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientCertConfig {
+    pub mode: ClientCertMode,
+    /// PEM bundle of the CA certificates client certificates must chain to.
+    pub ca: Option<PathBuf>,
+    /// PEM or DER certificate revocation lists; a revoked certificate fails
+    /// the handshake.
+    pub crls: Vec<PathBuf>,
+}
+
+/// `[server.login_throttle]`: a sliding window of failed logins per client
+/// IP address; beyond `max_failures` in `window_secs`, Basic attempts from
+/// that address get 429 without running the password hash.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginThrottleConfig {
+    /// Off switch (on by default).
+    pub enabled: bool,
+    /// Failed logins allowed per address within the window.
+    pub max_failures: u32,
+    /// Length of the sliding window, seconds.
+    pub window_secs: u64,
+    /// Addresses tracked at most; the oldest entry is evicted beyond it, so
+    /// memory stays bounded under a distributed attack.
+    pub max_addresses: usize,
+}
+
+impl Default for LoginThrottleConfig {
+    fn default() -> Self {
+        LoginThrottleConfig {
+            enabled: true,
+            max_failures: 10,
+            window_secs: 60,
+            max_addresses: 10_000,
         }
     }
 }
@@ -419,8 +480,10 @@ impl Config {
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
     pub name: String,
-    /// PHC string from `taxii-edge hash-password` (argon2id).
-    pub password_hash: String,
+    /// PHC string from `taxii-edge hash-password` (argon2id). Optional for a
+    /// user who only logs in with a client certificate.
+    #[serde(default)]
+    pub password_hash: Option<String>,
     /// `active` (default), `disabled` or `locked`.
     #[serde(default)]
     pub state: Option<String>,
@@ -429,6 +492,47 @@ pub struct UserConfig {
     /// argon2. Not used by `serve`.
     #[serde(default)]
     pub htpasswd: Option<String>,
+    /// Client certificates whose subject common name is this value log in
+    /// as this user.
+    #[serde(default)]
+    pub cert_cn: Option<String>,
+    /// Client certificates with one of these subject alternative names
+    /// (DNS name, email address or URI; exact match) log in as this user.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub cert_san: Vec<String>,
+    /// Client certificates whose SHA-256 fingerprint (hex, colons allowed)
+    /// is one of these log in as this user.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub cert_sha256: Vec<String>,
+    /// Requests per minute this user may make (token bucket, burst = the
+    /// same number); beyond it, 429 with `Retry-After`. Unlimited when unset.
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<u32>,
+}
+
+/// `key = "a"` or `key = ["a", "b"]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// A SHA-256 fingerprint as written in the config (`AB:CD:…` or `abcd…`),
+/// normalized to 64 lowercase hex digits; `None` when it is not one.
+pub fn normalize_sha256(s: &str) -> Option<String> {
+    let hex: String = s
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
 }
 
 /// The STIX properties a mapping may never set: the builder owns them and
@@ -533,6 +637,42 @@ impl Config {
                 "server.tls_cert".into(),
                 "tls_cert and tls_key must be set together".into(),
             );
+        }
+        let cc = &s.client_certs;
+        if cc.mode != ClientCertMode::Off {
+            if cc.ca.is_none() {
+                add(
+                    "server.client_certs.ca".into(),
+                    "a CA bundle (PEM) is required when client certificates are optional or required".into(),
+                );
+            }
+            if s.tls_cert.is_none() {
+                add(
+                    "server.client_certs.mode".into(),
+                    "client certificates need TLS: set server.tls_cert and server.tls_key".into(),
+                );
+            }
+        }
+        let lt = &s.login_throttle;
+        if lt.enabled {
+            if lt.max_failures == 0 {
+                add(
+                    "server.login_throttle.max_failures".into(),
+                    "must be at least 1 (set enabled = false to turn throttling off)".into(),
+                );
+            }
+            if lt.window_secs == 0 {
+                add(
+                    "server.login_throttle.window_secs".into(),
+                    "must be at least 1".into(),
+                );
+            }
+            if lt.max_addresses == 0 {
+                add(
+                    "server.login_throttle.max_addresses".into(),
+                    "must be at least 1".into(),
+                );
+            }
         }
         if !s.base_path.starts_with('/') {
             add(
@@ -715,10 +855,31 @@ impl Config {
                     format!("duplicate user {:?}", u.name),
                 );
             }
-            if !u.password_hash.starts_with("$argon2") {
-                add(
+            match &u.password_hash {
+                Some(h) if !h.starts_with("$argon2") => add(
                     format!("users[{i}].password_hash"),
                     "must be an argon2 PHC string; make one with `taxii-edge hash-password`".into(),
+                ),
+                None if u.cert_cn.is_none() && u.cert_san.is_empty() && u.cert_sha256.is_empty() => {
+                    add(
+                        format!("users[{i}].password_hash"),
+                        "a user needs a password_hash (make one with `taxii-edge hash-password`) or a certificate mapping (cert_cn, cert_san, cert_sha256)".into(),
+                    )
+                }
+                _ => {}
+            }
+            for (j, f) in u.cert_sha256.iter().enumerate() {
+                if normalize_sha256(f).is_none() {
+                    add(
+                        format!("users[{i}].cert_sha256[{j}]"),
+                        format!("{f:?} is not a SHA-256 fingerprint (64 hex digits, colons allowed); `openssl x509 -noout -fingerprint -sha256 -in client.pem` prints one"),
+                    );
+                }
+            }
+            if u.rate_limit_per_minute == Some(0) {
+                add(
+                    format!("users[{i}].rate_limit_per_minute"),
+                    "must be at least 1 (leave it out for no limit; set state = \"disabled\" to refuse the user)".into(),
                 );
             }
             if let Some(st) = &u.state {

@@ -14,6 +14,7 @@
 //! closed after `idle_timeout_secs` without a new request or a byte written
 //! (bytes read that never complete a request do not count).
 
+use super::auth::ConnInfo;
 use super::{router, Shared};
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -59,7 +60,7 @@ pub async fn accept_loop(
             p = Arc::clone(&sem).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = shutdown.changed() => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
@@ -76,7 +77,7 @@ pub async fn accept_loop(
         let tls = tls.clone();
         let rx = force.subscribe();
         conns.spawn(async move {
-            serve_connection(stream, tls, shared, rx).await;
+            serve_connection(stream, peer.ip(), tls, shared, rx).await;
             drop(permit);
         });
     }
@@ -99,6 +100,7 @@ pub async fn accept_loop(
 
 async fn serve_connection(
     mut stream: TcpStream,
+    peer: std::net::IpAddr,
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     phase: watch::Receiver<u8>,
@@ -121,8 +123,17 @@ async fn serve_connection(
                 }
             };
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            // rustls verified the chain during the handshake; map the leaf
+            // to a user once for the whole connection.
+            let leaf = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref());
+            let conn = ConnInfo::new(Some(peer), leaf, &shared.served.load().users);
             let io = Tracked::new(tls, Vec::new(), Arc::clone(&activity), epoch);
-            drive(io, h2, &shared, phase, Arc::clone(&activity), epoch).await;
+            drive(io, h2, &shared, conn, phase, Arc::clone(&activity), epoch).await;
         }
         None => {
             // Read until the h2 preface is complete or ruled out.
@@ -144,8 +155,9 @@ async fn serve_connection(
                 _ => return,
             }
             let h2 = buf == H2_PREFACE;
+            let conn = ConnInfo::new(Some(peer), None, &shared.served.load().users);
             let io = Tracked::new(stream, buf, Arc::clone(&activity), epoch);
-            drive(io, h2, &shared, phase, Arc::clone(&activity), epoch).await;
+            drive(io, h2, &shared, conn, phase, Arc::clone(&activity), epoch).await;
         }
     }
 }
@@ -154,6 +166,7 @@ async fn drive<T>(
     io: Tracked<T>,
     h2: bool,
     shared: &Arc<Shared>,
+    conn: ConnInfo,
     mut phase: watch::Receiver<u8>,
     activity: Arc<AtomicU64>,
     epoch: Instant,
@@ -164,13 +177,15 @@ async fn drive<T>(
     let idle = Duration::from_secs(s.idle_timeout_secs.max(1));
     let sh = Arc::clone(shared);
     let started = Arc::clone(&activity);
+    let conn = Arc::new(conn);
     let svc = service_fn(move |req| {
         // A complete request resets the idle clock; bytes that never make
         // one (a HEADERS frame dribbled over h2, where hyper has no header
         // read timeout) do not.
         started.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
         let sh = Arc::clone(&sh);
-        async move { Ok::<_, Infallible>(router::handle(sh, req).await) }
+        let conn = Arc::clone(&conn);
+        async move { Ok::<_, Infallible>(router::handle(sh, &conn, req).await) }
     });
     let activity = &*activity;
     let io = TokioIo::new(io);

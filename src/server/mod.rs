@@ -143,6 +143,7 @@ impl Offline {
             shared: Arc::new(Shared {
                 served: ArcSwap::from_pointee(served),
                 settings,
+                gate: auth::Gate::new(&config.server.login_throttle),
                 metrics: Metrics::default(),
                 config: Mutex::new(config),
                 feed_path: feed_path.to_path_buf(),
@@ -163,9 +164,12 @@ impl Offline {
         }
         let req = b.body(())?;
         let served = self.shared.served.load_full();
-        let (resp, _, _) = self
-            .rt
-            .block_on(router::dispatch(&self.shared, &served, &req));
+        let (resp, _, _) = self.rt.block_on(router::dispatch(
+            &self.shared,
+            &served,
+            &auth::ConnInfo::unknown(),
+            &req,
+        ));
         let (parts, body) = resp.into_parts();
         Ok((
             parts.status,
@@ -196,6 +200,8 @@ pub struct Shared {
     pub served: ArcSwap<Served>,
     pub settings: Settings,
     pub metrics: Metrics,
+    /// Failed-login throttling and per-user rate buckets: outlive reloads.
+    pub gate: auth::Gate,
     /// The last config that loaded, re-read on reload.
     config: Mutex<Config>,
     feed_path: PathBuf,
@@ -264,14 +270,91 @@ fn tls_acceptor(cfg: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, Serve
     let key = PrivateKeyDer::from_pem_file(&key)
         .map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut sc = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ServeError::Tls(e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
+    let builder = match client_verifier(cfg, provider)? {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
+    };
+    let mut sc = builder
         .with_single_cert(certs, key)
         .map_err(|e| ServeError::Tls(format!("certificate/key: {e}")))?;
     sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(sc))))
+}
+
+/// The client-certificate verifier of `[server.client_certs]`: webpki over
+/// the CA bundle, with the CRLs (a revoked certificate fails the
+/// handshake; an expired one too, by webpki's own checks). `optional` lets
+/// clients without a certificate through to Basic authentication.
+fn client_verifier(
+    cfg: &Config,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>, ServeError> {
+    use crate::config::ClientCertMode;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
+    let cc = &cfg.server.client_certs;
+    if cc.mode == ClientCertMode::Off {
+        return Ok(None);
+    }
+    let Some(ca) = &cc.ca else {
+        return Err(ServeError::Tls(
+            "server.client_certs.ca: a CA bundle is required".into(),
+        ));
+    };
+    let ca = cfg.resolve(ca);
+    let mut roots = rustls::RootCertStore::empty();
+    let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&ca)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| ServeError::Tls(format!("server.client_certs.ca {}: {e}", ca.display())))?;
+    for c in cas {
+        roots.add(c).map_err(|e| {
+            ServeError::Tls(format!(
+                "server.client_certs.ca {}: not a usable CA certificate: {e}",
+                ca.display()
+            ))
+        })?;
+    }
+    if roots.is_empty() {
+        return Err(ServeError::Tls(format!(
+            "server.client_certs.ca {}: no PEM CERTIFICATE found",
+            ca.display()
+        )));
+    }
+    let mut crls = Vec::new();
+    for p in &cc.crls {
+        let p = cfg.resolve(p);
+        let bytes = std::fs::read(&p).map_err(|e| {
+            ServeError::Tls(format!("server.client_certs.crls {}: {e}", p.display()))
+        })?;
+        if bytes.starts_with(b"-----BEGIN") {
+            let it = CertificateRevocationListDer::pem_slice_iter(&bytes)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    ServeError::Tls(format!("server.client_certs.crls {}: {e}", p.display()))
+                })?;
+            if it.is_empty() {
+                return Err(ServeError::Tls(format!(
+                    "server.client_certs.crls {}: no PEM X509 CRL found",
+                    p.display()
+                )));
+            }
+            crls.extend(it);
+        } else {
+            crls.push(CertificateRevocationListDer::from(bytes));
+        }
+    }
+    let mut b =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .with_crls(crls);
+    if cc.mode == ClientCertMode::Optional {
+        b = b.allow_unauthenticated();
+    }
+    b.build()
+        .map(Some)
+        .map_err(|e| ServeError::Tls(format!("server.client_certs: {e}")))
 }
 
 /// Binds, loads the feed, spawns the accept loop, the reloader and the
@@ -325,6 +408,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         served: ArcSwap::from_pointee(served),
         settings,
         metrics,
+        gate: auth::Gate::new(&config.server.login_throttle),
         config: Mutex::new(config),
         feed_path: feed_path.clone(),
     });

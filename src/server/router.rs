@@ -19,7 +19,7 @@
 //! version the client asked for. The TAXII 2.0 resources live in
 //! [`super::v20`].
 
-use super::auth::Caller;
+use super::auth::{Caller, ConnInfo};
 use super::body::Body;
 use super::list::{self, Target};
 use super::metrics::EndpointLabel;
@@ -190,12 +190,12 @@ fn route<'a>(path: &'a str, base: &str) -> Route<'a> {
 }
 
 /// Serves one request and records it.
-pub async fn handle<B>(shared: Arc<Shared>, req: Request<B>) -> Response<Body> {
+pub async fn handle<B>(shared: Arc<Shared>, conn: &ConnInfo, req: Request<B>) -> Response<Body> {
     let t0 = Instant::now();
     let served = shared.served.load_full();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let (mut resp, label, caller) = dispatch(&shared, &served, &req).await;
+    let (mut resp, label, caller) = dispatch(&shared, &served, conn, &req).await;
     let bytes = resp.body().len();
     if method == Method::HEAD {
         // Same headers as GET, no body (RFC 9110 9.3.2).
@@ -225,6 +225,7 @@ pub async fn handle<B>(shared: Arc<Shared>, req: Request<B>) -> Response<Body> {
 pub(super) async fn dispatch<B>(
     shared: &Shared,
     served: &Served,
+    conn: &ConnInfo,
     req: &Request<B>,
 ) -> (Response<Body>, EndpointLabel, Caller) {
     let route = route(req.uri().path(), &shared.settings.base_path);
@@ -302,19 +303,17 @@ pub(super) async fn dispatch<B>(
         );
         return (e.in_version(asked).into_response(), label, anon);
     }
-    let caller = match served
-        .users
-        .authenticate(req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes))
+    let caller = match shared
+        .gate
+        .check(
+            &served.users,
+            req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes),
+            conn,
+        )
         .await
     {
         Ok(c) => c,
-        Err(()) => {
-            return (
-                TaxiiError::unauthorized().in_version(asked).into_response(),
-                label,
-                anon,
-            )
-        }
+        Err(denied) => return (denied.into_response(asked), label, anon),
     };
     let Some(version) = neg.chosen else {
         let offer = route.offer();
