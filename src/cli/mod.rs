@@ -71,6 +71,10 @@ pub enum Command {
     Verify {
         /// The feed file.
         file: PathBuf,
+        /// Only checksums and structure (the publish-time check): skip parsing
+        /// every object and inflating every precompressed page.
+        #[arg(long)]
+        quick: bool,
     },
     /// Describe a feed file: generation, collections, counts, sizes.
     Inspect {
@@ -181,12 +185,22 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             .map_err(|e| Failure::new(1, e))
         }
         Command::Demo { listen } => demo::run(&listen),
-        Command::Verify { file } => {
+        Command::Verify { file, quick } => {
             let feed = Feed::open(&file).map_err(|e| Failure::new(1, e))?;
-            feed.verify().map_err(|e| Failure::new(1, e))?;
+            let depth = if quick {
+                feed::Depth::Publish
+            } else {
+                feed::Depth::Full
+            };
+            feed.verify_with(depth).map_err(|e| Failure::new(1, e))?;
             print_out(&format!(
-                "{}: ok (generation {}, {} collections, {} object versions)",
+                "{}: ok{} (generation {}, {} collections, {} object versions)",
                 file.display(),
+                if quick {
+                    " (checksums and structure)"
+                } else {
+                    ""
+                },
                 feed.meta().generation,
                 feed.collections().len(),
                 feed.collections().iter().map(|c| c.len()).sum::<usize>()
