@@ -1,7 +1,7 @@
-//! The two depths of feed verification: `Depth::Publish` (checksums and
-//! structure, for a file the writer just produced) and `Depth::Full`
-//! (`taxii-edge verify`: also every object's JSON and every precompressed
-//! page inflated and compared). What each one catches, asserted exactly,
+//! The two depths of feed verification: `Depth::Publish` (checksums,
+//! structure and every object's JSON, for a file the writer just produced)
+//! and `Depth::Full` (`taxii-edge verify`: also every precompressed page
+//! inflated and compared). What each one catches, asserted exactly,
 //! including what only the full check sees.
 
 mod feed_common;
@@ -89,7 +89,7 @@ fn publish_depth_catches_bad_checksums_and_structure() {
 }
 
 #[test]
-fn only_the_full_depth_reads_objects_and_inflates_pages() {
+fn only_the_full_depth_inflates_pages() {
     let b = sample_bytes();
     let secs = sections(&b);
     let pagedata = secs.iter().find(|s| s.0 == 9 && s.1 == 0).unwrap().2;
@@ -100,16 +100,24 @@ fn only_the_full_depth_reads_objects_and_inflates_pages() {
     f.verify_with(Depth::Publish).unwrap();
     let e = f.verify_with(Depth::Full).unwrap_err().to_string();
     assert!(e.contains("default page 0 (Objects, Gzip)"), "{e}");
+}
 
+#[test]
+fn both_depths_parse_every_object() {
+    let b = sample_bytes();
+    let secs = sections(&b);
     let objects = secs.iter().find(|s| s.0 == 3 && s.1 == 1).unwrap().2;
     let mut x = b.clone();
     x[objects] = b'[';
     refresh_checksums(&mut x);
     let f = open(x);
-    f.verify_with(Depth::Publish).unwrap();
-    let e = f.verify().unwrap_err().to_string();
-    assert!(
-        e.contains("entry 0") && e.contains("not valid STIX JSON"),
-        "{e}"
-    );
+    for depth in [Depth::Publish, Depth::Full] {
+        let e = f.verify_with(depth).unwrap_err().to_string();
+        assert!(
+            e.contains("collection 1")
+                && e.contains("entry 0")
+                && e.contains("not valid STIX JSON"),
+            "{depth:?}: {e}"
+        );
+    }
 }

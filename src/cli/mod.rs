@@ -71,8 +71,8 @@ pub enum Command {
     Verify {
         /// The feed file.
         file: PathBuf,
-        /// Only checksums and structure (the publish-time check): skip parsing
-        /// every object and inflating every precompressed page.
+        /// The publish-time depth: checksums, structure and every object's JSON,
+        /// without inflating every precompressed page.
         #[arg(long)]
         quick: bool,
     },
