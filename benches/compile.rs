@@ -13,7 +13,7 @@
 //! | `json_tape` | only simd-json's tape of each record, buffers reused: the JSON floor | 1 |
 //! | `canonicalize` | `input::parse_record` per record: JSON + the profile's canonicalization | 1 |
 //! | `filter` | 10 collection queries (`filter::Query`) on every record | 1 |
-//! | `stix` | `stix::build_indicator` (with and without mappings), `serialize21`/`20`, `content_hash` | 1 |
+//! | `stix` | `stix::build_indicator` (with and without mappings), `serialize21`/`20`, `content_hash`, hash + serialize as the lifecycle does it (`hash_then_serialize21`) and with one serialization (`canonical21`) | 1 |
 //! | `mapping` | `Mappings::apply`: profile defaults, and with 5 JMESPath overrides | 1 |
 //! | `time` | `time::push_ms` / `push_us` (~7 per object and manifest record) | 1 |
 //! | `feed` | `feed::write_to_vec` of one collection (objects, manifest, index, gzip+zstd default pages) | rayon |
@@ -330,13 +330,39 @@ fn bench_stix_and_mapping(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
-    // The lifecycle hashes every draft to detect changes; today that is a
-    // second serialize21 (decision 11).
+    // The lifecycle hashes every draft to detect changes (decision 11):
+    // serialize21 into a reused buffer, then xxh3.
     g.bench_function("content_hash", |b| {
         b.iter(|| {
             drafts
                 .iter()
                 .map(stix::serialize::content_hash)
+                .fold(0u64, |a, h| a ^ h)
+        })
+    });
+    // What the lifecycle does per object: hash, then serialize with the
+    // chosen `modified` (two serializations)...
+    g.bench_function("hash_then_serialize21", |b| {
+        b.iter(|| {
+            drafts
+                .iter()
+                .map(|d| {
+                    let h = stix::serialize::content_hash(d);
+                    stix::serialize21(d, d.created + 1_000, false).len() as u64 ^ h
+                })
+                .fold(0u64, |a, h| a ^ h)
+        })
+    });
+    // ...and the same with one serialization patched in place.
+    g.bench_function("canonical21", |b| {
+        b.iter(|| {
+            drafts
+                .iter()
+                .map(|d| {
+                    let c = stix::serialize::Canonical21::new(d);
+                    let h = c.hash();
+                    c.finish(d.created + 1_000, false).len() as u64 ^ h
+                })
                 .fold(0u64, |a, h| a ^ h)
         })
     });

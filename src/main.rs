@@ -4,6 +4,14 @@
 use clap::Parser;
 use taxii_edge::cli::{self, Cli};
 
+/// With `--features mimalloc`: mimalloc instead of glibc malloc. The
+/// compile allocates and frees millions of small strings and JSON nodes
+/// across rayon threads, where glibc's malloc/free/consolidate are ~13% of
+/// compile CPU; mimalloc trades some of that for ~10% more peak RSS.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     init_logging();

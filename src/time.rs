@@ -77,33 +77,112 @@ pub fn truncate_ms(t: Micros) -> Micros {
     t.div_euclid(MILLI) * MILLI
 }
 
-fn write_base(out: &mut String, t: Micros) -> u32 {
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`): a handful of integer
+/// operations instead of chrono's general conversion, because every STIX
+/// object carries three or four timestamps and every access-log line one.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097) as u32; // [0, 146096]
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March first
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = i64::from(yoe) + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn two(buf: &mut [u8], v: u32) {
+    buf[0] = b'0' + (v / 10) as u8;
+    buf[1] = b'0' + (v % 10) as u8;
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` followed by `digits` fraction digits and `Z`,
+/// into `buf` (at least 28 bytes); returns the length. `None` outside the
+/// years 0000–9999, which take the chrono path (same text as before).
+fn format_fixed(buf: &mut [u8; 28], t: Micros, digits: u32) -> Option<usize> {
+    let secs = t.div_euclid(SECOND);
+    let micros = t.rem_euclid(SECOND) as u32;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let sod = secs.rem_euclid(86_400) as u32;
+    let y = y as u32;
+    two(&mut buf[0..2], y / 100);
+    two(&mut buf[2..4], y % 100);
+    buf[4] = b'-';
+    two(&mut buf[5..7], m);
+    buf[7] = b'-';
+    two(&mut buf[8..10], d);
+    buf[10] = b'T';
+    two(&mut buf[11..13], sod / 3_600);
+    buf[13] = b':';
+    two(&mut buf[14..16], sod / 60 % 60);
+    buf[16] = b':';
+    two(&mut buf[17..19], sod % 60);
+    buf[19] = b'.';
+    let mut frac = micros / 10u32.pow(6 - digits);
+    let end = 20 + digits as usize;
+    for i in (20..end).rev() {
+        buf[i] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    buf[end] = b'Z';
+    Some(end + 1)
+}
+
+/// The general (slow) path: chrono, for years outside 0000–9999.
+fn push_chrono(out: &mut String, t: Micros, digits: u32) {
     let secs = t.div_euclid(SECOND);
     let micros = t.rem_euclid(SECOND) as u32;
     let dt = DateTime::<Utc>::from_timestamp(secs, 0).unwrap_or_default();
     let _ = write!(
         out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:0w$}Z",
         dt.year(),
         dt.month(),
         dt.day(),
         dt.hour(),
         dt.minute(),
-        dt.second()
+        dt.second(),
+        micros / 10u32.pow(6 - digits),
+        w = digits as usize
     );
-    micros
+}
+
+fn push_fixed(out: &mut String, t: Micros, digits: u32) {
+    let mut buf = [0u8; 28];
+    match format_fixed(&mut buf, t, digits) {
+        // Only ASCII digits and separators were written.
+        Some(n) => out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default()),
+        None => push_chrono(out, t, digits),
+    }
 }
 
 /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (STIX property precision).
 pub fn push_ms(out: &mut String, t: Micros) {
-    let micros = write_base(out, t);
-    let _ = write!(out, ".{:03}Z", micros / 1000);
+    push_fixed(out, t, 3);
 }
 
 /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.uuuuuuZ` (date_added precision).
 pub fn push_us(out: &mut String, t: Micros) {
-    let micros = write_base(out, t);
-    let _ = write!(out, ".{:06}Z", micros);
+    push_fixed(out, t, 6);
+}
+
+/// [`push_us`] into a byte buffer (the access log's line buffer).
+pub fn push_us_bytes(out: &mut Vec<u8>, t: Micros) {
+    let mut buf = [0u8; 28];
+    match format_fixed(&mut buf, t, 6) {
+        Some(n) => out.extend_from_slice(&buf[..n]),
+        None => {
+            let mut s = String::new();
+            push_chrono(&mut s, t, 6);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
 }
 
 /// `t` with exactly 3 fraction digits, e.g. `2024-01-02T03:04:05.123Z`.
@@ -150,6 +229,54 @@ mod tests {
         assert_eq!(fmt_ms(t), "2024-01-02T03:04:05.123Z");
         assert_eq!(fmt_us(t), "2024-01-02T03:04:05.123456Z");
         assert_eq!(fmt_us(-1), "1969-12-31T23:59:59.999999Z");
+    }
+
+    /// The old formatter, kept as the reference for the hand-rolled one.
+    fn chrono_reference(t: Micros, digits: u32) -> String {
+        let mut s = String::new();
+        push_chrono(&mut s, t, digits);
+        s
+    }
+
+    #[test]
+    fn formats_calendar_edges_like_chrono() {
+        for text in [
+            "0000-01-01T00:00:00Z",
+            "1600-02-29T23:59:59.999999Z",
+            "1900-02-28T12:00:00Z",
+            "1900-03-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T00:00:00.000001Z",
+            "2100-12-31T23:59:59.5Z",
+            "9999-12-31T23:59:59.999999Z",
+        ] {
+            let t = parse_rfc3339(text).unwrap();
+            assert_eq!(fmt_us(t), chrono_reference(t, 6), "{text}");
+            assert_eq!(fmt_ms(t), chrono_reference(t, 3), "{text}");
+        }
+        // Outside 0000-9999 the chrono path answers (and so matches itself).
+        let far = 300_000_000_000 * SECOND;
+        assert_eq!(fmt_us(far), chrono_reference(far, 6));
+        let mut b = Vec::new();
+        push_us_bytes(&mut b, -1);
+        assert_eq!(b, b"1969-12-31T23:59:59.999999Z");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hand_rolled_matches_chrono(t in -62_167_219_200_000_000i64..253_402_300_800_000_000i64) {
+            proptest::prop_assert_eq!(fmt_us(t), chrono_reference(t, 6));
+            proptest::prop_assert_eq!(fmt_ms(t), chrono_reference(t, 3));
+            let mut b = Vec::new();
+            push_us_bytes(&mut b, t);
+            proptest::prop_assert_eq!(String::from_utf8(b).unwrap(), chrono_reference(t, 6));
+        }
+
+        #[test]
+        fn any_instant_formats_without_panic(t in proptest::num::i64::ANY) {
+            let s = fmt_us(t);
+            proptest::prop_assert!(s.ends_with('Z'));
+        }
     }
 
     #[test]

@@ -81,10 +81,13 @@ pub(super) fn run(listen: &str) -> Result<(), Failure> {
     println!("try:  curl -u demo:demo -H 'Accept: application/taxii+json;version=2.1' http://{listen}/taxii2/");
     println!("      curl -u demo:demo 'http://{listen}/feeds/collections/'");
     println!("Ctrl-C stops the server.");
-    server::run(server::ServeOptions {
-        config,
-        feed_path: out,
-        listen: Some(listen.to_string()),
-    })
+    server::run(
+        server::ServeOptions {
+            config,
+            feed_path: out,
+            listen: Some(listen.to_string()),
+        },
+        super::open_access_log(None)?,
+    )
     .map_err(|e| Failure::new(1, e))
 }

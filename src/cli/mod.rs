@@ -8,6 +8,7 @@ use crate::compile::{self, CompileOptions};
 use crate::config::Config;
 use crate::feed::{self, Feed};
 use crate::record::Profile;
+use crate::server::access_log::{AccessLog, Target};
 use crate::{export, mapping, server, synth};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -55,6 +56,10 @@ pub enum Command {
         /// Listen address, e.g. 127.0.0.1:8080 (default: server.listen).
         #[arg(long)]
         listen: Option<String>,
+        /// Access log: off, stderr or a file path (appended; reopened on SIGHUP).
+        /// Default: stderr, or off when RUST_LOG turns off taxii_edge::access.
+        #[arg(long, value_name = "off|stderr|FILE")]
+        access_log: Option<String>,
     },
     /// Compile the bundled sample data and serve it on 127.0.0.1.
     Demo {
@@ -66,6 +71,10 @@ pub enum Command {
     Verify {
         /// The feed file.
         file: PathBuf,
+        /// The publish-time depth: checksums, structure and every object's JSON,
+        /// without inflating every precompressed page.
+        #[arg(long)]
+        quick: bool,
     },
     /// Describe a feed file: generation, collections, counts, sizes.
     Inspect {
@@ -194,14 +203,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             config,
             feed,
             listen,
+            access_log,
         } => {
             let config = Config::load(&config).map_err(|e| Failure::new(1, e))?;
             let feed_path = feed.unwrap_or_else(|| config.resolve(&config.compile.out));
-            server::run(server::ServeOptions {
-                config,
-                feed_path,
-                listen,
-            })
+            let log = open_access_log(access_log.as_deref())?;
+            server::run(
+                server::ServeOptions {
+                    config,
+                    feed_path,
+                    listen,
+                },
+                log,
+            )
             .map_err(|e| Failure::new(1, e))
         }
         Command::Demo { listen } => demo::run(&listen),
@@ -274,12 +288,22 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 ))
             }
         }
-        Command::Verify { file } => {
+        Command::Verify { file, quick } => {
             let feed = Feed::open(&file).map_err(|e| Failure::new(1, e))?;
-            feed.verify().map_err(|e| Failure::new(1, e))?;
+            let depth = if quick {
+                feed::Depth::Publish
+            } else {
+                feed::Depth::Full
+            };
+            feed.verify_with(depth).map_err(|e| Failure::new(1, e))?;
             print_out(&format!(
-                "{}: ok (generation {}, {} collections, {} object versions)",
+                "{}: ok{} (generation {}, {} collections, {} object versions)",
                 file.display(),
+                if quick {
+                    " (checksums and structure)"
+                } else {
+                    ""
+                },
                 feed.meta().generation,
                 feed.collections().len(),
                 feed.collections().iter().map(|c| c.len()).sum::<usize>()
@@ -345,6 +369,26 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             result.map_err(|e| Failure::new(1, format!("writing the export failed: {e}")))
         }
     }
+}
+
+/// Opens the `--access-log` target. Unset means stderr, unless `RUST_LOG`
+/// turns off the `taxii_edge::access` target (how the access log was
+/// silenced before the flag existed, e.g. `RUST_LOG=info,taxii_edge::access=warn`).
+pub(crate) fn open_access_log(flag: Option<&str>) -> Result<AccessLog, Failure> {
+    let target = match flag {
+        Some(v) => Target::parse(v),
+        None if tracing::enabled!(target: "taxii_edge::access", tracing::Level::INFO) => {
+            Target::Stderr
+        }
+        None => Target::Off,
+    };
+    AccessLog::open(&target).map_err(|e| {
+        let what = match &target {
+            Target::File(p) => p.display().to_string(),
+            _ => "stderr".into(),
+        };
+        Failure::new(1, format!("cannot open the access log {what}: {e}"))
+    })
 }
 
 fn atty_stdin() -> bool {

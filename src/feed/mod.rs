@@ -24,6 +24,7 @@ mod writer;
 pub use inspect::{inspect, CollectionReport, InspectReport, PageReport, SectionReport, TypeCount};
 pub use reader::{CollectionFeed, Feed};
 pub use token::Position;
+pub use verify::Depth;
 pub use writer::{publish, write, write_to_vec};
 
 use serde::{Deserialize, Serialize};

@@ -23,6 +23,15 @@
 //! document each time); the source record is converted to a `Variable` once
 //! per record, and only when a mapping of that profile reads it (literal
 //! mappings are evaluated at load time).
+//!
+//! That conversion was half the mapping cost (a `BTreeMap` and an `Arc` per
+//! JSON node of the whole record). At load time each profile's expressions
+//! are analysed for the top-level fields they can reach ([`root_fields`]);
+//! at run time only those members are converted, in one pass that skips
+//! the others without allocating (`source_doc`). An expression that may
+//! see the root as a whole (`@`, `*`, `keys(@)`…) converts everything, as
+//! before. The result is identical: a JMESPath expression cannot tell a
+//! member it never names from one that is absent.
 
 use crate::config::{Problem, PROTECTED_PROPERTIES};
 use crate::record::{Profile, Source};
@@ -31,6 +40,136 @@ use jmespath::{Context, Expression, Rcvar, Variable, DEFAULT_RUNTIME};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// Collects the top-level fields of the document that `ast`, evaluated
+/// against the document root, can read; `false` if it may read the root as
+/// a whole (then every member must be converted). Right-hand sides of
+/// sub-expressions and projections, and `&expr` arguments, run on values
+/// below the root, so their field names are not root fields.
+pub(crate) fn root_fields(ast: &Ast, out: &mut Vec<String>) -> bool {
+    match ast {
+        Ast::Field { name, .. } => {
+            if !out.iter().any(|f| f == name) {
+                out.push(name.clone());
+            }
+            true
+        }
+        Ast::Literal { .. } | Ast::Expref { .. } => true,
+        Ast::Subexpr { lhs, .. } | Ast::Projection { lhs, .. } => root_fields(lhs, out),
+        Ast::Flatten { node, .. } | Ast::ObjectValues { node, .. } | Ast::Not { node, .. } => {
+            root_fields(node, out)
+        }
+        Ast::Comparison { lhs, rhs, .. } | Ast::And { lhs, rhs, .. } | Ast::Or { lhs, rhs, .. } => {
+            root_fields(lhs, out) && root_fields(rhs, out)
+        }
+        Ast::Condition {
+            predicate, then, ..
+        } => root_fields(predicate, out) && root_fields(then, out),
+        Ast::Function { args, .. } => args.iter().all(|a| root_fields(a, out)),
+        Ast::MultiList { elements, .. } => elements.iter().all(|a| root_fields(a, out)),
+        Ast::MultiHash { elements, .. } => elements.iter().all(|kv| root_fields(&kv.value, out)),
+        // `@` is the root itself; an index or slice of the root is
+        // harmless on an object, but rare enough not to special-case.
+        Ast::Identity { .. } | Ast::Index { .. } | Ast::Slice { .. } => false,
+    }
+}
+
+/// What of the source record a profile's mappings need converted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum Needs {
+    /// No mapping reads the record (only literals).
+    #[default]
+    Nothing,
+    /// Only these top-level members.
+    Fields(Vec<String>),
+    /// The whole record.
+    Whole,
+}
+
+impl Needs {
+    fn of(list: &[Compiled]) -> Needs {
+        let mut fields = Vec::new();
+        let mut any = false;
+        for c in list.iter().filter(|c| c.literal.is_none()) {
+            any = true;
+            if !root_fields(c.expr.as_ast(), &mut fields) {
+                return Needs::Whole;
+            }
+        }
+        if any {
+            Needs::Fields(fields)
+        } else {
+            Needs::Nothing
+        }
+    }
+}
+
+/// The source record as a JMESPath document, converted once for every
+/// mapping of one profile: the whole record, or only the members some
+/// expression can reach (`needs`). A record whose top level is not an
+/// object, or that is not JSON, takes the whole-record path (same result,
+/// same error text).
+fn source_doc(json: &str, needs: &Needs) -> Result<Rcvar, String> {
+    if let Needs::Fields(fields) = needs {
+        let mut de = serde_json::Deserializer::from_str(json);
+        if let Ok(map) = serde::Deserializer::deserialize_any(&mut de, PartialObject { fields }) {
+            if de.end().is_ok() {
+                return Ok(Rcvar::new(Variable::Object(map)));
+            }
+        }
+    }
+    Variable::from_json(json).map(Rcvar::new)
+}
+
+/// A serde visitor that keeps only `fields` of a JSON object, converting
+/// their values to `Variable` and skipping every other member without
+/// building it. A repeated key keeps its last value, as
+/// `Variable::from_json` does.
+struct PartialObject<'f> {
+    fields: &'f [String],
+}
+
+/// Deserializes one object key into "wanted (owned) or not".
+struct WantedKey<'f>(&'f [String]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for WantedKey<'_> {
+    type Value = Option<String>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for WantedKey<'_> {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().any(|f| f == v).then(|| v.to_string()))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for PartialObject<'_> {
+    type Value = BTreeMap<String, Rcvar>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(key) = map.next_key_seed(WantedKey(self.fields))? {
+            match key {
+                Some(k) => {
+                    let v: Variable = map.next_value()?;
+                    out.insert(k, Rcvar::new(v));
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
 
 /// Static mapping problems, each naming its config key
 /// (`collections[1].mappings.labels`), ready to merge into the config's own
@@ -268,6 +407,8 @@ pub struct Mappings {
     /// Indexed like [`Profile::ALL`]: the merged list of that profile, in
     /// first-definition order.
     per_profile: [Vec<Compiled>; 4],
+    /// Indexed the same way: what of the source the list reads.
+    needs: [Needs; 4],
 }
 
 fn profile_index(p: Profile) -> usize {
@@ -320,7 +461,8 @@ impl Mappings {
             }
             list
         });
-        Ok(Mappings { per_profile })
+        let needs = [0, 1, 2, 3].map(|i| Needs::of(&per_profile[i]));
+        Ok(Mappings { per_profile, needs })
     }
 
     /// Only the profile defaults (no config mappings).
@@ -329,6 +471,7 @@ impl Mappings {
         // Defaults always compile (tested), so this cannot fail.
         Mappings::new(&empty, &empty, "mappings").unwrap_or(Mappings {
             per_profile: Default::default(),
+            needs: Default::default(),
         })
     }
 
@@ -350,7 +493,8 @@ impl Mappings {
         fields: &mut Map<String, Value>,
         warnings: &mut Vec<String>,
     ) {
-        let list = &self.per_profile[profile_index(profile)];
+        let pi = profile_index(profile);
+        let list = &self.per_profile[pi];
         if list.is_empty() {
             return;
         }
@@ -362,8 +506,8 @@ impl Mappings {
                 None if unreadable => continue,
                 None => {
                     if data.is_none() {
-                        match Variable::from_json(source.as_str()) {
-                            Ok(v) => data = Some(Rcvar::new(v)),
+                        match source_doc(source.as_str(), &self.needs[pi]) {
+                            Ok(v) => data = Some(v),
                             Err(e) => {
                                 warnings.push(format!(
                                     "mappings that read the record skipped: source record is not JSON: {e}"

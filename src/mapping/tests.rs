@@ -295,3 +295,130 @@ fn mappings_are_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Mappings>();
 }
+
+fn fields_of(expr: &str) -> Option<Vec<String>> {
+    let e = jmespath::compile(expr).unwrap();
+    let mut out = Vec::new();
+    root_fields(e.as_ast(), &mut out).then_some(out)
+}
+
+#[test]
+fn root_fields_are_the_top_level_members_an_expression_can_reach() {
+    let some = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        fields_of(default_mappings(Profile::Threatconnect)[1].1),
+        some(&["tags", "rating"])
+    );
+    assert_eq!(
+        fields_of(default_mappings(Profile::Xsoar)[0].1),
+        some(&["score", "CustomFields"])
+    );
+    assert_eq!(fields_of("a.b.c"), some(&["a"]));
+    assert_eq!(
+        fields_of("{x: foo, y: bar.baz, z: foo}"),
+        some(&["foo", "bar"])
+    );
+    assert_eq!(fields_of("sort_by(items, &name)[].id"), some(&["items"]));
+    assert_eq!(
+        fields_of("attributes.data[?type == 'Description'].value"),
+        some(&["attributes"])
+    );
+    assert_eq!(fields_of("`1`"), some(&[]));
+    // The root as a whole: every member must be converted.
+    for whole in [
+        "@",
+        "keys(@)",
+        "[?a]",
+        "*.b",
+        "to_string(@)",
+        "[0]",
+        "a || @",
+    ] {
+        assert_eq!(fields_of(whole), None, "{whole}");
+    }
+}
+
+/// Evaluates `expr` on `json` converted as `needs` says.
+fn eval_with(expr: &str, json: &str, needs: &Needs) -> Result<String, String> {
+    let e = jmespath::compile(expr).unwrap();
+    let doc = source_doc(json, needs)?;
+    let mut ctx = Context::new(e.as_str(), &DEFAULT_RUNTIME);
+    jmespath::interpret(&doc, e.as_ast(), &mut ctx)
+        .map(|r| serde_json::to_string(&*r).unwrap())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn partial_conversion_answers_exactly_like_the_whole_record() {
+    let mut records: Vec<String> = Vec::new();
+    for p in Profile::ALL {
+        let mut out = Vec::new();
+        let mut items = (0..60u64).map(|i| (i, 0u32));
+        crate::synth::write_export(p, 7, &mut items, crate::synth::Container::Ndjson, &mut out)
+            .unwrap();
+        records.extend(String::from_utf8(out).unwrap().lines().map(str::to_string));
+    }
+    records.extend(
+        [
+            // A repeated key: the last value wins in both paths.
+            r#"{"tags":{"data":[{"name":"first"}]},"rating":1,"tags":{"data":[{"name":"last"}]}}"#,
+            // An escaped key names the same member.
+            r#"{"ta\u0067s":{"data":[{"name":"escaped"}]},"rating":null}"#,
+            // A nested member named like a wanted root member.
+            r#"{"other":{"tags":{"data":[{"name":"nested"}]}},"score":"3"}"#,
+            r#"[{"tags":1}]"#,
+            r#""just a string""#,
+            r#"{"tags": [1, 2"#,
+            "not json",
+            r#"{"a":1} trailing"#,
+            "{}",
+        ]
+        .map(str::to_string),
+    );
+    let mut exprs: Vec<&str> = Profile::ALL
+        .iter()
+        .flat_map(|p| default_mappings(*p).iter().map(|(_, e)| *e))
+        .collect();
+    exprs.extend([
+        "ownerName",
+        "[{source_name: 'threatconnect', url: webLink, external_id: to_string(id)}]",
+        "attributes.data[?type == 'Description'].value",
+        "CustomFields.tags[0]",
+        "moduleToFeedMap.*.score",
+        "length(tags.data || `[]`)",
+        "other.tags.data[].name",
+    ]);
+    let mut compared = 0;
+    for expr in &exprs {
+        let mut fields = Vec::new();
+        let e = jmespath::compile(expr).unwrap();
+        assert!(root_fields(e.as_ast(), &mut fields), "{expr}");
+        let partial = Needs::Fields(fields);
+        for json in &records {
+            assert_eq!(
+                eval_with(expr, json, &partial),
+                eval_with(expr, json, &Needs::Whole),
+                "{expr} on {json}"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, exprs.len() * records.len());
+}
+
+#[test]
+fn needs_follow_the_profile_list() {
+    let empty = BTreeMap::new();
+    let d = Mappings::defaults();
+    assert_eq!(
+        d.needs[profile_index(Profile::Native)],
+        Needs::Fields(vec!["tags".to_string()])
+    );
+    assert_eq!(d.needs[profile_index(Profile::Stix)], Needs::Nothing);
+    let whole = Mappings::new(&map(&[("x_all", "@")]), &empty, "m").unwrap();
+    assert_eq!(whole.needs[profile_index(Profile::Native)], Needs::Whole);
+    // An `@` mapping still sees the whole record.
+    let (out, w) = run(&whole, Profile::Native, r#"{"tags":["a"],"z":1}"#);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(out, r#"{"labels":["a"],"x_all":{"tags":["a"],"z":1}}"#);
+}

@@ -14,6 +14,7 @@
 //! - [`list`]: the list endpoints (objects, manifest, object, versions);
 //! - [`query`]: query strings, filters and their canonical form;
 //! - [`negotiate`], [`auth`], [`body`], [`response`], [`metrics`];
+//! - [`access_log`]: one line per request, batched by a writer thread;
 //! - [`state`]: one generation as served, swapped whole on reload;
 //! - [`v20`] and [`range`]: TAXII 2.0 (below).
 //!
@@ -34,6 +35,7 @@
 //! blocking task and swaps both in atomically; a feed that fails to open is
 //! logged and the old generation keeps serving.
 
+pub mod access_log;
 pub mod auth;
 pub mod body;
 pub mod list;
@@ -51,6 +53,7 @@ pub use auth::hash_password;
 
 use crate::config::{Config, ServerConfig};
 use crate::feed::FeedError;
+use access_log::AccessLog;
 use arc_swap::ArcSwap;
 use metrics::Metrics;
 use notify::Watcher;
@@ -144,6 +147,7 @@ impl Offline {
                 served: ArcSwap::from_pointee(served),
                 settings,
                 gate: auth::Gate::new(&config.server.login_throttle),
+                access_log: AccessLog::Off,
                 metrics: Metrics::default(),
                 config: Mutex::new(config),
                 feed_path: feed_path.to_path_buf(),
@@ -202,6 +206,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Failed-login throttling and per-user rate buckets: outlive reloads.
     pub gate: auth::Gate,
+    /// Where each finished request is logged.
+    pub access_log: AccessLog,
     /// The last config that loaded, re-read on reload.
     config: Mutex<Config>,
     feed_path: PathBuf,
@@ -238,6 +244,13 @@ impl Running {
         let _ = self.accept.await;
         self.reloader.abort();
         let _ = self.reloader.await;
+        let log = self.shared.access_log.clone();
+        let _ = tokio::task::spawn_blocking(move || log.close()).await;
+    }
+
+    /// The server's access log (to flush it, or reopen its file).
+    pub fn access_log(&self) -> &AccessLog {
+        &self.shared.access_log
     }
 }
 
@@ -358,8 +371,18 @@ fn client_verifier(
 }
 
 /// Binds, loads the feed, spawns the accept loop, the reloader and the
-/// file watcher. Must run inside a tokio runtime.
+/// file watcher. Must run inside a tokio runtime. Requests are logged as
+/// `tracing` events (target `taxii_edge::access`); see [`start_with_log`].
 pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
+    start_with_log(opts, AccessLog::Tracing).await
+}
+
+/// [`start`] with a given access log (the `serve` command opens a batched
+/// one, see [`access_log`]).
+pub async fn start_with_log(
+    opts: ServeOptions,
+    access_log: AccessLog,
+) -> Result<Running, ServeError> {
     let ServeOptions {
         config,
         feed_path,
@@ -409,6 +432,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         settings,
         metrics,
         gate: auth::Gate::new(&config.server.login_throttle),
+        access_log,
         config: Mutex::new(config),
         feed_path: feed_path.clone(),
     });
@@ -541,14 +565,21 @@ fn reload_now(shared: &Shared) {
 }
 
 /// Runs the server until SIGTERM or SIGINT (graceful shutdown); SIGHUP
-/// reloads. Builds its own multi-threaded tokio runtime.
-pub fn run(opts: ServeOptions) -> Result<(), ServeError> {
+/// reloads (and reopens an access-log file). Builds its own multi-threaded
+/// tokio runtime.
+pub fn run(opts: ServeOptions, access_log: AccessLog) -> Result<(), ServeError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
     rt.block_on(async move {
-        let running = start(opts).await?;
+        let running = match start_with_log(opts, access_log.clone()).await {
+            Ok(r) => r,
+            Err(e) => {
+                access_log.close();
+                return Err(e);
+            }
+        };
         tracing::info!("listening on {}", running.local_addr);
         wait_for_signals(&running).await;
         tracing::info!("shutting down: draining connections");
@@ -577,6 +608,7 @@ async fn wait_for_signals(running: &Running) {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading");
                 running.reload();
+                running.access_log().reopen();
             }
         }
     }

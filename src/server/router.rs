@@ -210,15 +210,14 @@ pub async fn handle<B>(shared: Arc<Shared>, conn: &ConnInfo, req: Request<B>) ->
     shared
         .metrics
         .record(label, resp.status().as_u16(), sent, us);
-    tracing::info!(
-        target: "taxii_edge::access",
-        method = %method,
-        path = %path,
-        status = resp.status().as_u16(),
-        bytes = sent,
+    shared.access_log.log(&super::access_log::Entry {
+        method: method.as_str(),
+        path: &path,
+        status: resp.status().as_u16(),
+        bytes: sent,
         us,
-        user = caller.name(),
-    );
+        user: caller.name(),
+    });
     resp
 }
 

@@ -141,42 +141,117 @@ fn clamp_modified(d: &Draft, modified: Micros) -> Micros {
 /// A `modified` earlier than `created` is raised to `created`.
 pub fn serialize21(d: &Draft, modified: Micros, revoked: bool) -> String {
     let mut out = String::with_capacity(512);
+    write21(&mut out, d, modified, revoked);
+    out
+}
+
+/// Where [`write21`] put the parts that differ between the hashed form and
+/// the published one.
+struct Layout21 {
+    /// Byte range of the `modified` timestamp (inside its quotes).
+    modified: std::ops::Range<usize>,
+    /// Where `,"revoked":true` is (or would be) written.
+    revoked_at: usize,
+}
+
+fn write21(out: &mut String, d: &Draft, modified: Micros, revoked: bool) -> Layout21 {
     out.push_str("{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":");
-    push_json_str(&mut out, &d.id);
+    push_json_str(out, &d.id);
     if let Some(by) = &d.created_by_ref {
-        key(&mut out, "created_by_ref");
-        push_json_str(&mut out, by);
+        key(out, "created_by_ref");
+        push_json_str(out, by);
     }
-    ts(&mut out, "created", d.created);
-    ts(&mut out, "modified", clamp_modified(d, modified));
+    ts(out, "created", d.created);
+    key(out, "modified");
+    out.push('"');
+    let m0 = out.len();
+    time::push_ms(out, clamp_modified(d, modified));
+    let m1 = out.len();
+    out.push('"');
     for k in BEFORE_PATTERN {
-        field(&mut out, &d.fields, k);
+        field(out, &d.fields, k);
     }
-    key(&mut out, "pattern");
-    push_json_str(&mut out, &d.pattern);
+    key(out, "pattern");
+    push_json_str(out, &d.pattern);
     out.push_str(",\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\"");
-    ts(&mut out, "valid_from", d.valid_from);
+    ts(out, "valid_from", d.valid_from);
     if let Some(u) = d.valid_until {
-        ts(&mut out, "valid_until", u);
+        ts(out, "valid_until", u);
     }
     for k in AFTER_VALIDITY {
-        field(&mut out, &d.fields, k);
+        field(out, &d.fields, k);
     }
+    let revoked_at = out.len();
     if revoked || d.revoked {
-        out.push_str(",\"revoked\":true");
+        out.push_str(REVOKED_TRUE);
     }
     if !d.markings.is_empty() {
-        str_list(&mut out, "object_marking_refs", d.markings.iter().copied());
+        str_list(out, "object_marking_refs", d.markings.iter().copied());
     }
-    field(&mut out, &d.fields, "external_references");
+    field(out, &d.fields, "external_references");
     for (k, v) in &d.fields {
         if !PLACED.contains(&k.as_str()) {
-            key(&mut out, k);
-            push_value(&mut out, v);
+            key(out, k);
+            push_value(out, v);
         }
     }
     out.push('}');
-    out
+    Layout21 {
+        modified: m0..m1,
+        revoked_at,
+    }
+}
+
+const REVOKED_TRUE: &str = ",\"revoked\":true";
+
+/// One serialization of a draft serving both the change check and the
+/// published bytes. The lifecycle needs the [`content_hash`] (the 2.1 form
+/// with `modified = created`, not revoked) before it can choose `modified`;
+/// serializing again afterwards was ~8% of compile CPU. This keeps the
+/// hashed form and patches it: the `modified` timestamp is rewritten in
+/// place and `,"revoked":true` inserted where [`serialize21`] writes it,
+/// so [`Canonical21::finish`] is byte-identical to `serialize21`.
+pub struct Canonical21 {
+    json: String,
+    layout: Layout21,
+    created: Micros,
+    /// The draft itself is revoked (already in the hashed form).
+    draft_revoked: bool,
+}
+
+impl Canonical21 {
+    /// Serializes `d` once, in its hashed form.
+    pub fn new(d: &Draft) -> Canonical21 {
+        let mut json = String::with_capacity(512);
+        let layout = write21(&mut json, d, d.created, false);
+        Canonical21 {
+            json,
+            layout,
+            created: d.created,
+            draft_revoked: d.revoked,
+        }
+    }
+
+    /// Equal to [`content_hash`] of the same draft.
+    pub fn hash(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(self.json.as_bytes())
+    }
+
+    /// The published form: `serialize21(d, modified, revoked)`.
+    pub fn finish(mut self, modified: Micros, revoked: bool) -> String {
+        if revoked && !self.draft_revoked {
+            // After `modified`, so its range stays valid.
+            self.json.insert_str(self.layout.revoked_at, REVOKED_TRUE);
+        }
+        let modified = modified.max(self.created);
+        if modified != self.created {
+            let mut ts = String::with_capacity(24);
+            time::push_ms(&mut ts, modified);
+            // Same width in years 0000-9999, so no bytes move.
+            self.json.replace_range(self.layout.modified.clone(), &ts);
+        }
+        self.json
+    }
 }
 
 /// The `labels` of the STIX 2.0 form, where they are required: the mapped
@@ -248,8 +323,23 @@ pub fn serialize20(d: &Draft, modified: Micros, revoked: bool) -> String {
 /// detection (decision 11): equal hashes mean the compile may keep the
 /// previous version (and its `modified` and `date_added`). The STIX 2.0
 /// form is derived from the same draft, so hashing the 2.1 form covers it.
+///
+/// Serializes into a reused per-thread buffer (no allocation); when the
+/// published JSON is needed too, [`Canonical21`] serializes only once.
 pub fn content_hash(d: &Draft) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(serialize21(d, d.created, false).as_bytes())
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(1024));
+    }
+    BUF.with(|b| {
+        let mut b = b.borrow_mut();
+        b.clear();
+        write21(&mut b, d, d.created, false);
+        let h = xxhash_rust::xxh3::xxh3_64(b.as_bytes());
+        if b.capacity() > 64 * 1024 {
+            *b = String::with_capacity(1024);
+        }
+        h
+    })
 }
 
 /// Where `revoked` goes when it is added to a stored object: before the
@@ -424,5 +514,85 @@ mod tests {
             t,
         );
         assert_eq!(given, "identity--0d5a2b5c-1f6e-4b8a-9c3d-2e4f6a8b0c1d");
+    }
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn draft(
+        created: Micros,
+        valid_until: Option<Micros>,
+        draft_revoked: bool,
+        name: String,
+        custom: Option<String>,
+        marked: bool,
+    ) -> Draft {
+        let mut fields = Map::new();
+        fields.insert("name".into(), Value::String(name));
+        fields.insert("labels".into(), serde_json::json!(["a", "b\"c"]));
+        if let Some(c) = custom {
+            fields.insert("x_custom".into(), Value::String(c));
+        }
+        Draft {
+            id: "indicator--6b1c3f44-1d2a-4e7b-9b9e-0d5b2c1a7f00".into(),
+            created_by_ref: None,
+            created,
+            pattern: "[ipv4-addr:value = '198.51.100.1']".into(),
+            valid_from: created,
+            valid_until,
+            revoked: draft_revoked,
+            markings: if marked {
+                vec![marking::TLP2_AMBER_STRICT]
+            } else {
+                vec![]
+            },
+            fields,
+            scos: vec![],
+            warnings: vec![],
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn canonical_finish_is_serialize21_and_hash_is_content_hash(
+            created in -30_000_000_000_000_000i64..250_000_000_000_000_000i64,
+            delta in prop_oneof![Just(0i64), -5_000_000i64..0, 0i64..400_000_000_000_000],
+            valid_for in proptest::option::of(0i64..100_000_000_000),
+            draft_revoked in any::<bool>(),
+            revoked in any::<bool>(),
+            name in ".{0,40}",
+            custom in proptest::option::of("[a-z\\\"\\n]{0,20}"),
+            marked in any::<bool>(),
+        ) {
+            let d = draft(created, valid_for.map(|v| created + v), draft_revoked, name, custom, marked);
+            let modified = created + delta;
+            let c = Canonical21::new(&d);
+            prop_assert_eq!(c.hash(), content_hash(&d));
+            prop_assert_eq!(
+                c.hash(),
+                xxhash_rust::xxh3::xxh3_64(serialize21(&d, d.created, false).as_bytes())
+            );
+            prop_assert_eq!(c.finish(modified, revoked), serialize21(&d, modified, revoked));
+        }
+    }
+
+    #[test]
+    fn canonical_handles_far_years_and_revocation() {
+        // Year 10000+ takes the chrono path with a wider timestamp.
+        let d = draft(0, None, false, "n".into(), None, false);
+        let far = 300_000_000_000 * 1_000_000;
+        assert_eq!(
+            Canonical21::new(&d).finish(far, true),
+            serialize21(&d, far, true)
+        );
+        let s = Canonical21::new(&d).finish(1_000, true);
+        assert!(
+            s.contains(r#""modified":"1970-01-01T00:00:00.001Z""#),
+            "{s}"
+        );
+        assert_eq!(s.matches(",\"revoked\":true").count(), 1, "{s}");
     }
 }

@@ -1,0 +1,123 @@
+//! The two depths of feed verification: `Depth::Publish` (checksums,
+//! structure and every object's JSON, for a file the writer just produced)
+//! and `Depth::Full` (`taxii-edge verify`: also every precompressed page
+//! inflated and compared). What each one catches, asserted exactly,
+//! including what only the full check sees.
+
+mod feed_common;
+
+use feed_common::*;
+use std::path::Path;
+use taxii_edge::feed::{self, Depth, Feed, WriteOptions};
+
+fn sample_bytes() -> Vec<u8> {
+    feed::write_to_vec(
+        &spec(vec![simple(9), simple(2)], 4),
+        &WriteOptions::default(),
+    )
+    .unwrap()
+}
+
+/// (kind, collection, offset) of every section, read from the table.
+fn sections(b: &[u8]) -> Vec<(u16, u32, usize)> {
+    let off = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
+    let len = u64::from_le_bytes(b[24..32].try_into().unwrap()) as usize;
+    b[off..off + len]
+        .chunks_exact(32)
+        .map(|r| {
+            (
+                u16::from_le_bytes(r[0..2].try_into().unwrap()),
+                u32::from_le_bytes(r[4..8].try_into().unwrap()),
+                u64::from_le_bytes(r[8..16].try_into().unwrap()) as usize,
+            )
+        })
+        .collect()
+}
+
+/// Recomputes every checksum (as in feed_corruption.rs), so a mutation
+/// reaches the checks behind the CRCs.
+fn refresh_checksums(b: &mut [u8]) {
+    let off = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
+    let len = u64::from_le_bytes(b[24..32].try_into().unwrap()) as usize;
+    for r in (off..off + len).step_by(32) {
+        let so = u64::from_le_bytes(b[r + 8..r + 16].try_into().unwrap()) as usize;
+        let sl = u64::from_le_bytes(b[r + 16..r + 24].try_into().unwrap()) as usize;
+        let crc = crc32c::crc32c(&b[so..so + sl]);
+        b[r + 24..r + 28].copy_from_slice(&crc.to_le_bytes());
+    }
+    let crc = crc32c::crc32c(&b[off..off + len]);
+    b[32..36].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32c::crc32c(&b[..60]);
+    b[60..64].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn open(b: Vec<u8>) -> Feed {
+    Feed::from_bytes(b.into(), Path::new("/srv/feed.taxii")).unwrap()
+}
+
+#[test]
+fn both_depths_accept_a_sound_file() {
+    let f = open(sample_bytes());
+    f.verify_with(Depth::Publish).unwrap();
+    f.verify_with(Depth::Full).unwrap();
+    f.verify().unwrap();
+}
+
+#[test]
+fn publish_depth_catches_bad_checksums_and_structure() {
+    let b = sample_bytes();
+    let secs = sections(&b);
+    // A flipped byte in a page blob, checksums left alone.
+    let pagedata = secs.iter().find(|s| s.0 == 9 && s.1 == 0).unwrap().2;
+    let mut x = b.clone();
+    x[pagedata + 20] ^= 0xff;
+    let e = open(x).verify_with(Depth::Publish).unwrap_err().to_string();
+    assert!(e.contains("checksum mismatch"), "{e}");
+    assert!(e.contains("the file is corrupted"), "{e}");
+    // Entry damage behind valid checksums.
+    let entries = secs.iter().find(|s| s.0 == 2 && s.1 == 0).unwrap().2;
+    let mut x = b.clone();
+    x[entries + 52] = 2;
+    refresh_checksums(&mut x);
+    let e = open(x).verify_with(Depth::Publish).unwrap_err().to_string();
+    assert!(
+        e.starts_with(
+            "/srv/feed.taxii: collection 0 (11111111-2222-4333-8444-000000000000): entry 0: rank 2 but 1 expected"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn only_the_full_depth_inflates_pages() {
+    let b = sample_bytes();
+    let secs = sections(&b);
+    let pagedata = secs.iter().find(|s| s.0 == 9 && s.1 == 0).unwrap().2;
+    let mut x = b.clone();
+    x[pagedata + 20] ^= 0xff;
+    refresh_checksums(&mut x);
+    let f = open(x);
+    f.verify_with(Depth::Publish).unwrap();
+    let e = f.verify_with(Depth::Full).unwrap_err().to_string();
+    assert!(e.contains("default page 0 (Objects, Gzip)"), "{e}");
+}
+
+#[test]
+fn both_depths_parse_every_object() {
+    let b = sample_bytes();
+    let secs = sections(&b);
+    let objects = secs.iter().find(|s| s.0 == 3 && s.1 == 1).unwrap().2;
+    let mut x = b.clone();
+    x[objects] = b'[';
+    refresh_checksums(&mut x);
+    let f = open(x);
+    for depth in [Depth::Publish, Depth::Full] {
+        let e = f.verify_with(depth).unwrap_err().to_string();
+        assert!(
+            e.contains("collection 1")
+                && e.contains("entry 0")
+                && e.contains("not valid STIX JSON"),
+            "{depth:?}: {e}"
+        );
+    }
+}
