@@ -70,7 +70,7 @@ pub fn publish(spec: &FeedSpec, live: &Path, opts: &WriteOptions) -> Result<Writ
     let tmp = live.with_file_name(tmp_name);
     let result = (|| {
         let stats = write(spec, &tmp, opts)?;
-        Feed::open(&tmp)?.verify()?;
+        Feed::open(&tmp)?.verify_with(super::Depth::Publish)?;
         fs::rename(&tmp, live).map_err(|e| FeedError::Io {
             path: live.to_path_buf(),
             source: e,
