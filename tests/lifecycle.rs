@@ -2,6 +2,9 @@
 //! across regenerations, versions for changes, revocations for removals, a
 //! changed query, the shrink and reject guards, and SIGKILL during publish.
 
+#[path = "common/compile_support.rs"]
+mod compile_support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,17 +20,7 @@ const IPV4: &str = "1f0e0d0c-0b0a-4908-8706-050403020101";
 const HIGH: &str = "2f0e0d0c-0b0a-4908-8706-050403020102";
 
 fn write_export(path: &Path, items: impl Iterator<Item = (u64, u32)>) {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut items = items;
-    synth::write_export(
-        Profile::Native,
-        11,
-        &mut items,
-        synth::Container::Ndjson,
-        &mut w,
-    )
-    .unwrap();
-    w.flush().unwrap();
+    compile_support::write_native_export(path, 11, items);
 }
 
 fn write_config(dir: &Path, high_query: &str, extra: &str) -> PathBuf {
@@ -62,15 +55,7 @@ query = '{high_query}'
 }
 
 fn compile(config: &Path) -> Result<Summary, CompileError> {
-    compile::run(&CompileOptions {
-        config: Config::load(config).unwrap(),
-        out: None,
-        previous: None,
-        strict: false,
-        allow_shrink: false,
-        progress: false,
-        now: None,
-    })
+    compile_support::compile_config(config)
 }
 
 /// Per collection id: object id → (date_added µs, object bytes).

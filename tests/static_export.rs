@@ -6,39 +6,33 @@
 //! the export to the OASIS `taxii2-client`, sending filtered requests to
 //! the origin.
 
+#[path = "common/compile_support.rs"]
+mod compile_support;
 #[path = "common/server_support.rs"]
 mod server_support;
 
+use compile_support::{gunzip, python};
+
 use server_support::{basic, get};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use taxii_edge::compile::{self, CompileOptions};
 use taxii_edge::config::Config;
 use taxii_edge::export::{self, nginx, ExportOptions, ExportReport};
 use taxii_edge::feed::Feed;
-use taxii_edge::record::Profile;
 use taxii_edge::server::{self, ServeOptions};
-use taxii_edge::synth;
 
 const ALL: &str = "5a0e0d0c-0b0a-4908-8706-050403020100";
 const IPV4: &str = "5b0e0d0c-0b0a-4908-8706-050403020101";
 const PAGE: usize = 50;
 
-fn write_export(path: &Path, items: impl Iterator<Item = (u64, u32)>) {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut items = items;
-    synth::write_export(
-        Profile::Native,
-        11,
-        &mut items,
-        synth::Container::Ndjson,
-        &mut w,
-    )
-    .unwrap();
-    w.flush().unwrap();
+fn write_native_export(path: &Path, items: impl Iterator<Item = (u64, u32)>) {
+    compile_support::write_native_export(path, 11, items);
+}
+
+fn compile(config: &Path) {
+    compile_support::compile_config(config).unwrap();
 }
 
 /// A crypt(3) hash for nginx's htpasswd, made at test time.
@@ -89,19 +83,6 @@ htpasswd = "{}"
     p
 }
 
-fn compile(config: &Path) {
-    compile::run(&CompileOptions {
-        config: Config::load(config).unwrap(),
-        out: None,
-        previous: None,
-        strict: false,
-        allow_shrink: false,
-        progress: false,
-        now: None,
-    })
-    .unwrap();
-}
-
 fn export_to(config: &Path, out: &Path) -> ExportReport {
     export::export(ExportOptions {
         config: Config::load(config).unwrap(),
@@ -141,17 +122,9 @@ fn url_of(rel: &str) -> String {
     }
 }
 
-fn gunzip(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(b)
-        .read_to_end(&mut out)
-        .unwrap();
-    out
-}
-
 fn setup(records: u64) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    write_export(
+    write_native_export(
         &dir.path().join("export.ndjson"),
         (0..records).map(|i| (i, 0)),
     );
@@ -269,7 +242,7 @@ fn static_export_regeneration_rewrites_only_changed_pages() {
 
     // 1% of the records change (one in a hundred, spread over the pages).
     let changed: HashSet<u64> = (0..records).filter(|i| i % 100 == 37).collect();
-    write_export(
+    write_native_export(
         &dir.path().join("export.ndjson"),
         (0..records).map(|i| (i, u32::from(changed.contains(&i)))),
     );
@@ -479,12 +452,6 @@ http {{
         port,
         prefix,
     }
-}
-
-fn python() -> PathBuf {
-    PathBuf::from(std::env::var_os("TAXII_EDGE_PYTHON").expect(
-        "TAXII_EDGE_PYTHON is not set: run the suite with tools/test.sh, which creates .venv with the OASIS tools",
-    ))
 }
 
 #[test]

@@ -143,6 +143,11 @@ pub enum Command {
         /// Output file (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Revise one record in N (a new revision of the same indicator, as
+        /// a changed source would export it): `--revise-every 100` changes
+        /// 1% of the records, spread evenly. 0: none.
+        #[arg(long, default_value_t = 0)]
+        revise_every: u64,
     },
 }
 
@@ -343,13 +348,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             seed,
             container,
             out,
+            revise_every,
         } => {
             let p = parse_profile(&format)?;
             let container = match container {
                 ContainerArg::Ndjson => synth::Container::Ndjson,
                 ContainerArg::Json => synth::Container::Json,
             };
-            let mut items = (0..count).map(|i| (i, 0u32));
+            let revised = |i: u64| revise_every > 0 && i % revise_every == revise_every / 3;
+            let mut items = (0..count).map(|i| (i, u32::from(revised(i))));
             let result = match out {
                 Some(path) => {
                     let f = std::fs::File::create(&path).map_err(|e| {
