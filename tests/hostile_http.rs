@@ -37,6 +37,19 @@ struct HonestReport {
     latencies: Vec<Duration>,
 }
 
+/// Peak RSS of this test process so far (server, attackers and honest
+/// client share it; run with `--test-threads=1` for one attack at a time).
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| format!("process peak RSS {}", l[6..].trim()))
+        })
+        .unwrap_or_else(|| "peak RSS unknown".into())
+}
+
 impl HonestReport {
     fn p99(&self) -> Duration {
         let mut l = self.latencies.clone();
@@ -51,11 +64,12 @@ impl HonestReport {
     fn check(&self, attack: &str, outcome: &str) {
         let total = self.ok + self.failures.len();
         eprintln!(
-            "HOSTILE | {attack} | {}/{} ({:.1}%) | p99 {:.1} ms | n/a (in-process) | {outcome}",
+            "HOSTILE | {attack} | {}/{} ({:.1}%) | p99 {:.1} ms | {} | {outcome}",
             self.ok,
             total,
             100.0 * self.ok as f64 / total.max(1) as f64,
-            self.p99().as_secs_f64() * 1000.0
+            self.p99().as_secs_f64() * 1000.0,
+            peak_rss()
         );
         assert!(
             self.failures.is_empty(),
@@ -323,10 +337,19 @@ async fn h2_slow_headers_do_not_exhaust_connection_slots() {
     };
     let r = tokio::time::timeout(Duration::from_secs(5), one).await;
     eprintln!(
-        "HOSTILE | h2 slow HEADERS (8 conns, max_connections 8) | {} | {:?} | n/a (in-process) | {}",
-        if matches!(r, Ok(Ok(()))) { "1/1" } else { "0/1" },
+        "HOSTILE | h2 slow HEADERS (8 conns, max_connections 8) | {} | {:?} | {} | {}",
+        if matches!(r, Ok(Ok(()))) {
+            "1/1"
+        } else {
+            "0/1"
+        },
         t0.elapsed(),
-        if matches!(r, Ok(Ok(()))) { "served" } else { "honest client locked out" }
+        peak_rss(),
+        if matches!(r, Ok(Ok(()))) {
+            "served"
+        } else {
+            "honest client locked out"
+        }
     );
     for a in attackers {
         a.abort();
