@@ -14,6 +14,8 @@
 //! The certificate PKI is generated at test time (rcgen); the key is
 //! encrypted and decrypted with the `openssl` CLI, as an operator would.
 
+#[path = "common/compile_support.rs"]
+mod compile_support;
 #[path = "common/pki.rs"]
 mod pki;
 #[path = "common/server_support.rs"]
@@ -25,7 +27,6 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use taxii_edge::compile::{self, CompileOptions};
 use taxii_edge::config::Config;
 use taxii_edge::feed::Feed;
 use taxii_edge::record::Profile;
@@ -79,16 +80,7 @@ fn write_export(path: &Path, items: Vec<(u64, u32)>) {
 
 fn compile_generation(dir: &Path, n: u32) -> String {
     write_export(&dir.join("export.ndjson"), generation(n));
-    compile::run(&CompileOptions {
-        config: Config::load(&dir.join("config.toml")).unwrap(),
-        out: None,
-        previous: None,
-        strict: false,
-        allow_shrink: false,
-        progress: false,
-        now: None,
-    })
-    .unwrap();
+    compile_support::compile_config(&dir.join("config.toml")).unwrap();
     Feed::open(&dir.join("feed.taxii"))
         .unwrap()
         .meta()

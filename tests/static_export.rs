@@ -122,6 +122,19 @@ fn url_of(rel: &str) -> String {
     }
 }
 
+/// `serve` on 127.0.0.1 (in process) over the compiled feed.
+fn serve(config: &Path) -> (tokio::runtime::Runtime, server::Running) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let running = rt
+        .block_on(server::start(ServeOptions {
+            config: Config::load(config).unwrap(),
+            feed_path: config.parent().unwrap().join("feed.taxii"),
+            listen: Some("127.0.0.1:0".into()),
+        }))
+        .unwrap();
+    (rt, running)
+}
+
 fn setup(records: u64) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     write_native_export(
@@ -147,14 +160,7 @@ fn static_export_files_are_the_bytes_serve_answers() {
         "every file has .gz and .zst"
     );
 
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let running = rt
-        .block_on(server::start(ServeOptions {
-            config: Config::load(&config).unwrap(),
-            feed_path: dir.path().join("feed.taxii"),
-            listen: Some("127.0.0.1:0".into()),
-        }))
-        .unwrap();
+    let (rt, running) = serve(&config);
     let addr = running.local_addr;
     let auth = basic("demo", "demo-pw");
     let mut pages: BTreeMap<&str, usize> = BTreeMap::new();
@@ -459,14 +465,7 @@ fn static_export_through_nginx_reads_like_serve_with_taxii2_client() {
     let (dir, config) = setup(1_200);
     let out = dir.path().join("www");
     export_to(&config, &out);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let running = rt
-        .block_on(server::start(ServeOptions {
-            config: Config::load(&config).unwrap(),
-            feed_path: dir.path().join("feed.taxii"),
-            listen: Some("127.0.0.1:0".into()),
-        }))
-        .unwrap();
+    let (rt, running) = serve(&config);
     let origin = running.local_addr.to_string();
     let ngx = start_nginx(dir.path(), &config, &out, &origin);
 
