@@ -22,7 +22,8 @@ use base64::Engine;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use taxii_edge::config::Config;
-use taxii_edge::server::auth::{Caller, Users};
+use taxii_edge::config::LoginThrottleConfig;
+use taxii_edge::server::auth::{Caller, ConnInfo, Gate, Users};
 
 fn cheap_hash(pw: &str) -> String {
     let params = Params::new(8, 1, 1, None).expect("argon2 params");
@@ -35,6 +36,8 @@ fn cheap_hash(pw: &str) -> String {
 struct Fixture {
     rt: tokio::runtime::Runtime,
     users: Arc<Users>,
+    /// Throttling off: the target checks credentials, not the address table.
+    gate: Gate,
 }
 
 fn fixture() -> &'static Fixture {
@@ -53,6 +56,10 @@ fn fixture() -> &'static Fixture {
         Fixture {
             rt,
             users: Arc::new(Users::from_config(&cfg)),
+            gate: Gate::new(&LoginThrottleConfig {
+                enabled: false,
+                ..LoginThrottleConfig::default()
+            }),
         }
     })
 }
@@ -77,7 +84,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         1 => b64("bob"),
         _ => rest.to_vec(),
     };
-    let got = f.rt.block_on(f.users.authenticate(Some(&header)));
+    let got = f
+        .rt
+        .block_on(f.gate.check(&f.users, Some(&header), &ConnInfo::unknown()))
+        .map_err(|_| ());
     match mode % 3 {
         0 => {
             let want_ok = rest == b"alice-pw";
