@@ -64,6 +64,11 @@ pub(super) fn run(listen: &str) -> Result<(), Failure> {
     })?;
     let config = Config::load(&dir.join("example.toml")).map_err(|e| Failure::new(1, e))?;
     let out = dir.join("demo.taxii");
+    // A demo feed left by an older build (another format version) is only
+    // a sample: start its history afresh instead of refusing it.
+    if out.exists() && crate::feed::Feed::open(&out).is_err() {
+        let _ = std::fs::remove_file(&out);
+    }
     let opts = CompileOptions {
         config: config.clone(),
         out: Some(out.clone()),
