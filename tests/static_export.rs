@@ -195,6 +195,22 @@ fn static_export_files_are_the_bytes_serve_answers() {
     // share of them: both collections span several pages.
     assert!(pages["all"] >= 12, "{pages:?}");
     assert!(pages["ipv4"] >= 2, "{pages:?}");
+
+    // The same feed exported again goes to a new directory (the current
+    // one may be serving) made entirely of hard links.
+    let again = export_to(&config, &out);
+    assert_eq!(again.generation, report.generation);
+    assert_eq!((again.linked, again.written), (again.files, 0), "{again:?}");
+    let current2 = export::current_generation(&out).unwrap();
+    assert_eq!(
+        current2,
+        out.join("generations")
+            .join(format!("{}.1", report.generation))
+    );
+    assert!(
+        current.join("taxii2/index.json").exists(),
+        "the previous directory stays"
+    );
     rt.block_on(running.shutdown());
 }
 

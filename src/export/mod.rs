@@ -15,7 +15,8 @@
 //! tail. Every boundary the feed remembers gets a file, so tokens handed
 //! out by older generations keep resolving.
 //!
-//! Generations: each export is written to `generations/<id>/` beside the
+//! Generations: each export is written to `generations/<id>/` (`<id>.<k>`
+//! when the same feed is exported again) beside the
 //! previous ones, files whose bytes did not change are hard links into the
 //! previous generation (an rsync or object-store sync moves only what
 //! changed), then the `current` symlink is swapped atomically and
@@ -127,14 +128,23 @@ pub fn export(opts: ExportOptions) -> Result<ExportReport, ExportError> {
     let gens = opts.out.join("generations");
     fs::create_dir_all(&gens).map_err(io_err(&gens))?;
     let previous = current_generation(&opts.out);
-    let final_dir = gens.join(&generation);
+    // The same feed exported again (after a config change, say) gets a new
+    // directory: the one `current` points at may be serving right now.
+    let dir_name = (0..)
+        .map(|k| match k {
+            0 => generation.clone(),
+            k => format!("{generation}.{k}"),
+        })
+        .find(|name| !gens.join(name).exists())
+        .unwrap_or_else(|| generation.clone());
+    let final_dir = gens.join(&dir_name);
     let tmp = gens.join(format!(".tmp-{generation}-{}", std::process::id()));
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
     }
     let mut w = Writer {
         root: tmp.clone(),
-        previous: previous.filter(|p| p != &final_dir),
+        previous,
         report: ExportReport {
             generation: generation.clone(),
             dir: final_dir.clone(),
@@ -217,24 +227,20 @@ pub fn export(opts: ExportOptions) -> Result<ExportReport, ExportError> {
 
     // Publish: rename into place, then swap `current`.
     let mut report = w.report;
-    if final_dir.exists() {
-        fs::remove_dir_all(&final_dir).map_err(io_err(&final_dir))?;
-    }
     fs::rename(&tmp, &final_dir).map_err(io_err(&final_dir))?;
-    swap_current(&opts.out, &generation)?;
-    report.removed = prune(&gens, &generation, opts.retention.max(1))?;
+    swap_current(&opts.out, &dir_name)?;
+    report.removed = prune(&gens, &dir_name, opts.retention.max(1))?;
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
 }
 
-/// Points `out/current` at `generations/<generation>` atomically (a new
+/// Points `out/current` at `generations/<dir>` atomically (a new
 /// symlink renamed over the old one).
-fn swap_current(out: &Path, generation: &str) -> Result<(), ExportError> {
+fn swap_current(out: &Path, dir: &str) -> Result<(), ExportError> {
     let link = out.join("current");
     let tmp = out.join(format!(".current-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(Path::new("generations").join(generation), &tmp)
-        .map_err(io_err(&tmp))?;
+    std::os::unix::fs::symlink(Path::new("generations").join(dir), &tmp).map_err(io_err(&tmp))?;
     fs::rename(&tmp, &link).map_err(io_err(&link))?;
     if let Ok(d) = fs::File::open(out) {
         let _ = d.sync_all();
