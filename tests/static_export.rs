@@ -22,6 +22,7 @@ use taxii_edge::config::Config;
 use taxii_edge::export::{self, nginx, ExportOptions, ExportReport};
 use taxii_edge::feed::Feed;
 use taxii_edge::server::{self, ServeOptions};
+use taxii_edge::synth;
 
 const ALL: &str = "5a0e0d0c-0b0a-4908-8706-050403020100";
 const IPV4: &str = "5b0e0d0c-0b0a-4908-8706-050403020101";
@@ -542,5 +543,67 @@ fn static_export_through_nginx_reads_like_serve_with_taxii2_client() {
     ));
     assert_eq!(r.status, 401);
     drop(ngx);
+    rt.block_on(running.shutdown());
+}
+
+#[test]
+fn default_page_etags_survive_a_regeneration_and_revalidate() {
+    // A CDN revalidating an unchanged page after a regeneration gets a 304;
+    // a page that changed gets a new ETag.
+    let (dir, config) = setup(400);
+    let (rt, running) = serve(&config);
+    let addr = running.local_addr;
+    let list = format!("/feeds/collections/{ALL}/objects/");
+    let first = rt.block_on(get(addr, &list, &[]));
+    let etag1 = first.header("etag").unwrap().to_string();
+    let next = first.json()["next"].as_str().unwrap().to_string();
+    let second_url = format!("{list}?next={next}");
+    let second = rt.block_on(get(addr, &second_url, &[]));
+    let etag2 = second.header("etag").unwrap().to_string();
+    let gz = rt.block_on(get(addr, &list, &[("accept-encoding", "gzip")]));
+    assert_ne!(
+        gz.header("etag").unwrap(),
+        etag1,
+        "each coding its own ETag"
+    );
+
+    // Change the record behind the second page's first indicator.
+    let ids_of = |r: &server_support::Resp| -> Vec<String> {
+        versions_of(&r.json()).into_iter().map(|v| v.0).collect()
+    };
+    let pattern = second.json()["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|o| o["pattern"].as_str().map(str::to_string))
+        .expect("an indicator on the second page");
+    let target = (0..400u64)
+        .find(|&i| {
+            let text = synth::record_json(taxii_edge::record::Profile::Native, 11, i, 0);
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            v["value"]
+                .as_str()
+                .is_some_and(|value| pattern.contains(&format!("'{value}'")))
+        })
+        .expect("the record of that indicator");
+    let generation = running.generation();
+    write_native_export(
+        &dir.path().join("export.ndjson"),
+        (0..400).map(|i| (i, u32::from(i == target))),
+    );
+    compile(&config);
+    running.reload();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while running.generation() == generation {
+        assert!(std::time::Instant::now() < deadline, "no reload");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    let again = rt.block_on(get(addr, &list, &[("if-none-match", etag1.as_str())]));
+    assert_eq!(again.status, 304, "unchanged page revalidates");
+    let changed = rt.block_on(get(addr, &second_url, &[("if-none-match", etag2.as_str())]));
+    assert_eq!(changed.status, 200);
+    assert_ne!(changed.header("etag").unwrap(), etag2);
+    assert!(!ids_of(&changed).is_empty());
     rt.block_on(running.shutdown());
 }
