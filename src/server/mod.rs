@@ -389,12 +389,14 @@ pub async fn start_with_log(
         listen,
     } = opts;
     let tls = tls_acceptor(&config)?;
+    // The dummy argon2 hash (equal cost for unknown users) is computed in
+    // the background: tens of ms that must not delay the first answer
+    // (issue 6: first request ≤ 100 ms); a login arriving before it is
+    // ready waits for it.
+    drop(tokio::task::spawn_blocking(auth::Users::warm_up));
     let served = {
         let (p, c) = (feed_path.clone(), config.clone());
-        tokio::task::spawn_blocking(move || {
-            auth::Users::warm_up();
-            Served::load(&p, &c)
-        })
+        tokio::task::spawn_blocking(move || Served::load(&p, &c))
         .await
         .map_err(|e| ServeError::Runtime(std::io::Error::other(e)))??
     };
