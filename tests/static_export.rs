@@ -85,13 +85,17 @@ htpasswd = "{}"
 }
 
 fn export_to(config: &Path, out: &Path) -> ExportReport {
+    export_with(config, out, false)
+}
+
+fn export_with(config: &Path, out: &Path, objects_by_id: bool) -> ExportReport {
     export::export(ExportOptions {
         config: Config::load(config).unwrap(),
         feed: config.parent().unwrap().join("feed.taxii"),
         out: out.to_path_buf(),
         public_url: None,
         retention: 2,
-        objects_by_id: false,
+        objects_by_id,
     })
     .unwrap()
 }
@@ -151,7 +155,8 @@ fn setup(records: u64) -> (tempfile::TempDir, PathBuf) {
 fn static_export_files_are_the_bytes_serve_answers() {
     let (dir, config) = setup(1_500);
     let out = dir.path().join("www");
-    let report = export_to(&config, &out);
+    // With the object-by-id and versions files: they are compared too.
+    let report = export_with(&config, &out, true);
     let current = export::current_generation(&out).unwrap();
     assert_eq!(current, out.join("generations").join(&report.generation));
     let all = files(&current);
@@ -186,20 +191,24 @@ fn static_export_files_are_the_bytes_serve_answers() {
         let zst = std::fs::read(format!("{}.zst", p.display())).unwrap();
         assert_eq!(gunzip(&gz), *bytes, "{rel}.gz");
         assert_eq!(zstd::decode_all(&zst[..]).unwrap(), *bytes, "{rel}.zst");
-        if rel.contains("/objects/") {
+        if rel.contains("/objects/next/") || rel.ends_with("/objects/index.json") {
             *pages
                 .entry(if private { "ipv4" } else { "all" })
                 .or_default() += 1;
+        } else if rel.ends_with("/versions/index.json") {
+            *pages.entry("versions").or_default() += 1;
         }
     }
     // 1,500 records in pages of 50 (plus support objects), and the IPv4
     // share of them: both collections span several pages.
     assert!(pages["all"] >= 12, "{pages:?}");
     assert!(pages["ipv4"] >= 2, "{pages:?}");
+    // One versions file per object of each collection.
+    assert!(pages["versions"] >= 1_500, "{pages:?}");
 
     // The same feed exported again goes to a new directory (the current
     // one may be serving) made entirely of hard links.
-    let again = export_to(&config, &out);
+    let again = export_with(&config, &out, true);
     assert_eq!(again.generation, report.generation);
     assert_eq!((again.linked, again.written), (again.files, 0), "{again:?}");
     let current2 = export::current_generation(&out).unwrap();

@@ -397,8 +397,8 @@ pub async fn start_with_log(
     let served = {
         let (p, c) = (feed_path.clone(), config.clone());
         tokio::task::spawn_blocking(move || Served::load(&p, &c))
-        .await
-        .map_err(|e| ServeError::Runtime(std::io::Error::other(e)))??
+            .await
+            .map_err(|e| ServeError::Runtime(std::io::Error::other(e)))??
     };
     let addr = listen.unwrap_or_else(|| config.server.listen.clone());
     let listener = tokio::net::TcpListener::bind(&addr)
