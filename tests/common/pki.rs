@@ -183,26 +183,9 @@ pub struct TlsConn {
     send: hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
 }
 
-/// A response, fully read.
-#[derive(Debug)]
-pub struct TResp {
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl TResp {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
+/// A response, fully read (the same type as the plain-HTTP helpers'; every
+/// test that uses this module also declares `server_support`).
+pub use crate::server_support::Resp as TResp;
 
 impl TlsConn {
     /// Connects and completes the TLS handshake (the server may still
