@@ -30,7 +30,7 @@
 pub mod nginx;
 
 use crate::config::Config;
-use crate::feed::token::{Endpoint, PageToken};
+use crate::feed::{self, PageKind, WriteOptions};
 use crate::server::Offline;
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -173,37 +173,21 @@ pub fn export(opts: ExportOptions) -> Result<ExportReport, ExportError> {
         let col = format!("{}/collections/{}/", cm.api_root, cm.id);
         w.resource(&reader, &base, &col, &rel_base)?;
         let cf = &feed.collections()[ci];
-        for (endpoint, name) in [
-            (Endpoint::Objects, "objects"),
-            (Endpoint::Manifest, "manifest"),
+        for (kind, name) in [
+            (PageKind::Objects, "objects"),
+            (PageKind::Manifest, "manifest"),
         ] {
             let list = format!("{col}{name}/");
             // Every boundary, then whatever chain the pages name (the
             // same tokens, except in collections without default pages).
-            let mut todo: Vec<String> = cf
-                .cuts()
-                .into_iter()
-                .map(|after| {
-                    PageToken {
-                        endpoint,
-                        api_root: cm.api_root.clone(),
-                        collection: cm.id.clone(),
-                        object_id: None,
-                        filters: String::new(),
-                        limit: 0,
-                        after,
-                    }
-                    .encode(&key)
-                })
-                .collect();
             let mut next = w.page(&reader, &base, &list, None, &rel_base)?;
             while let Some(t) = next.take() {
-                todo.push(t.clone());
                 if !w.seen.contains(&page_file(&rel_base, &list, Some(&t))) {
                     next = w.page(&reader, &base, &list, Some(&t), &rel_base)?;
                 }
             }
-            for t in todo {
+            for cut in cf.cuts() {
+                let t = feed::page_token(kind, &cm.api_root, &cm.id, &cut, &key);
                 if !w.seen.contains(&page_file(&rel_base, &list, Some(&t))) {
                     w.page(&reader, &base, &list, Some(&t), &rel_base)?;
                 }
@@ -340,13 +324,20 @@ impl Writer {
         body: Bytes,
     ) -> Result<(), ExportError> {
         self.seen.insert(rel.to_string());
+        let levels = WriteOptions::default();
+        let compressed = |r: std::io::Result<Vec<u8>>| {
+            r.map(Bytes::from).map_err(|source| ExportError::Io {
+                path: self.root.join(rel),
+                source,
+            })
+        };
         let gz = match render(srv, url, Some("gzip"))? {
             b if b != body => b,
-            _ => Bytes::from(gzip(&body)),
+            _ => compressed(feed::gzip(&body, levels.gzip_level))?,
         };
         let zst = match render(srv, url, Some("zstd"))? {
             b if b != body => b,
-            _ => Bytes::from(zstd::bulk::compress(&body, 3).unwrap_or_default()),
+            _ => compressed(zstd::bulk::compress(&body, levels.zstd_level))?,
         };
         self.file(rel, &body)?;
         self.file(&format!("{rel}.gz"), &gz)?;
@@ -405,11 +396,4 @@ fn next_of(body: &[u8]) -> Option<String> {
     let rest = body.strip_prefix(b"{\"more\":true,\"next\":\"")?;
     let end = memchr::memchr(b'"', rest)?;
     std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-    // Writing into a Vec cannot fail.
-    let _ = e.write_all(data);
-    e.finish().unwrap_or_default()
 }

@@ -39,14 +39,7 @@ pub fn write(
 ) -> std::io::Result<(String, Vec<String>)> {
     let mut warnings = Vec::new();
     fs::create_dir_all(&opts.htpasswd_dir)?;
-    let base = {
-        let t = cfg.server.base_path.trim_matches('/');
-        if t.is_empty() {
-            "/".to_string()
-        } else {
-            format!("/{t}/")
-        }
-    };
+    let base = crate::server::normalize_base(&cfg.server.base_path);
     let max_age = cfg.server.cache_max_age_secs;
     let mut private = String::new();
     for cm in &meta.collections {

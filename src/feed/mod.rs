@@ -21,10 +21,14 @@ pub mod token;
 mod verify;
 mod writer;
 
+/// For the static exporter: the same page tokens and compression as the
+/// writer's.
+pub(crate) use format::page_token;
 pub use inspect::{inspect, CollectionReport, InspectReport, PageReport, SectionReport, TypeCount};
 pub use reader::{CollectionFeed, Feed};
 pub use token::Position;
 pub use verify::Depth;
+pub(crate) use writer::gzip;
 pub use writer::{publish, write, write_to_vec};
 
 use serde::{Deserialize, Serialize};

@@ -358,7 +358,8 @@ impl Feed {
                 }
                 prev_cut = Some(end_cut);
                 let last = items[items.len() - 1];
-                if c.resume_after(cut) <= last || (r.end < n && c.resume_after(cut) > r.end) {
+                let after = c.resume_after(cut);
+                if after <= last || (r.end < n && after > r.end) {
                     return Err(format!("default page {p} does not end at its boundary"));
                 }
             } else if p + 1 != count {

@@ -727,7 +727,8 @@ fn build_page(
     })
 }
 
-fn gzip(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
+/// A single gzip member with mtime 0 (deterministic bytes).
+pub(crate) fn gzip(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
     let mut e = GzEncoder::new(
         Vec::with_capacity(data.len() / 4 + 64),
         Compression::new(level.min(9)),

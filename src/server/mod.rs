@@ -254,7 +254,9 @@ impl Running {
     }
 }
 
-fn normalize_base(p: &str) -> String {
+/// `server.base_path` with one leading and one trailing `/` (`/` alone
+/// when empty).
+pub(crate) fn normalize_base(p: &str) -> String {
     let mut s = String::from("/");
     s.push_str(p.trim_matches('/'));
     if s.len() > 1 {

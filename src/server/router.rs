@@ -763,29 +763,11 @@ fn list_response<B>(
         list::render(served, t, &plan, &page, s.server.empty_as_list, &mut body);
     }
 
-    // ETag: generation + the normalized request (what decides the bytes)
-    // + the coding.
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(&[t.endpoint as u8]);
-    hasher.update(t.root.as_bytes());
-    hasher.update(b"\0");
-    hasher.update(t.col_id.as_bytes());
-    hasher.update(b"\0");
-    hasher.update(t.object_id.unwrap_or("").as_bytes());
-    hasher.update(b"\0");
-    hasher.update(plan.canonical.as_bytes());
-    hasher.update(b"\0");
-    hasher.update(&plan.limit.to_le_bytes());
-    if let Some(p) = &plan.resume {
-        hasher.update(&p.date_added_us.to_le_bytes());
-        hasher.update(p.id.as_bytes());
-        hasher.update(&p.version_us.to_le_bytes());
-    }
-    hasher.update(&[u8::from(s.server.empty_as_list)]);
     // A whole default page keeps its bytes in every generation where it
     // did not change (stable boundaries), so its ETag derives from those
     // bytes (its stored zstd copy, a few KB) rather than the generation: a
-    // cache revalidating after a regeneration gets a 304.
+    // cache revalidating after a regeneration gets a 304. Any other answer:
+    // generation + the normalized request (what decides the bytes).
     let content = whole_page.and_then(|(kind, k)| cf.precompressed(kind, k, Coding::Zstd));
     let etag = match content {
         Some(blob) => etag_of(
@@ -793,7 +775,26 @@ fn list_response<B>(
             xxhash_rust::xxh3::xxh3_64_with_seed(&blob, t.endpoint as u64),
             coding,
         ),
-        None => etag_of(served.etag_gen, hasher.digest(), coding),
+        None => {
+            let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+            hasher.update(&[t.endpoint as u8]);
+            hasher.update(t.root.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(t.col_id.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(t.object_id.unwrap_or("").as_bytes());
+            hasher.update(b"\0");
+            hasher.update(plan.canonical.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(&plan.limit.to_le_bytes());
+            if let Some(p) = &plan.resume {
+                hasher.update(&p.date_added_us.to_le_bytes());
+                hasher.update(p.id.as_bytes());
+                hasher.update(&p.version_us.to_le_bytes());
+            }
+            hasher.update(&[u8::from(s.server.empty_as_list)]);
+            etag_of(served.etag_gen, hasher.digest(), coding)
+        }
     };
 
     let mut resp = Response::new(body);
