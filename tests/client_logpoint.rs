@@ -22,6 +22,7 @@ mod pki;
 mod server_support;
 
 use pki::*;
+use server_support::eventually;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;

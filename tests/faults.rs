@@ -202,21 +202,6 @@ async fn total(tasks: Vec<tokio::task::JoinHandle<Seen>>) -> Seen {
     t
 }
 
-/// Polls `cond` up to ~10 s (bounded loop, not a timing assertion).
-async fn eventually<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..400 {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("gave up waiting for {what}");
-}
-
 async fn text_of(addr: std::net::SocketAddr, path: &str) -> String {
     match try_get(addr, path).await {
         Ok((_, b)) => String::from_utf8_lossy(&b).into_owned(),

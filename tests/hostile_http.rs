@@ -622,19 +622,11 @@ async fn http2_stream_floods() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_handshake_garbage() {
     let certdir = tempfile::tempdir().unwrap();
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert_path = certdir.path().join("cert.pem");
-    let key_path = certdir.path().join("key.pem");
-    std::fs::write(&cert_path, ck.cert.pem()).unwrap();
-    std::fs::write(&key_path, ck.signing_key.serialize_pem()).unwrap();
-    let extra = format!(
-        "tls_cert = {:?}\ntls_key = {:?}\nheader_read_timeout_secs = 2",
-        cert_path.display().to_string(),
-        key_path.display().to_string()
-    );
+    let (cert, tls) = self_signed_tls(certdir.path());
+    let extra = format!("{tls}\nheader_read_timeout_secs = 2");
     let s = server(&extra).await;
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(ck.cert.der().clone()).unwrap();
+    roots.add(cert.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

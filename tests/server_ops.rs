@@ -9,21 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use taxii_edge::feed::ObjectVersion;
 
-/// Polls `cond` up to ~10 s (bounded loop, not a timing assertion).
-async fn eventually<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..400 {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("gave up waiting for {what}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_prior_knowledge_on_plain_tcp() {
     let s = start_with(&spec("gen-1", 5, objects(12, T0)), "").await;
@@ -46,20 +31,11 @@ async fn http2_prior_knowledge_on_plain_tcp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_alpn_h2_and_http11() {
     let certdir = tempfile::tempdir().unwrap();
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert_path = certdir.path().join("cert.pem");
-    let key_path = certdir.path().join("key.pem");
-    std::fs::write(&cert_path, ck.cert.pem()).unwrap();
-    std::fs::write(&key_path, ck.signing_key.serialize_pem()).unwrap();
-    let extra = format!(
-        "tls_cert = {:?}\ntls_key = {:?}",
-        cert_path.display().to_string(),
-        key_path.display().to_string()
-    );
+    let (cert, extra) = self_signed_tls(certdir.path());
     let s = start_with(&spec("gen-1", 5, objects(12, T0)), &extra).await;
 
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(ck.cert.der().clone()).unwrap();
+    roots.add(cert.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let connect = |alpn: &'static [u8]| {
         let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())

@@ -291,19 +291,3 @@ pub async fn start_text(
         addr,
     }
 }
-
-/// Polls `cond` up to ~10 s (a bounded wait for an asynchronous reload,
-/// not a timing assertion).
-pub async fn eventually<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..400 {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("never happened: {what}");
-}

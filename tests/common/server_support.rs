@@ -384,3 +384,36 @@ pub async fn page_all(
     }
     (out, pages)
 }
+
+/// Polls `cond` up to ~10 s (a bounded wait for an asynchronous reload,
+/// not a timing assertion).
+pub async fn eventually<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("gave up waiting for {what}");
+}
+
+/// A self-signed `localhost` certificate and key written into `dir`: the
+/// certificate (for the client's trust store) and the `tls_cert`/`tls_key`
+/// server settings that use them.
+pub fn self_signed_tls(dir: &Path) -> (rustls::pki_types::CertificateDer<'static>, String) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, ck.cert.pem()).unwrap();
+    std::fs::write(&key_path, ck.signing_key.serialize_pem()).unwrap();
+    let settings = format!(
+        "tls_cert = {:?}\ntls_key = {:?}",
+        cert_path.display().to_string(),
+        key_path.display().to_string()
+    );
+    (ck.cert.der().clone(), settings)
+}
