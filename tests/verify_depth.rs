@@ -18,22 +18,6 @@ fn sample_bytes() -> Vec<u8> {
     .unwrap()
 }
 
-/// (kind, collection, offset) of every section, read from the table.
-fn sections(b: &[u8]) -> Vec<(u16, u32, usize)> {
-    let off = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
-    let len = u64::from_le_bytes(b[24..32].try_into().unwrap()) as usize;
-    b[off..off + len]
-        .chunks_exact(32)
-        .map(|r| {
-            (
-                u16::from_le_bytes(r[0..2].try_into().unwrap()),
-                u32::from_le_bytes(r[4..8].try_into().unwrap()),
-                u64::from_le_bytes(r[8..16].try_into().unwrap()) as usize,
-            )
-        })
-        .collect()
-}
-
 /// Recomputes every checksum (as in feed_corruption.rs), so a mutation
 /// reaches the checks behind the CRCs.
 fn refresh_checksums(b: &mut [u8]) {

@@ -88,3 +88,21 @@ pub fn simple(n: usize) -> Vec<ObjectVersion> {
         })
         .collect()
 }
+
+/// (kind, collection, offset, len) of every section, read from the file's
+/// section table.
+pub fn sections(b: &[u8]) -> Vec<(u16, u32, usize, usize)> {
+    let off = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
+    let len = u64::from_le_bytes(b[24..32].try_into().unwrap()) as usize;
+    b[off..off + len]
+        .chunks_exact(32)
+        .map(|r| {
+            (
+                u16::from_le_bytes(r[0..2].try_into().unwrap()),
+                u32::from_le_bytes(r[4..8].try_into().unwrap()),
+                u64::from_le_bytes(r[8..16].try_into().unwrap()) as usize,
+                u64::from_le_bytes(r[16..24].try_into().unwrap()) as usize,
+            )
+        })
+        .collect()
+}
