@@ -105,3 +105,68 @@ fn both_depths_parse_every_object() {
         );
     }
 }
+
+/// Resident kilobytes of this process's mappings of `path` (Linux smaps).
+#[cfg(target_os = "linux")]
+fn resident_kb(path: &Path) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let name = path.to_str().unwrap();
+    let mut inside = false;
+    let mut kb = 0;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        let header =
+            first.contains('-') && first.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        if header {
+            inside = line.ends_with(name);
+        } else if let Some(v) = line.strip_prefix("Rss:").filter(|_| inside) {
+            kb += v
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .unwrap();
+        }
+    }
+    kb
+}
+
+/// Verifying reads the whole file, but must not leave it resident in the
+/// process (a compile verifies a multi-GB file right before it exits, and
+/// its peak RSS would double): every pass releases the pages behind it, and
+/// released pages read back the same bytes.
+#[cfg(target_os = "linux")]
+#[test]
+fn verify_leaves_little_of_a_mapped_file_resident_and_release_keeps_the_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.taxii");
+    let objs = simple(30_000);
+    feed::write(
+        &spec(vec![objs.clone()], 100),
+        &path,
+        &WriteOptions::default(),
+    )
+    .unwrap();
+    let size_kb = std::fs::metadata(&path).unwrap().len() / 1024;
+    assert!(size_kb > 8_000, "the feed is only {size_kb} kB");
+
+    let f = Feed::open(&path).unwrap();
+    let c = &f.collections()[0];
+    // Touch everything, as a reader would.
+    let sum: u64 = (0..c.len()).map(|i| c.object_bytes(i).len() as u64).sum();
+    let before: Vec<u8> = c.object_bytes(29_999).to_vec();
+    assert!(sum > 0);
+    assert!(resident_kb(&path) > 0);
+
+    for depth in [Depth::Publish, Depth::Full] {
+        f.verify_with(depth).unwrap();
+        let rss = resident_kb(&path);
+        assert!(
+            rss * 4 < size_kb,
+            "{depth:?}: {rss} kB of the {size_kb} kB file still resident after verify"
+        );
+    }
+    // Released pages are read again from the file, unchanged.
+    assert_eq!(&c.object_bytes(29_999)[..], &before[..]);
+    assert_eq!(&c.object_bytes(0)[..], objs[0].json21.as_bytes());
+}

@@ -305,6 +305,13 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         built.push(b);
     }
     summary.timings.build_ms = t.elapsed().as_millis() as u64;
+    // The records and the previous generation's object bytes are not read
+    // again: give their memory back before the writer needs its own.
+    drop(selected);
+    drop(records);
+    if let Some(prev) = &previous {
+        prev.release_all();
+    }
 
     // Guard.
     for (plan, b) in plans.iter().zip(&built) {

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An open, memory-mapped feed generation. Cheap to share (`Arc<Feed>`).
 pub struct Feed {
@@ -28,6 +29,19 @@ pub struct Feed {
     pub(crate) collections: Vec<CollectionFeed>,
     /// The section table as stored (verify re-checks every checksum).
     pub(crate) sections: Vec<SectionRow>,
+    /// The mapping behind `bytes` when the feed was opened from a file
+    /// (`None` for bytes already in memory): [`Feed::release`] uses it.
+    mapping: Option<Arc<memmap2::Mmap>>,
+}
+
+/// Lets `Bytes` own a shared mapping, so the feed can still reach the
+/// mapping itself (to drop resident pages) while slices keep it alive.
+struct SharedMap(Arc<memmap2::Mmap>);
+
+impl AsRef<[u8]> for SharedMap {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// One collection's view into the mapping.
@@ -60,8 +74,8 @@ fn invalid(path: &Path, what: impl Into<String>) -> FeedError {
 }
 
 /// Keeps the mapping alive inside `Bytes` (CRATES.md: `Bytes::from_owner`
-/// needs `AsRef<[u8]>`, which `Mmap` is).
-fn map(path: &Path) -> Result<Bytes, FeedError> {
+/// needs `AsRef<[u8]>`) and returns a second handle for [`Feed::release`].
+fn map(path: &Path) -> Result<(Bytes, Arc<memmap2::Mmap>), FeedError> {
     let io = |e| FeedError::Io {
         path: path.to_path_buf(),
         source: e,
@@ -79,15 +93,57 @@ fn map(path: &Path) -> Result<Bytes, FeedError> {
     // mapped bytes cannot change under us. (A user truncating the file by
     // hand would be outside that contract: the OS then signals SIGBUS, as
     // with every mmap-based reader.)
-    let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    Ok(Bytes::from_owner(mmap))
+    let mmap = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?);
+    Ok((Bytes::from_owner(SharedMap(Arc::clone(&mmap))), mmap))
 }
 
 impl Feed {
     /// Memory-maps and checks header and section table (O(1) in the size).
     pub fn open(path: &Path) -> Result<Feed, FeedError> {
-        let bytes = map(path)?;
-        Feed::from_bytes(bytes, path)
+        let (bytes, mapping) = map(path)?;
+        let mut feed = Feed::from_bytes(bytes, path)?;
+        feed.mapping = Some(mapping);
+        Ok(feed)
+    }
+
+    /// Drops this process's resident pages of `range` (file offsets) of a
+    /// mapped feed; the next access reads them again from the page cache.
+    /// Whole-file passes (verify, a compile reading its previous
+    /// generation) call it behind them, so they do not keep a file-sized
+    /// resident set. A no-op for feeds held in memory.
+    pub fn release(&self, range: Range<usize>) {
+        let Some(m) = &self.mapping else { return };
+        let end = range.end.min(m.len());
+        if range.start >= end {
+            return;
+        }
+        // SAFETY: the mapping is read-only and backed by an immutable file
+        // (see `map`): MADV_DONTNEED only discards the page-table entries,
+        // and any later read faults the same bytes back in from the file.
+        #[cfg(unix)]
+        unsafe {
+            let _ = m.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                range.start,
+                end - range.start,
+            );
+        }
+    }
+
+    /// [`Feed::release`] of the whole file.
+    pub fn release_all(&self) {
+        self.release(0..self.bytes.len());
+    }
+
+    /// The file range of a slice of this feed's bytes (empty when `part`
+    /// is not inside them).
+    pub(crate) fn range_of(&self, part: &[u8]) -> Range<usize> {
+        let base = self.bytes.as_ptr() as usize;
+        let at = part.as_ptr() as usize;
+        if at < base || at + part.len() > base + self.bytes.len() {
+            return 0..0;
+        }
+        at - base..at - base + part.len()
     }
 
     /// The same checks over bytes already in memory (tests, fuzzing).
@@ -409,6 +465,7 @@ impl Feed {
             token_key,
             collections,
             sections,
+            mapping: None,
         })
     }
 

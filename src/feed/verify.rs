@@ -42,6 +42,11 @@ struct Head<'a> {
     ty: Cow<'a, str>,
 }
 
+/// Bytes checksummed between two releases of resident pages.
+const RELEASE_WINDOW: usize = 64 << 20;
+/// Objects JSON-checked between two releases of resident pages.
+const RELEASE_RUN: usize = 1 << 16;
+
 /// How much [`Feed::verify_with`] checks (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
@@ -60,9 +65,22 @@ impl Feed {
 
     /// Verification at the given depth.
     pub fn verify_with(&self, depth: Depth) -> Result<(), FeedError> {
+        let result = self.verify_inner(depth);
+        self.release_all();
+        result
+    }
+
+    fn verify_inner(&self, depth: Depth) -> Result<(), FeedError> {
+        // Checksums, a window at a time, each window's pages released behind
+        // it: verifying a file must not make it resident as a whole.
         self.sections.par_iter().try_for_each(|s| {
-            let data = &self.bytes[s.offset as usize..(s.offset + s.len) as usize];
-            let computed = crc32c::crc32c(data);
+            let (start, end) = (s.offset as usize, (s.offset + s.len) as usize);
+            let mut computed = 0;
+            for at in (start..end).step_by(RELEASE_WINDOW) {
+                let window = at..(at + RELEASE_WINDOW).min(end);
+                computed = crc32c::crc32c_append(computed, &self.bytes[window.clone()]);
+                self.release(window);
+            }
             if computed == s.crc {
                 return Ok(());
             }
@@ -114,6 +132,10 @@ impl Feed {
         let mut scratch = String::with_capacity(256);
         let mut prev: Option<RawEntry> = None;
         for i in 0..n {
+            if i % RELEASE_RUN == 0 {
+                self.release(self.range_of(&c.objects));
+                self.release(self.range_of(&c.manifest));
+            }
             let r = c.raw(i);
             let spec = spec_from_code(r.spec)
                 .ok_or_else(|| format!("entry {i}: unknown spec version code {}", r.spec))?;
@@ -220,12 +242,18 @@ impl Feed {
             }
         }
 
-        // Every object parses and carries the id and type of its entry.
-        (0..n).into_par_iter().try_for_each(|i| {
-            let bytes = c.object_bytes(i);
-            check_json(&bytes, c.id_of(i), &c.types[usize::from(c.raw(i).type_id)])
-                .map_err(|e| format!("entry {i} ({}): object {e}", c.id_of(i)))
-        })?;
+        // Every object parses and carries the id and type of its entry; the
+        // objects are read in runs, each released behind it.
+        for run in (0..n).step_by(RELEASE_RUN) {
+            let run = run..(run + RELEASE_RUN).min(n);
+            run.clone().into_par_iter().try_for_each(|i| {
+                let bytes = c.object_bytes(i);
+                check_json(&bytes, c.id_of(i), &c.types[usize::from(c.raw(i).type_id)])
+                    .map_err(|e| format!("entry {i} ({}): object {e}", c.id_of(i)))
+            })?;
+            self.release(self.range_of(&c.objects));
+            self.release(self.range_of(&c.manifest));
+        }
 
         // The id index: a permutation of the entries, sorted by (hash, entry).
         let mut indexed = vec![false; n];
@@ -280,11 +308,14 @@ impl Feed {
             if next.saturating_sub(1) != c.objects20.len() as u64 || present.is_empty() {
                 return Err("OBJECTS20 does not end after its last object".into());
             }
-            present.into_par_iter().try_for_each(|i| {
-                let bytes = c.object20_bytes(i).unwrap_or_default();
-                check_json(&bytes, c.id_of(i), &c.types[usize::from(c.raw(i).type_id)])
-                    .map_err(|e| format!("entry {i} ({}): STIX 2.0 object {e}", c.id_of(i)))
-            })?;
+            for run in present.chunks(RELEASE_RUN) {
+                run.par_iter().try_for_each(|&i| {
+                    let bytes = c.object20_bytes(i).unwrap_or_default();
+                    check_json(&bytes, c.id_of(i), &c.types[usize::from(c.raw(i).type_id)])
+                        .map_err(|e| format!("entry {i} ({}): STIX 2.0 object {e}", c.id_of(i)))
+                })?;
+                self.release(self.range_of(&c.objects20));
+            }
         }
 
         // Entries sort strictly by (date_added, id, version): keyset tokens
@@ -374,7 +405,28 @@ impl Feed {
             return Err("a last version lies after the last default page".into());
         }
         let cm = &self.meta.collections[c.index];
-        pages.par_iter().enumerate().try_for_each(|(p, items)| {
+        // Pages in runs (each run's pages and objects released behind it).
+        let run = (RELEASE_RUN / self.meta.page_size.max(1) as usize).max(1);
+        for (r, chunk) in pages.chunks(run).enumerate() {
+            self.verify_pages(c, cm, chunk, r * run, deep)?;
+            self.release(self.range_of(&c.objects));
+            self.release(self.range_of(&c.manifest));
+            self.release(self.range_of(&c.pagedata));
+        }
+        Ok(())
+    }
+
+    /// Checks default pages `first..` (`pages` holds each page's entries).
+    fn verify_pages(
+        &self,
+        c: &CollectionFeed,
+        cm: &super::CollectionMeta,
+        pages: &[Vec<usize>],
+        first: usize,
+        deep: bool,
+    ) -> Result<(), String> {
+        pages.par_iter().enumerate().try_for_each(|(j, items)| {
+            let p = first + j;
             let next = c.page_end_cut(p);
             if !deep {
                 for kind in [PageKind::Objects, PageKind::Manifest] {
