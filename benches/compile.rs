@@ -434,6 +434,7 @@ fn bench_stix_and_mapping(c: &mut Criterion) {
     let wopts = WriteOptions {
         zstd_level: 3,
         gzip_level: 6,
+        release: None,
     };
     let mut g = c.benchmark_group("feed");
     g.sample_size(10).measurement_time(Duration::from_secs(8));

@@ -21,6 +21,7 @@
 //!   reproduce another server's exactly; otherwise they follow the rules
 //!   above, keyed by (id, version).
 
+use super::spill::{Body, Parked, Spill};
 use super::state::{self, Row};
 use super::{CollectionReport, CompileError, Plan};
 use crate::config::{CollectionConfig, Config, RemovalPolicy};
@@ -47,8 +48,8 @@ pub(crate) struct Pending {
     pub version_us: Option<Micros>,
     /// `Some` when kept from the previous generation or given by the input.
     pub date_added: Option<Micros>,
-    pub json21: Box<str>,
-    pub json20: Option<Box<str>>,
+    pub json21: Body,
+    pub json20: Option<Body>,
     pub content_hash: u64,
     pub epoch: u32,
     pub revoked: bool,
@@ -93,6 +94,15 @@ fn with_revoked(h: u64, revoked: bool) -> u64 {
     }
 }
 
+/// Objects built between two writes to the spill file.
+const PARK_BATCH: usize = 4096;
+
+impl Pending {
+    fn bodies(&mut self) -> impl Iterator<Item = &mut Body> {
+        std::iter::once(&mut self.json21).chain(self.json20.as_mut())
+    }
+}
+
 enum Outcome {
     Object {
         pending: Pending,
@@ -105,8 +115,19 @@ enum Outcome {
     Expired(Option<Row>),
 }
 
+impl Outcome {
+    fn bodies(&mut self) -> impl Iterator<Item = &mut Body> {
+        let (main, scos) = match self {
+            Outcome::Object { pending, scos, .. } => (Some(pending), &mut scos[..]),
+            Outcome::Expired(_) => (None, &mut [][..]),
+        };
+        main.into_iter().chain(scos).flat_map(Pending::bodies)
+    }
+}
+
 /// Builds one collection's objects and compares them with the previous
 /// generation.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build_collection(
     cfg: &Config,
     col: &CollectionConfig,
@@ -115,6 +136,7 @@ pub(crate) fn build_collection(
     selected: &[u32],
     prev_col: Option<&CollectionFeed>,
     now: Micros,
+    spill: &Spill,
 ) -> Result<Built, CompileError> {
     let prev_rows = match prev_col {
         Some(c) => state::decode(&c.state()).map_err(|e| CompileError::Previous {
@@ -182,19 +204,31 @@ pub(crate) fn build_collection(
         undated: UNDATED,
     };
 
-    let outcomes: Vec<Outcome> = inds
-        .par_iter()
+    // Built in batches; each batch parks its JSON in the spill file, so
+    // only (offset, length) stays in memory per object.
+    let batches: Vec<Vec<Outcome>> = inds
+        .par_chunks(PARK_BATCH)
         .enumerate()
-        .map(|(pos, (key, ind))| {
-            build_indicator(key, ind, pos, &settings, plan, col, prev.get(key), now)
+        .map(|(b, chunk)| {
+            let mut out: Vec<Outcome> = chunk
+                .iter()
+                .enumerate()
+                .map(|(k, (key, ind))| {
+                    let pos = b * PARK_BATCH + k;
+                    build_indicator(key, ind, pos, &settings, plan, col, prev.get(key), now)
+                })
+                .collect();
+            spill.park(out.iter_mut().flat_map(Outcome::bodies))?;
+            Ok(out)
         })
-        .collect();
+        .collect::<Result<_, feed::FeedError>>()?;
+    let outcomes = batches.into_iter().flatten();
 
-    let mut objects: Vec<Pending> = Vec::with_capacity(outcomes.len() + passthrough.len());
+    let mut objects: Vec<Pending> = Vec::with_capacity(inds.len() + passthrough.len());
     let mut remembered = Vec::new();
     let mut markings: BTreeSet<String> = BTreeSet::new();
     let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
-    let mut seen: HashSet<String> = HashSet::with_capacity(outcomes.len() * 2);
+    let mut seen: HashSet<String> = HashSet::with_capacity(inds.len() * 2);
     let mut scos_by_id: BTreeMap<String, Pending> = BTreeMap::new();
     for (o, (key, _)) in outcomes.into_iter().zip(&inds) {
         seen.insert(key.clone());
@@ -232,6 +266,15 @@ pub(crate) fn build_collection(
     let live_indicators = !objects.is_empty();
 
     for (pos, (key, s)) in passthrough.iter().enumerate() {
+        if pos % PARK_BATCH == 0 {
+            spill.park(
+                objects
+                    .iter_mut()
+                    .rev()
+                    .take(PARK_BATCH)
+                    .flat_map(Pending::bodies),
+            )?;
+        }
         seen.insert(key.clone());
         let json: &str = &s.json;
         let hash = xxh3_64(json.as_bytes());
@@ -283,6 +326,14 @@ pub(crate) fn build_collection(
             order: ORDER_RECORD + (inds.len() + pos) as u64,
         });
     }
+
+    spill.park(
+        objects
+            .iter_mut()
+            .rev()
+            .take(PARK_BATCH)
+            .flat_map(Pending::bodies),
+    )?;
 
     for (_, mut s) in scos_by_id {
         seen.insert(s.key.clone());
@@ -663,6 +714,7 @@ pub(crate) type Outcomes = (CollectionReport, BTreeMap<String, u64>);
 pub(crate) fn publish(
     meta: FeedMeta,
     built: Vec<Built>,
+    parked: Parked,
     live: &Path,
     wopts: &WriteOptions,
 ) -> Result<(feed::WriteStats, Vec<Outcomes>), CompileError> {
@@ -675,7 +727,7 @@ pub(crate) fn publish(
     let bytes: usize = built
         .iter()
         .flat_map(|b| &b.objects)
-        .map(|o| o.json21.len() + o.json20.as_ref().map_or(0, |j| j.len()))
+        .map(|o| o.json21.len() + o.json20.as_ref().map_or(0, Body::len))
         .sum();
     let margin = 5 * SECOND + (bytes as i64 / 50) * 2;
     let visible = time::now() + margin;
@@ -708,7 +760,12 @@ pub(crate) fn publish(
         });
         let mut rows: Vec<Row> = Vec::with_capacity(objects.len() + remembered.len());
         let mut out = Vec::with_capacity(objects.len());
-        for o in objects {
+        for (k, o) in objects.into_iter().enumerate() {
+            if k % (1 << 15) == 0 {
+                // Resolving checks each parked object's UTF-8: release the
+                // spill's pages behind it.
+                parked.release();
+            }
             let date_added = o.date_added.expect("assigned above");
             let version = o.version_us.unwrap_or(date_added);
             *report.by_type.entry(o.stix_type.clone()).or_default() += 1;
@@ -730,8 +787,8 @@ pub(crate) fn publish(
                 spec_version: o.spec,
                 version_us: version,
                 date_added_us: date_added,
-                json21: o.json21,
-                json20: o.json20,
+                json21: parked.resolve(o.json21)?,
+                json20: o.json20.map(|j| parked.resolve(j)).transpose()?,
             });
         }
         report.objects = out.len() as u64;
@@ -743,7 +800,12 @@ pub(crate) fn publish(
         });
         reports.push((report, warnings));
     }
-    let stats = feed::publish(&spec, live, wopts)?;
+    parked.release();
+    let wopts = WriteOptions {
+        release: parked.release_hook(),
+        ..wopts.clone()
+    };
+    let stats = feed::publish(&spec, live, &wopts)?;
     let late = time::now() - visible;
     if late > 0 {
         tracing::warn!(

@@ -21,6 +21,7 @@
 
 pub mod lifecycle;
 pub mod owners;
+mod spill;
 pub mod state;
 
 use crate::config::Config;
@@ -28,7 +29,7 @@ use crate::feed::{self, ApiRootMeta, CollectionMeta, Feed, FeedMeta, WriteOption
 use crate::filter::{EvalContext, Query};
 use crate::input::{self, ReadOutcome};
 use crate::mapping::Mappings;
-use crate::record::{Profile, Record};
+use crate::record::{Keep, Profile, Record};
 use crate::time::{self, Micros};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -249,7 +250,8 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         })
         .collect();
     let files = input::expand(&patterns)?;
-    let outcome = read_with_progress(&files, opts.progress)?;
+    let keep = source_reads(cfg, &plans)?;
+    let outcome = read_with_progress(&files, opts.progress, &keep)?;
     summary.timings.read_ms = t.elapsed().as_millis() as u64;
     report_input(&outcome, &mut summary);
     check_rejects(&outcome, cfg.compile.reject_threshold, opts.strict)?;
@@ -283,6 +285,13 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         (None, Some(prev)) => prev.meta().token_key.clone(),
         (None, None) => hex(&feed::token::new_key()),
     };
+    // Serialized objects wait in an unnamed file beside the output (same
+    // filesystem as the feed, not a tmpfs) until the writer runs.
+    let spill_dir = match live.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let spill = spill::Spill::new_in(&spill_dir)?;
     let mut built = Vec::with_capacity(plans.len());
     for plan in &plans {
         let col = &cfg.collections[plan.index];
@@ -301,6 +310,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
             &selected[plan.index],
             prev_col,
             now,
+            &spill,
         )?;
         built.push(b);
     }
@@ -309,6 +319,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     // again: give their memory back before the writer needs its own.
     drop(selected);
     drop(records);
+    let parked = spill.finish()?;
     if let Some(prev) = &previous {
         prev.release_all();
     }
@@ -396,8 +407,9 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     let wopts = WriteOptions {
         zstd_level: cfg.compile.zstd_level,
         gzip_level: cfg.compile.gzip_level,
+        release: None,
     };
-    let (stats, reports) = lifecycle::publish(meta, built, &live, &wopts)?;
+    let (stats, reports) = lifecycle::publish(meta, built, parked, &live, &wopts)?;
     summary.timings.write_ms = t.elapsed().as_millis() as u64;
     summary.generation = generation;
     summary.output_bytes = stats.bytes;
@@ -433,9 +445,38 @@ fn open_previous(explicit: Option<&Path>, live: &Path) -> Result<Option<Feed>, C
         })
 }
 
+/// Per profile (indexed like `Profile::ALL`), the members of a source
+/// record that any collection's mappings or `source.` filters read, owner
+/// collections included: records keep only those (see `record::Keep`).
+/// STIX records keep their whole source (`value` filters read it).
+fn source_reads(cfg: &Config, plans: &[Plan]) -> Result<[Keep; 4], CompileError> {
+    let owner_mappings = match cfg.owner_collections.as_ref().filter(|o| o.enabled) {
+        Some(oc) => Some(
+            Mappings::new(&cfg.mappings, &oc.mappings, "owner_collections.mappings").map_err(
+                |e| CompileError::Config {
+                    key: "owner_collections.mappings".into(),
+                    message: e.to_string(),
+                },
+            )?,
+        ),
+        None => None,
+    };
+    Ok(Profile::ALL.map(|p| {
+        if p == Profile::Stix {
+            return Keep::Whole;
+        }
+        plans
+            .iter()
+            .flat_map(|plan| [plan.mappings.reads(p), plan.query.reads()])
+            .chain(owner_mappings.as_ref().map(|m| m.reads(p)))
+            .fold(Keep::Members(Vec::new()), Keep::union)
+    }))
+}
+
 fn read_with_progress(
     files: &[input::InputFile],
     progress: bool,
+    keep: &[Keep; 4],
 ) -> Result<ReadOutcome, CompileError> {
     use std::io::IsTerminal;
     let total: u64 = files
@@ -452,11 +493,11 @@ fn read_with_progress(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         let tick = |n: u64| bar.inc(n);
-        let out = input::read_files(files, Some(&tick));
+        let out = input::read_files_keeping(files, Some(&tick), keep);
         bar.finish_and_clear();
         Ok(out?)
     } else {
-        Ok(input::read_files(files, None)?)
+        Ok(input::read_files_keeping(files, None, keep)?)
     }
 }
 
@@ -657,4 +698,44 @@ pub fn render_summary(s: &Summary) -> String {
         t.read_ms, t.select_ms, t.build_ms, t.write_ms
     );
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keep_of(extra: &str) -> [Keep; 4] {
+        let text = format!(
+            "[[api_roots]]\nname = \"feeds\"\ntitle = \"Feeds\"\n\
+             [[collections]]\nid = \"0f0e0d0c-0b0a-4908-8706-050403020100\"\ntitle = \"A\"\n\
+             query = 'source.attributes.x = 1 and type = \"ipv4\"'\nreaders = [\"*\"]\n{extra}"
+        );
+        let cfg = Config::from_toml(&text, Path::new("t.toml")).unwrap();
+        let plans = plan_collections(&cfg, 0).unwrap();
+        source_reads(&cfg, &plans).unwrap()
+    }
+
+    fn members(v: &[&str]) -> Keep {
+        Keep::Members(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn records_keep_what_mappings_filters_and_owner_collections_read() {
+        // Profile defaults (threatconnect: tags, rating; xsoar: score,
+        // CustomFields; native: tags) plus the query's `source.attributes`.
+        let k = keep_of("");
+        assert_eq!(k[0], members(&["tags", "rating", "attributes"]));
+        assert_eq!(k[1], members(&["score", "CustomFields", "attributes"]));
+        assert_eq!(k[2], members(&["tags", "attributes"]));
+        assert_eq!(k[3], Keep::Whole);
+        // A global mapping, and owner collections' own mappings.
+        let k = keep_of(
+            "[mappings]\nx_a = \"webLink\"\n[owner_collections]\nenabled = true\n\
+             title = \"{owner}\"\nreaders = [\"*\"]\n[owner_collections.mappings]\nx_b = \"summary\"\n",
+        );
+        assert_eq!(k[2], members(&["tags", "webLink", "attributes", "summary"]));
+        // A mapping that reads the root needs the whole record.
+        let k = keep_of("[mappings]\nx_all = \"@\"\n");
+        assert_eq!(k[0], Keep::Whole);
+    }
 }

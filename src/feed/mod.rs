@@ -16,6 +16,7 @@
 
 mod format;
 mod inspect;
+mod json;
 mod reader;
 pub mod token;
 mod verify;
@@ -25,6 +26,7 @@ mod writer;
 /// writer's.
 pub(crate) use format::page_token;
 pub use inspect::{inspect, CollectionReport, InspectReport, PageReport, SectionReport, TypeCount};
+pub use json::Json;
 pub use reader::{CollectionFeed, Feed};
 pub use token::Position;
 pub use verify::Depth;
@@ -126,10 +128,10 @@ pub struct ObjectVersion {
     pub date_added_us: i64,
     /// Compact JSON of the STIX 2.1 serialization (or the object as given,
     /// for passthrough objects).
-    pub json21: Box<str>,
+    pub json21: Json,
     /// Compact JSON of the STIX 2.0 serialization, for collections that
     /// offer TAXII 2.0.
-    pub json20: Option<Box<str>>,
+    pub json20: Option<Json>,
 }
 
 /// One collection handed to the writer.
@@ -161,6 +163,21 @@ pub struct FeedSpec {
 pub struct WriteOptions {
     pub zstd_level: i32,
     pub gzip_level: u32,
+    /// Called behind each pass over the objects' JSON (every few thousand
+    /// objects, and after each batch of default pages): a caller whose JSON
+    /// lives in mapped files drops their resident pages there, so writing
+    /// does not make them resident all at once. `None`: nothing to release.
+    pub release: Option<ReleaseHook>,
+}
+
+/// See [`WriteOptions::release`].
+#[derive(Clone)]
+pub struct ReleaseHook(pub std::sync::Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for ReleaseHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReleaseHook")
+    }
 }
 
 /// What the writer produced.

@@ -26,12 +26,22 @@ use std::path::{Path, PathBuf};
 /// busy, small enough that a batch's compressed bytes stay a few MB.
 const PAGE_BATCH: usize = 64;
 
+/// Objects written between two calls of [`WriteOptions::release`].
+const RELEASE_EVERY: usize = 1 << 15;
+
+fn release(opts: &WriteOptions) {
+    if let Some(hook) = &opts.release {
+        (hook.0)();
+    }
+}
+
 impl Default for WriteOptions {
     /// zstd 3 and gzip 6: the measured sweet spots (CRATES.md).
     fn default() -> Self {
         WriteOptions {
             zstd_level: 3,
             gzip_level: 6,
+            release: None,
         }
     }
 }
@@ -408,11 +418,15 @@ fn write_collection<W: Write>(
     for (i, o) in objs.iter().enumerate() {
         if i > 0 {
             out.put(b",")?;
+            if i % RELEASE_EVERY == 0 {
+                release(opts);
+            }
         }
         obj_off.push(out.pos - base);
         out.put(o.json21.as_bytes())?;
     }
     out.end();
+    release(opts);
 
     // MANIFEST: joined by ','.
     let mut man = Vec::with_capacity(n);
@@ -484,7 +498,10 @@ fn write_collection<W: Write>(
         out.begin(Kind::Objects20, c)?;
         let base = out.pos;
         let mut any = false;
-        for o in objs {
+        for (i, o) in objs.iter().enumerate() {
+            if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
+                release(opts);
+            }
             let mut row = [0u8; OBJ20_ROW_LEN];
             if let Some(j) = &o.json20 {
                 if any {
@@ -498,6 +515,7 @@ fn write_collection<W: Write>(
             index.extend_from_slice(&row);
         }
         out.end();
+        release(opts);
         out.section(Kind::Objects20Index, c, &index)?;
     }
 
@@ -537,6 +555,7 @@ fn write_collection<W: Write>(
             row[80..88].copy_from_slice(&end_cut.to_le_bytes());
             rows.extend_from_slice(&row);
         }
+        release(opts);
     }
     out.end();
     out.section(Kind::Pages, c, &rows)?;

@@ -145,6 +145,16 @@ impl Query {
         self.uses_source
     }
 
+    /// The top-level members of an indicator's source record the query
+    /// reads (`source.` paths); STIX records keep their whole source.
+    pub fn reads(&self) -> crate::record::Keep {
+        let mut keep = crate::record::Keep::Members(Vec::new());
+        if let Some(root) = &self.root {
+            root.source_members(&mut keep);
+        }
+        keep
+    }
+
     /// Whether the query selects every record (it is empty), so the caller
     /// can skip evaluation altogether.
     pub fn matches_all(&self) -> bool {

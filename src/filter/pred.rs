@@ -214,6 +214,23 @@ impl Node {
         }
     }
 
+    /// Adds the top-level source members this node reads to `keep`.
+    pub(crate) fn source_members(&self, keep: &mut crate::record::Keep) {
+        match self {
+            Node::And(v) | Node::Or(v) => v.iter().for_each(|n| n.source_members(keep)),
+            Node::Not(n) => n.source_members(keep),
+            Node::Test(t) => {
+                if let Field::Source(path) = &t.field {
+                    let add = match path.first() {
+                        Some(Seg::Key(k)) => crate::record::Keep::Members(vec![k.to_string()]),
+                        _ => crate::record::Keep::Whole,
+                    };
+                    *keep = std::mem::take(keep).union(add);
+                }
+            }
+        }
+    }
+
     /// A rough cost, to evaluate cheap tests first: `and`/`or` are
     /// commutative here (no side effects), so order is free to choose.
     pub(crate) fn cost(&self) -> u32 {

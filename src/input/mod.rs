@@ -52,7 +52,7 @@ pub mod stix;
 pub mod threatconnect;
 pub mod xsoar;
 
-use crate::record::{Origin, Profile, Record, Source};
+use crate::record::{Keep, Origin, Profile, Record, Source};
 use rayon::prelude::*;
 use simd_json::prelude::*;
 use simd_json::tape::Value as JValue;
@@ -333,6 +333,40 @@ fn load(path: &Path) -> Result<(Data, u64), InputError> {
     // every access goes through the slice bounds).
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
     Ok((Data::Mapped(map), disk))
+}
+
+/// The source text a record keeps: all of it, or only the top-level
+/// members `keep` names, copied as they are (`{"tags":…,"rating":2}`), so
+/// mappings and `source.` filters read exactly what they would read in the
+/// whole record. A member whose name holds an escape is kept (it may spell
+/// a needed name); text that does not scan as an object is kept whole.
+fn kept(text: &str, keep: &Keep) -> Arc<str> {
+    let Keep::Members(names) = keep else {
+        return Arc::from(text);
+    };
+    let b = text.as_bytes();
+    let open = chunk::skip_ws(b, 0);
+    if b.get(open) != Some(&b'{') {
+        return Arc::from(text);
+    }
+    let Ok((members, _)) = chunk::object_members(b, open) else {
+        return Arc::from(text);
+    };
+    let mut out = String::with_capacity(64);
+    out.push('{');
+    for m in members {
+        let key = &text[m.key.clone()];
+        if key.contains('\\') || names.iter().any(|n| n == key) {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(&text[m.key.start - 1..m.key.end + 1]);
+            out.push(':');
+            out.push_str(&text[m.value]);
+        }
+    }
+    out.push('}');
+    Arc::from(out)
 }
 
 /// One record's place in the file's bytes.
@@ -656,7 +690,15 @@ pub fn parse_record(
 ) -> Result<(Record, Fixes), Rejection> {
     let mut scratch = Scratch::default();
     let mut fixes = Vec::new();
-    let r = parse_one(&mut scratch, profile, text, origin, None, &mut fixes)?;
+    let r = parse_one(
+        &mut scratch,
+        profile,
+        text,
+        origin,
+        None,
+        &Keep::Whole,
+        &mut fixes,
+    )?;
     Ok((r, fixes))
 }
 
@@ -666,6 +708,7 @@ fn parse_one(
     text: &[u8],
     origin: Origin,
     bundle_spec: Option<&str>,
+    keep: &Keep,
     fixes: &mut Fixes,
 ) -> Result<Record, Rejection> {
     let parse_err = |e: &dyn fmt::Display| (RejectReason::ParseError, format!("invalid JSON: {e}"));
@@ -678,7 +721,7 @@ fn parse_one(
     if profile == Profile::Stix {
         return stix::parse_object(s, origin, bundle_spec).map(Record::Stix);
     }
-    let source = || Source(Arc::from(s));
+    let source = || Source(kept(s, keep));
     scratch
         .with_value(text, |v| {
             if v.as_object().is_none() {
@@ -704,9 +747,19 @@ pub fn read_files(
     files: &[InputFile],
     progress: Option<&(dyn Fn(u64) + Sync)>,
 ) -> Result<ReadOutcome, InputError> {
+    read_files_keeping(files, progress, &Default::default())
+}
+
+/// [`read_files`], keeping of each record's source text only the members
+/// `keep[i]` names for a record of profile `Profile::ALL[i]`.
+pub fn read_files_keeping(
+    files: &[InputFile],
+    progress: Option<&(dyn Fn(u64) + Sync)>,
+    keep: &[Keep; 4],
+) -> Result<ReadOutcome, InputError> {
     let mut out = ReadOutcome::default();
     for (index, file) in files.iter().enumerate() {
-        read_file(index as u32, file, progress, &mut out)?;
+        read_file(index as u32, file, progress, keep, &mut out)?;
     }
     out.records_seen = (out.records.len() + out.rejects.len()) as u64;
     Ok(out)
@@ -721,9 +774,30 @@ fn read_file(
     index: u32,
     file: &InputFile,
     progress: Option<&(dyn Fn(u64) + Sync)>,
+    keep: &[Keep; 4],
     out: &mut ReadOutcome,
 ) -> Result<(), InputError> {
     let (data, disk) = load(&file.path)?;
+    // Records copy what they keep, so a mapped export's pages are released
+    // behind the parse: reading a file does not leave it resident.
+    let release = |range: Range<usize>| {
+        if let Data::Mapped(m) = &data {
+            let end = range.end.min(m.len());
+            if range.start < end {
+                // SAFETY: a read-only mapping: MADV_DONTNEED only drops
+                // page-table entries; a later read faults the file's bytes
+                // back in unchanged.
+                #[cfg(unix)]
+                unsafe {
+                    let _ = m.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        range.start,
+                        end - range.start,
+                    );
+                }
+            }
+        }
+    };
     read_bytes(
         index,
         &file.path,
@@ -731,6 +805,8 @@ fn read_file(
         data.bytes(),
         disk,
         progress,
+        Some(&release),
+        keep,
         out,
     )
 }
@@ -744,11 +820,24 @@ pub fn parse_bytes(
     format: Option<Profile>,
 ) -> Result<ReadOutcome, InputError> {
     let mut out = ReadOutcome::default();
-    read_bytes(0, path, format, bytes, bytes.len() as u64, None, &mut out)?;
+    read_bytes(
+        0,
+        path,
+        format,
+        bytes,
+        bytes.len() as u64,
+        None,
+        None,
+        &Default::default(),
+        &mut out,
+    )?;
     out.records_seen = (out.records.len() + out.rejects.len()) as u64;
     Ok(out)
 }
 
+/// `release(range)` is called behind each whole pass over a byte range
+/// (the caller may drop those pages from memory).
+#[allow(clippy::too_many_arguments)]
 fn read_bytes(
     index: u32,
     path: &Path,
@@ -756,9 +845,17 @@ fn read_bytes(
     bytes: &[u8],
     disk: u64,
     progress: Option<&(dyn Fn(u64) + Sync)>,
+    release: Option<&(dyn Fn(Range<usize>) + Sync)>,
+    keep: &[Keep; 4],
     out: &mut ReadOutcome,
 ) -> Result<(), InputError> {
+    let release = |r: Range<usize>| {
+        if let Some(f) = release {
+            f(r);
+        }
+    };
     let plan = plan(path, bytes)?;
+    release(0..bytes.len());
     out.bytes_in += disk;
 
     if plan.container == "medallion" {
@@ -816,6 +913,7 @@ fn read_bytes(
         let processed = AtomicU64::new(0);
         let reported = AtomicU64::new(0);
         let bundle_spec = plan.bundle_spec.as_deref();
+        let keep_of = &keep[Profile::ALL.iter().position(|p| *p == profile).unwrap_or(0)];
         let items = &plan.items;
         let parts: Vec<Vec<Out>> = tasks
             .par_iter()
@@ -835,6 +933,7 @@ fn read_bytes(
                         &bytes[it.range.clone()],
                         origin,
                         bundle_spec,
+                        keep_of,
                         &mut warnings,
                     );
                     if result.is_err() {
@@ -846,6 +945,10 @@ fn read_bytes(
                         result,
                         warnings,
                     });
+                }
+                if let (Some(first), Some(last)) = (items.get(task.start), items.get(task.end - 1))
+                {
+                    release(first.range.start..last.range.end);
                 }
                 if let Some(p) = progress {
                     let done = processed.fetch_add(n, Ordering::Relaxed) + n;

@@ -427,3 +427,36 @@ fn parse_record_never_panics_on_odd_json() {
     let e = parse_record(Profile::Xsoar, b"{\"indicator_type\":\"File\",\"value\":\"d41d8cd98f00b204e9800998ecf8427e\",\"CustomFields\":{\"md5\":\"00000000000000000000000000000000\"}}", o).unwrap_err();
     assert_eq!(e.0, RejectReason::InvalidValue);
 }
+
+#[test]
+fn records_keep_only_the_source_members_the_compile_reads() {
+    let text = r#" {"id":1, "tags" : {"data":[{"name":"a"}]},"big":"xxxxxxxx","rating":2.0,"t\u0061gs":3,"nested":{"tags":1}}"#;
+    let keep = |v: &[&str]| Keep::Members(v.iter().map(|s| s.to_string()).collect());
+    assert_eq!(
+        &*kept(text, &keep(&["tags", "rating"])),
+        r#"{"tags":{"data":[{"name":"a"}]},"rating":2.0,"t\u0061gs":3}"#
+    );
+    assert_eq!(&*kept(text, &keep(&[])), r#"{"t\u0061gs":3}"#);
+    assert_eq!(&*kept(text, &Keep::Whole), text);
+    // Not an object (cannot happen for a parsed record): kept whole.
+    assert_eq!(&*kept("[1]", &keep(&["a"])), "[1]");
+
+    // Through the reader: a ThreatConnect record keeps what is asked.
+    let dir = tempfile::tempdir().unwrap();
+    let line = r#"{"id":7,"type":"Address","summary":"198.51.100.7","rating":3,"webLink":"https://x.example/7","tags":{"data":[{"name":"t"}]}}"#;
+    let path = write(dir.path(), "tc.ndjson", format!("{line}\n").as_bytes());
+    let file = InputFile {
+        path,
+        format: Some(Profile::Threatconnect),
+    };
+    let mut per_profile: [Keep; 4] = Default::default();
+    per_profile[0] = keep(&["rating", "tags"]);
+    let out = read_files_keeping(std::slice::from_ref(&file), None, &per_profile).unwrap();
+    assert_eq!(out.rejects.len(), 0, "{:?}", out.rejects);
+    assert_eq!(
+        out.records[0].source().as_str(),
+        r#"{"rating":3,"tags":{"data":[{"name":"t"}]}}"#
+    );
+    let whole = read_files(std::slice::from_ref(&file), None).unwrap();
+    assert_eq!(whole.records[0].source().as_str(), line);
+}

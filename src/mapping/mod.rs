@@ -465,6 +465,16 @@ impl Mappings {
         Ok(Mappings { per_profile, needs })
     }
 
+    /// The top-level members of a `profile` source record these mappings
+    /// read.
+    pub fn reads(&self, profile: Profile) -> crate::record::Keep {
+        match &self.needs[profile_index(profile)] {
+            Needs::Nothing => crate::record::Keep::Members(Vec::new()),
+            Needs::Fields(f) => crate::record::Keep::Members(f.clone()),
+            Needs::Whole => crate::record::Keep::Whole,
+        }
+    }
+
     /// Only the profile defaults (no config mappings).
     pub fn defaults() -> Mappings {
         let empty = BTreeMap::new();

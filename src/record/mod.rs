@@ -224,6 +224,34 @@ impl Profile {
     }
 }
 
+/// Which top-level members of a source record a compile reads (its
+/// mappings and `source.` filters); a record keeps only those, since the
+/// source text was most of a record's memory. [`Keep::Whole`] keeps it all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Keep {
+    #[default]
+    Whole,
+    /// Only these members (none at all when empty).
+    Members(Vec<String>),
+}
+
+impl Keep {
+    /// What both `self` and `other` need.
+    pub fn union(self, other: Keep) -> Keep {
+        match (self, other) {
+            (Keep::Members(mut a), Keep::Members(b)) => {
+                for m in b {
+                    if !a.contains(&m) {
+                        a.push(m);
+                    }
+                }
+                Keep::Members(a)
+            }
+            _ => Keep::Whole,
+        }
+    }
+}
+
 /// Where a record came from, for error messages and reports: the input
 /// file (an index into the compile's list of files) and the 1-based line
 /// (NDJSON) or 0-based record index (JSON containers).

@@ -147,6 +147,7 @@ pub fn write_opts() -> WriteOptions {
     WriteOptions {
         zstd_level: 3,
         gzip_level: 6,
+        release: None,
     }
 }
 

@@ -1,0 +1,237 @@
+//! The spill file: serialized objects parked on disk between the build and
+//! the write.
+//!
+//! A compile builds every object before it can sort them by `date_added`
+//! and write the feed; holding their JSON in the heap made the compile's
+//! peak memory grow by the serialized size of the whole feed (~700 bytes
+//! per indicator). Instead each build task appends its batch of JSON to an
+//! unnamed temporary file beside the output (same filesystem, gone when
+//! the process exits, even on a kill) and keeps only (offset, length).
+//! After the build the file is mapped once; the writer reads the JSON
+//! through the mapping and releases its pages behind it
+//! ([`crate::feed::WriteOptions::release`]), so the page cache, not the
+//! process, holds the bytes.
+
+use crate::feed::{FeedError, Json, ReleaseHook};
+use bytes::Bytes;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// An object's JSON during the build: in the heap, or parked in the spill.
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    Ready(Json),
+    Spilled { offset: u64, len: u32 },
+}
+
+impl Body {
+    pub fn len(&self) -> usize {
+        match self {
+            Body::Ready(j) => j.len(),
+            Body::Spilled { len, .. } => *len as usize,
+        }
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        Body::Ready(s.into())
+    }
+}
+
+impl From<&str> for Body {
+    fn from(s: &str) -> Body {
+        Body::Ready(s.into())
+    }
+}
+
+/// An append-only spill file (see the module doc).
+pub(crate) struct Spill {
+    file: Mutex<(File, u64)>,
+    /// Named in errors: the directory the unnamed file lives in.
+    dir: PathBuf,
+}
+
+impl Spill {
+    /// An unnamed temporary file in `dir`.
+    pub fn new_in(dir: &Path) -> Result<Spill, FeedError> {
+        let file = tempfile::tempfile_in(dir).map_err(|e| FeedError::Io {
+            path: dir.to_path_buf(),
+            source: io::Error::new(e.kind(), format!("cannot create a spill file: {e}")),
+        })?;
+        Ok(Spill {
+            file: Mutex::new((file, 0)),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn io(&self, e: io::Error) -> FeedError {
+        FeedError::Io {
+            path: self.dir.clone(),
+            source: io::Error::new(e.kind(), format!("writing the spill file: {e}")),
+        }
+    }
+
+    /// Moves every `Ready` body of the batch to the file (one write for the
+    /// batch) and turns it into `Spilled`.
+    pub fn park<'a>(
+        &self,
+        bodies: impl IntoIterator<Item = &'a mut Body>,
+    ) -> Result<(), FeedError> {
+        let mut batch = Vec::new();
+        let mut parked: Vec<(&'a mut Body, u64, u32)> = Vec::new();
+        for b in bodies {
+            if let Body::Ready(j) = &*b {
+                let len = u32::try_from(j.len())
+                    .map_err(|_| self.io(io::Error::other("an object's JSON is over 4 GiB")))?;
+                let at = batch.len() as u64;
+                batch.extend_from_slice(j.as_bytes());
+                parked.push((b, at, len));
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let base = {
+            let mut g = self.file.lock().unwrap_or_else(|p| p.into_inner());
+            let base = g.1;
+            g.0.write_all(&batch).map_err(|e| self.io(e))?;
+            g.1 += batch.len() as u64;
+            base
+        };
+        for (b, at, len) in parked {
+            *b = Body::Spilled {
+                offset: base + at,
+                len,
+            };
+        }
+        Ok(())
+    }
+
+    /// Maps the file for reading: the bodies resolve against it, and the
+    /// hook releases its resident pages.
+    pub fn finish(self) -> Result<Parked, FeedError> {
+        let (file, len) = self.file.into_inner().unwrap_or_else(|p| p.into_inner());
+        if len == 0 {
+            return Ok(Parked {
+                bytes: Bytes::new(),
+                map: None,
+            });
+        }
+        // SAFETY: the file is unnamed (no other process can open it) and
+        // this process no longer writes it: the mapping cannot change.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| FeedError::Io {
+            path: self.dir.clone(),
+            source: io::Error::new(e.kind(), format!("mapping the spill file: {e}")),
+        })?;
+        let map = Arc::new(map);
+        Ok(Parked {
+            bytes: Bytes::from_owner(Shared(Arc::clone(&map))),
+            map: Some(map),
+        })
+    }
+}
+
+struct Shared(Arc<memmap2::Mmap>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// The mapped spill file.
+pub(crate) struct Parked {
+    bytes: Bytes,
+    map: Option<Arc<memmap2::Mmap>>,
+}
+
+impl Parked {
+    /// The JSON of a body (a slice of the mapping when spilled).
+    pub fn resolve(&self, body: Body) -> Result<Json, FeedError> {
+        match body {
+            Body::Ready(j) => Ok(j),
+            Body::Spilled { offset, len } => {
+                let (start, end) = (offset as usize, offset as usize + len as usize);
+                if end > self.bytes.len() {
+                    return Err(FeedError::Invalid {
+                        path: PathBuf::from("<spill>"),
+                        what: format!(
+                            "a parked object ({start}..{end}) lies past the spill file's {} bytes",
+                            self.bytes.len()
+                        ),
+                    });
+                }
+                Json::from_shared(self.bytes.slice(start..end)).map_err(|e| FeedError::Invalid {
+                    path: PathBuf::from("<spill>"),
+                    what: format!("a parked object is not UTF-8: {e}"),
+                })
+            }
+        }
+    }
+
+    /// Drops the resident pages of the mapping.
+    pub fn release(&self) {
+        if let Some(map) = &self.map {
+            release(map);
+        }
+    }
+
+    /// [`Parked::release`] for the writer (see the module doc).
+    pub fn release_hook(&self) -> Option<ReleaseHook> {
+        let map = Arc::clone(self.map.as_ref()?);
+        Some(ReleaseHook(Arc::new(move || release(&map))))
+    }
+}
+
+fn release(map: &memmap2::Mmap) {
+    // SAFETY: a read-only mapping of a file nobody writes: MADV_DONTNEED
+    // drops page-table entries, and the next read faults the same bytes in
+    // from the page cache.
+    #[cfg(unix)]
+    unsafe {
+        let _ = map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, map.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parked_bodies_resolve_to_the_same_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::new_in(dir.path()).unwrap();
+        let mut a: Vec<Body> = vec!["{\"a\":1}".into(), "{\"b\":\"é\"}".into()];
+        let mut b: Vec<Body> = vec!["{\"c\":[]}".into()];
+        spill.park(a.iter_mut()).unwrap();
+        spill.park(b.iter_mut()).unwrap();
+        assert!(matches!(a[1], Body::Spilled { offset: 7, len: 10 }));
+        assert!(matches!(b[0], Body::Spilled { offset: 17, len: 8 }));
+        assert_eq!(a[1].len(), 10);
+        // The temporary file is unnamed: nothing is left in the directory.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let parked = spill.finish().unwrap();
+        let hook = parked.release_hook().unwrap();
+        let got: Vec<String> = a
+            .into_iter()
+            .chain(b)
+            .map(|x| parked.resolve(x).unwrap().to_string())
+            .collect();
+        (hook.0)();
+        assert_eq!(got, ["{\"a\":1}", "{\"b\":\"é\"}", "{\"c\":[]}"]);
+        assert!(parked
+            .resolve(Body::Spilled { offset: 20, len: 8 })
+            .is_err());
+    }
+
+    #[test]
+    fn an_empty_spill_maps_to_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let parked = Spill::new_in(dir.path()).unwrap().finish().unwrap();
+        assert!(parked.release_hook().is_none());
+        assert_eq!(&*parked.resolve("{}".into()).unwrap(), "{}");
+    }
+}
