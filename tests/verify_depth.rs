@@ -170,3 +170,34 @@ fn verify_leaves_little_of_a_mapped_file_resident_and_release_keeps_the_bytes() 
     assert_eq!(&c.object_bytes(29_999)[..], &before[..]);
     assert_eq!(&c.object_bytes(0)[..], objs[0].json21.as_bytes());
 }
+
+/// The writer records per collection whether it mixes STIX 2.0 and 2.1
+/// versions (the server's first request needs it; scanning the entries
+/// took 170 ms at 10M objects), and verify checks it against the entries.
+#[test]
+fn the_stored_mixed_spec_flag_is_read_and_verified() {
+    let mut mixed = simple(3);
+    mixed[1].spec_version = taxii_edge::feed::SpecVersion::V20;
+    let b = feed::write_to_vec(&spec(vec![simple(4), mixed], 2), &WriteOptions::default()).unwrap();
+    let f = open(b.clone());
+    assert_eq!(f.collections()[0].mixed_spec(), Some(false));
+    assert_eq!(f.collections()[1].mixed_spec(), Some(true));
+    f.verify_with(Depth::Publish).unwrap();
+
+    // A flag that lies (checksums recomputed) is refused by both depths.
+    let needle = b"\"mixed_spec\":[false,true]";
+    let at = b
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("META records the flags");
+    let mut x = b;
+    x[at..at + needle.len()].copy_from_slice(b"\"mixed_spec\":[true ,true]");
+    refresh_checksums(&mut x);
+    for depth in [Depth::Publish, Depth::Full] {
+        let e = open(x.clone()).verify_with(depth).unwrap_err().to_string();
+        assert!(
+            e.contains("META records mixed_spec = true, but the entries do not hold both"),
+            "{e}"
+        );
+    }
+}

@@ -91,6 +91,17 @@ pub struct FeedMeta {
     pub token_key: String,
 }
 
+/// The META section as stored: [`FeedMeta`] plus what the writer derives
+/// from the objects (absent in files written before it existed).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoredMeta {
+    #[serde(flatten)]
+    pub meta: FeedMeta,
+    /// Per collection: whether it holds both STIX 2.0 and 2.1 versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed_spec: Option<Vec<bool>>,
+}
+
 /// One API root.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ApiRootMeta {

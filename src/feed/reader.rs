@@ -64,6 +64,9 @@ pub struct CollectionFeed {
     /// Page boundaries: fixed rows, ids in `cut_ids`.
     pub(crate) cuts: Bytes,
     pub(crate) cut_ids: Bytes,
+    /// Whether it mixes STIX 2.0 and 2.1 versions, as the writer recorded
+    /// it (`None` in files written before that).
+    pub(crate) mixed_spec: Option<bool>,
 }
 
 fn invalid(path: &Path, what: impl Into<String>) -> FeedError {
@@ -354,12 +357,14 @@ impl Feed {
         let meta_row =
             find(Kind::Meta, NO_COLLECTION).ok_or_else(|| invalid(name, "no META section"))?;
         let meta_bytes = checked(meta_row, Kind::Meta, MAX_META_LEN)?;
-        let meta: FeedMeta = serde_json::from_slice(&meta_bytes).map_err(|e| {
+        let stored: super::StoredMeta = serde_json::from_slice(&meta_bytes).map_err(|e| {
             invalid(
                 name,
                 format!("META section is not valid feed metadata: {e}"),
             )
         })?;
+        let meta = stored.meta;
+        let mixed_spec = stored.mixed_spec.unwrap_or_default();
         if meta.page_size == 0 {
             return Err(invalid(name, "META page_size is 0"));
         }
@@ -455,6 +460,7 @@ impl Feed {
                 state: slice(need(Kind::State)?),
                 cuts: slice(need(Kind::Cuts)?),
                 cut_ids: slice(need(Kind::CutIds)?),
+                mixed_spec: mixed_spec.get(ci).copied(),
             });
         }
 
@@ -607,6 +613,12 @@ impl CollectionFeed {
 
     /// The STIX id of entry `i`, read from its manifest record (which starts
     /// with `{"id":"<id>"`); empty if the file is corrupted.
+    /// Whether the collection holds both STIX 2.0 and 2.1 versions, as
+    /// stored by the writer (`None`: not stored, scan the entries).
+    pub fn mixed_spec(&self) -> Option<bool> {
+        self.mixed_spec
+    }
+
     pub fn id_of(&self, i: usize) -> &str {
         let r = self.raw(i);
         let start = match r.man_off.checked_add(7) {

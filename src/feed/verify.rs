@@ -25,7 +25,7 @@
 
 use super::format::*;
 use super::reader::section_label;
-use super::{Coding, CollectionFeed, Feed, FeedError, PageKind, Position};
+use super::{Coding, CollectionFeed, Feed, FeedError, PageKind, Position, SpecVersion};
 use rayon::prelude::*;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -238,6 +238,18 @@ impl Feed {
                     "entry {i} ({}): first/last flags {:#x} but {f:#x} expected",
                     c.id_of(i),
                     c.raw(i).flags
+                ));
+            }
+        }
+
+        // The stored "mixes 2.0 and 2.1" flag agrees with the entries.
+        if let Some(stored) = c.mixed_spec {
+            let has = |code| (0..n).any(|i| c.raw(i).spec == code);
+            let mixed = has(spec_code(SpecVersion::V20)) && has(spec_code(SpecVersion::V21));
+            if stored != mixed {
+                return Err(format!(
+                    "META records mixed_spec = {stored}, but the entries {} both STIX 2.0 and 2.1 versions",
+                    if mixed { "hold" } else { "do not hold" }
                 ));
             }
         }

@@ -240,8 +240,22 @@ fn write_impl<W: Write + Seek>(
     out.w.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
     out.pos = HEADER_LEN as u64;
 
-    let meta_json =
-        serde_json::to_vec(meta).map_err(|e| invalid(format!("cannot serialize META: {e}")))?;
+    // Per collection, whether it mixes STIX 2.0 and 2.1 versions: the
+    // server needs it on a collection's first request, and it is O(1) here
+    // but a scan of the whole entry table there.
+    let mixed_spec = spec
+        .collections
+        .iter()
+        .map(|c| {
+            let has = |v| c.objects.iter().any(|o| o.spec_version == v);
+            has(super::SpecVersion::V20) && has(super::SpecVersion::V21)
+        })
+        .collect();
+    let meta_json = serde_json::to_vec(&super::StoredMeta {
+        meta: meta.clone(),
+        mixed_spec: Some(mixed_spec),
+    })
+    .map_err(|e| invalid(format!("cannot serialize META: {e}")))?;
     out.section(Kind::Meta, NO_COLLECTION, &meta_json)
         .map_err(io)?;
 

@@ -53,6 +53,9 @@ impl ColState {
     /// removes nothing, which only holds when it does not.
     pub fn mixed_spec(&self, cf: &CollectionFeed) -> bool {
         *self.mixed_spec.get_or_init(|| {
+            if let Some(stored) = cf.mixed_spec() {
+                return stored;
+            }
             let (mut v20, mut v21) = (false, false);
             for i in 0..cf.len() {
                 match cf.entry(i).spec_version {
