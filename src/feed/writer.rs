@@ -14,8 +14,6 @@ use super::{
     CollectionData, CollectionMeta, Feed, FeedError, FeedSpec, ObjectVersion, PageKind,
     WriteOptions, WriteStats,
 };
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -760,12 +758,31 @@ fn build_page(
     })
 }
 
-/// A single gzip member with mtime 0 (deterministic bytes).
+/// A single gzip member with mtime 0 (deterministic bytes), by libdeflate:
+/// whole-buffer compression of a page at level 6 runs ~1.7x faster than
+/// zlib-rs and is slightly smaller (README "Performance"). The compressor
+/// (~1 MB of state) is kept per thread.
 pub(crate) fn gzip(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
-    let mut e = GzEncoder::new(
-        Vec::with_capacity(data.len() / 4 + 64),
-        Compression::new(level.min(9)),
-    );
-    e.write_all(data)?;
-    e.finish()
+    use libdeflater::{CompressionLvl, Compressor};
+    use std::cell::RefCell;
+    thread_local! {
+        static COMPRESSOR: RefCell<Option<(u32, Compressor)>> = const { RefCell::new(None) };
+    }
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            let lvl = CompressionLvl::new(level.min(12) as i32)
+                .map_err(|e| io::Error::other(format!("gzip level {level}: {e:?}")))?;
+            *slot = Some((level, Compressor::new(lvl)));
+        }
+        let Some((_, c)) = slot.as_mut() else {
+            return Err(io::Error::other("no gzip compressor"));
+        };
+        let mut out = vec![0; c.gzip_compress_bound(data.len())];
+        let n = c
+            .gzip_compress(data, &mut out)
+            .map_err(|e| io::Error::other(format!("gzip: {e:?}")))?;
+        out.truncate(n);
+        Ok(out)
+    })
 }
