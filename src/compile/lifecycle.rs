@@ -228,10 +228,13 @@ pub(crate) fn build_collection(
     let mut remembered = Vec::new();
     let mut markings: BTreeSet<String> = BTreeSet::new();
     let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
-    let mut seen: HashSet<String> = HashSet::with_capacity(inds.len() * 2);
+    // The keys this generation has (borrowed: a million indicators would
+    // otherwise copy every key once more). Support objects are excluded
+    // from removals below, so their keys need not be recorded.
+    let mut seen: HashSet<&str> = HashSet::with_capacity(inds.len() + passthrough.len());
     let mut scos_by_id: BTreeMap<String, Pending> = BTreeMap::new();
     for (o, (key, _)) in outcomes.into_iter().zip(&inds) {
-        seen.insert(key.clone());
+        seen.insert(key);
         match o {
             Outcome::Object {
                 pending,
@@ -275,7 +278,7 @@ pub(crate) fn build_collection(
                     .flat_map(Pending::bodies),
             )?;
         }
-        seen.insert(key.clone());
+        seen.insert(key);
         let json: &str = &s.json;
         let hash = xxh3_64(json.as_bytes());
         let date_added = match prev.get(key).filter(|r| r.present) {
@@ -336,7 +339,6 @@ pub(crate) fn build_collection(
     )?;
 
     for (_, mut s) in scos_by_id {
-        seen.insert(s.key.clone());
         if let Some(r) = prev
             .get(&s.key)
             .filter(|r| r.present && r.content_hash == s.content_hash)
@@ -352,7 +354,7 @@ pub(crate) fn build_collection(
     let retention = i64::from(cfg.compile.revoked_retention_days) * DAY;
     let mut gone: Vec<&Row> = prev
         .values()
-        .filter(|r| !seen.contains(&r.key) && !r.key.starts_with("sup:"))
+        .filter(|r| !seen.contains(r.key.as_str()) && !r.key.starts_with("sup:"))
         .collect();
     gone.sort_by(|a, b| a.key.cmp(&b.key));
     // What the tombstones reference must stay in the collection too.
