@@ -103,6 +103,13 @@ impl Pending {
     }
 }
 
+/// Parks the JSON of the last [`PARK_BATCH`] objects (those already
+/// parked are skipped).
+fn park_tail(spill: &Spill, objects: &mut [Pending]) -> Result<(), feed::FeedError> {
+    let from = objects.len().saturating_sub(PARK_BATCH);
+    spill.park(objects[from..].iter_mut().flat_map(Pending::bodies))
+}
+
 enum Outcome {
     Object {
         pending: Pending,
@@ -270,13 +277,7 @@ pub(crate) fn build_collection(
 
     for (pos, (key, s)) in passthrough.iter().enumerate() {
         if pos % PARK_BATCH == 0 {
-            spill.park(
-                objects
-                    .iter_mut()
-                    .rev()
-                    .take(PARK_BATCH)
-                    .flat_map(Pending::bodies),
-            )?;
+            park_tail(spill, &mut objects)?;
         }
         seen.insert(key);
         let json: &str = &s.json;
@@ -330,13 +331,7 @@ pub(crate) fn build_collection(
         });
     }
 
-    spill.park(
-        objects
-            .iter_mut()
-            .rev()
-            .take(PARK_BATCH)
-            .flat_map(Pending::bodies),
-    )?;
+    park_tail(spill, &mut objects)?;
 
     for (_, mut s) in scos_by_id {
         if let Some(r) = prev

@@ -12,7 +12,7 @@
 //! ([`crate::feed::WriteOptions::release`]), so the page cache, not the
 //! process, holds the bytes.
 
-use crate::feed::{FeedError, Json, ReleaseHook};
+use crate::feed::{release_pages, FeedError, Json, ReleaseHook};
 use bytes::Bytes;
 use std::fs::File;
 use std::io::{self, Write};
@@ -175,24 +175,16 @@ impl Parked {
     /// Drops the resident pages of the mapping.
     pub fn release(&self) {
         if let Some(map) = &self.map {
-            release(map);
+            release_pages(map, 0..map.len());
         }
     }
 
     /// [`Parked::release`] for the writer (see the module doc).
     pub fn release_hook(&self) -> Option<ReleaseHook> {
         let map = Arc::clone(self.map.as_ref()?);
-        Some(ReleaseHook(Arc::new(move || release(&map))))
-    }
-}
-
-fn release(map: &memmap2::Mmap) {
-    // SAFETY: a read-only mapping of a file nobody writes: MADV_DONTNEED
-    // drops page-table entries, and the next read faults the same bytes in
-    // from the page cache.
-    #[cfg(unix)]
-    unsafe {
-        let _ = map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, map.len());
+        Some(ReleaseHook(Arc::new(move || {
+            release_pages(&map, 0..map.len())
+        })))
     }
 }
 

@@ -27,6 +27,7 @@ mod writer;
 pub(crate) use format::page_token;
 pub use inspect::{inspect, CollectionReport, InspectReport, PageReport, SectionReport, TypeCount};
 pub use json::Json;
+pub(crate) use reader::release_pages;
 pub use reader::{CollectionFeed, Feed};
 pub use token::Position;
 pub use verify::Depth;

@@ -76,6 +76,28 @@ fn invalid(path: &Path, what: impl Into<String>) -> FeedError {
     }
 }
 
+/// Drops this process's resident pages of `range` (clamped to the
+/// mapping) of a read-only file mapping. Callers map files nobody modifies
+/// (feed files, exports being read, the compile's spill file), so
+/// MADV_DONTNEED only discards page-table entries and a later read faults
+/// the same bytes back in from the page cache: whole-file passes call it
+/// behind them so a file read once is not resident all at once.
+pub(crate) fn release_pages(m: &memmap2::Mmap, range: Range<usize>) {
+    let end = range.end.min(m.len());
+    if range.start >= end {
+        return;
+    }
+    // SAFETY: see above: a read-only mapping of an unmodified file.
+    #[cfg(unix)]
+    unsafe {
+        let _ = m.unchecked_advise_range(
+            memmap2::UncheckedAdvice::DontNeed,
+            range.start,
+            end - range.start,
+        );
+    }
+}
+
 /// Keeps the mapping alive inside `Bytes` (CRATES.md: `Bytes::from_owner`
 /// needs `AsRef<[u8]>`) and returns a second handle for [`Feed::release`].
 fn map(path: &Path) -> Result<(Bytes, Arc<memmap2::Mmap>), FeedError> {
@@ -115,21 +137,8 @@ impl Feed {
     /// generation) call it behind them, so they do not keep a file-sized
     /// resident set. A no-op for feeds held in memory.
     pub fn release(&self, range: Range<usize>) {
-        let Some(m) = &self.mapping else { return };
-        let end = range.end.min(m.len());
-        if range.start >= end {
-            return;
-        }
-        // SAFETY: the mapping is read-only and backed by an immutable file
-        // (see `map`): MADV_DONTNEED only discards the page-table entries,
-        // and any later read faults the same bytes back in from the file.
-        #[cfg(unix)]
-        unsafe {
-            let _ = m.unchecked_advise_range(
-                memmap2::UncheckedAdvice::DontNeed,
-                range.start,
-                end - range.start,
-            );
+        if let Some(m) = &self.mapping {
+            release_pages(m, range);
         }
     }
 

@@ -782,20 +782,7 @@ fn read_file(
     // behind the parse: reading a file does not leave it resident.
     let release = |range: Range<usize>| {
         if let Data::Mapped(m) = &data {
-            let end = range.end.min(m.len());
-            if range.start < end {
-                // SAFETY: a read-only mapping: MADV_DONTNEED only drops
-                // page-table entries; a later read faults the file's bytes
-                // back in unchanged.
-                #[cfg(unix)]
-                unsafe {
-                    let _ = m.unchecked_advise_range(
-                        memmap2::UncheckedAdvice::DontNeed,
-                        range.start,
-                        end - range.start,
-                    );
-                }
-            }
+            crate::feed::release_pages(m, range);
         }
     };
     read_bytes(
