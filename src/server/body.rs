@@ -220,12 +220,15 @@ mod tests {
         assert_eq!(&d.copy_to_bytes(2)[..], b"1,");
         assert_eq!(&d.copy_to_bytes(4)[..], b"2,3]");
         assert_eq!(d.remaining(), 1);
-        let mut io = [IoSlice::new(&[]); 1];
-        assert_eq!(d.chunks_vectored(&mut io), 1);
-        assert_eq!(&*io[0], b"}");
+        {
+            let mut io = [IoSlice::new(&[]); 1];
+            assert_eq!(d.chunks_vectored(&mut io), 1);
+            assert_eq!(&*io[0], b"}");
+        }
         d.advance(1);
         assert_eq!(d.remaining(), 0);
         assert_eq!(d.chunk(), b"");
+        let mut io = [IoSlice::new(&[]); 1];
         assert_eq!(d.chunks_vectored(&mut io), 0);
     }
 }
