@@ -213,9 +213,9 @@ mod tests {
     #[test]
     fn advance_and_copy_across_chunks() {
         let mut d = body().data;
-        d.advance(4);
+        d.advance(5);
         assert_eq!(d.chunk(), b"[");
-        assert_eq!(d.remaining(), 9);
+        assert_eq!(d.remaining(), 8);
         assert_eq!(&d.copy_to_bytes(1)[..], b"[");
         assert_eq!(&d.copy_to_bytes(2)[..], b"1,");
         assert_eq!(&d.copy_to_bytes(4)[..], b"2,3]");
