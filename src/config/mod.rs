@@ -123,6 +123,9 @@ pub struct ServerConfig {
     pub idle_timeout_secs: u64,
     /// Concurrent connections accepted; more wait in the kernel backlog.
     pub max_connections: usize,
+    /// Threads serving connections, each with its own single-threaded
+    /// runtime (thread-per-core); 0 = one per available core.
+    pub workers: usize,
     /// Largest request head (request line + headers) in bytes.
     pub max_header_bytes: usize,
     /// Largest request body accepted (we never need one: read-only server).
@@ -164,6 +167,7 @@ impl Default for ServerConfig {
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             max_connections: 10_000,
+            workers: 0,
             max_header_bytes: 16 * 1024,
             max_body_bytes: 64 * 1024,
             shutdown_grace_secs: 10,

@@ -6,6 +6,17 @@
 //! wait in the kernel backlog) and a `JoinSet` of connection tasks; one
 //! shutdown signal (a `watch` channel) is the only way to stop.
 //!
+//! Where connections run ([`Workers`]): `serve` runs one current-thread
+//! tokio runtime per core (thread-per-core, `server.workers`); the accept
+//! loop, on its own small runtime, hands each accepted socket to the worker
+//! with the fewest open connections, and the connection lives there to the
+//! end (its socket re-registered with that worker's reactor). Requests
+//! never hop threads and a wake-up never crosses cores, which is what the
+//! multi-threaded scheduler spent most of its time on when wrk shared the
+//! two cores (issue 6, round 3). In-process servers (tests, `start`) run
+//! connections on the caller's runtime instead ([`Workers::inline`]). The
+//! `JoinSet` tracks connections on any runtime, so the drain is the same.
+//!
 //! Protocol selection (CRATES.md traps): on TLS the protocol comes from
 //! ALPN, after a handshake bounded by the header timeout; on plain TCP we
 //! read the first bytes ourselves under the same timeout and compare them
@@ -22,7 +33,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -41,12 +52,131 @@ pub const FORCE: u8 = 2;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// The runtimes connections are served on.
+#[derive(Clone, Default)]
+pub struct Workers {
+    /// Empty: the accept loop's own runtime.
+    workers: Arc<[Worker]>,
+}
+
+struct Worker {
+    handle: tokio::runtime::Handle,
+    /// Connections open on this worker (balancing).
+    open: Arc<AtomicUsize>,
+}
+
+impl Workers {
+    /// Connections run on the accept loop's runtime (in-process servers).
+    pub fn inline() -> Workers {
+        Workers::default()
+    }
+
+    /// The worker a new connection goes to: the fewest open connections,
+    /// the lowest index on a tie.
+    fn pick(&self) -> Option<&Worker> {
+        self.workers
+            .iter()
+            .min_by_key(|w| w.open.load(Ordering::Relaxed))
+    }
+
+    /// How many worker runtimes there are (0: inline).
+    pub fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Whether connections run inline.
+    pub fn is_empty(&self) -> bool {
+        self.workers.is_empty()
+    }
+
+    /// Connections open on each worker now.
+    pub fn open_counts(&self) -> Vec<usize> {
+        self.workers
+            .iter()
+            .map(|w| w.open.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+/// `n` threads, each running a current-thread tokio runtime (IO and time
+/// enabled) until [`WorkerPool::stop`].
+pub struct WorkerPool {
+    workers: Workers,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl WorkerPool {
+    /// Starts `n` (at least 1) worker threads.
+    pub fn start(n: usize) -> io::Result<WorkerPool> {
+        let n = n.max(1);
+        let mut workers = Vec::with_capacity(n);
+        let mut stops = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name(format!("taxii-edge-w{i}"))
+                .build()?;
+            let handle = rt.handle().clone();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let thread = std::thread::Builder::new()
+                .name(format!("taxii-edge-w{i}"))
+                .spawn(move || {
+                    rt.block_on(async {
+                        let _ = stopped.await;
+                    });
+                })?;
+            workers.push(Worker {
+                handle,
+                open: Arc::new(AtomicUsize::new(0)),
+            });
+            stops.push(stop);
+            threads.push(thread);
+        }
+        Ok(WorkerPool {
+            workers: Workers {
+                workers: workers.into(),
+            },
+            stops,
+            threads,
+        })
+    }
+
+    /// The handles to pass to the accept loop.
+    pub fn workers(&self) -> Workers {
+        self.workers.clone()
+    }
+
+    /// Stops every worker runtime (dropping what still runs on it) and
+    /// joins the threads. Call after the accept loop has drained.
+    pub fn stop(self) {
+        for s in self.stops {
+            let _ = s.send(());
+        }
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Decrements a worker's open-connection count however the connection
+/// task ends (aborted at the end of a forced shutdown included).
+struct OpenGuard(Arc<AtomicUsize>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The accept loop. Returns after a shutdown has drained (or forced) every
 /// connection.
 pub async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
+    workers: Workers,
     mut shutdown: watch::Receiver<u8>,
     force: watch::Sender<u8>,
 ) {
@@ -76,10 +206,39 @@ pub async fn accept_loop(
         let shared = Arc::clone(&shared);
         let tls = tls.clone();
         let rx = force.subscribe();
-        conns.spawn(async move {
-            serve_connection(stream, peer.ip(), tls, shared, rx).await;
-            drop(permit);
-        });
+        match workers.pick() {
+            None => {
+                conns.spawn(async move {
+                    serve_connection(stream, peer.ip(), tls, shared, rx).await;
+                    drop(permit);
+                });
+            }
+            Some(w) => {
+                // Off this runtime's reactor, onto the worker's.
+                let std = match stream.into_std() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::debug!("cannot hand a connection to a worker: {e}");
+                        continue;
+                    }
+                };
+                w.open.fetch_add(1, Ordering::Relaxed);
+                let open = OpenGuard(Arc::clone(&w.open));
+                conns.spawn_on(
+                    async move {
+                        let _open = open;
+                        match TcpStream::from_std(std) {
+                            Ok(stream) => {
+                                serve_connection(stream, peer.ip(), tls, shared, rx).await
+                            }
+                            Err(e) => tracing::debug!("cannot register a connection: {e}"),
+                        }
+                        drop(permit);
+                    },
+                    &w.handle,
+                );
+            }
+        }
     }
     // Stop listening first so new clients get refused, not queued.
     drop(listener);
