@@ -14,14 +14,6 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_taxii-edge");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `serve` with `extra` arguments and `rust_log`, sends three
 /// requests (anonymous page, alice's page, a 404), stops it with SIGTERM
 /// and returns its stderr.

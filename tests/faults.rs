@@ -30,15 +30,6 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_taxii-edge");
 
-/// A free port on 127.0.0.1 (bound then released: a restart must reuse it).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A `taxii-edge serve` child process with its stderr in a file.
 struct Server {
     child: Child,

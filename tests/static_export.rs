@@ -13,7 +13,7 @@ mod server_support;
 
 use compile_support::{gunzip, python};
 
-use server_support::{basic, get};
+use server_support::{basic, free_port, get};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -403,14 +403,6 @@ impl Drop for Nginx {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_nginx(dir: &Path, config: &Path, out: &Path, origin: &str) -> Nginx {

@@ -263,31 +263,3 @@ pub async fn tls_get(
     let mut c = TlsConn::connect(addr, cfg).await?;
     c.get(path, headers).await
 }
-
-/// Starts a server over `spec` with the complete config `text` (written to
-/// `taxii-edge.toml` in a fresh temp dir, so a reload re-reads it).
-pub async fn start_text(
-    spec: &taxii_edge::feed::FeedSpec,
-    text: &str,
-) -> crate::server_support::TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let feed_path = dir.path().join("live.taxii");
-    taxii_edge::feed::write(spec, &feed_path, &crate::server_support::write_opts()).unwrap();
-    let cfg_path = dir.path().join("taxii-edge.toml");
-    std::fs::write(&cfg_path, text).unwrap();
-    let config = taxii_edge::config::Config::load(&cfg_path).unwrap();
-    let running = taxii_edge::server::start(taxii_edge::server::ServeOptions {
-        config,
-        feed_path: feed_path.clone(),
-        listen: Some("127.0.0.1:0".to_string()),
-    })
-    .await
-    .unwrap();
-    let addr = running.local_addr;
-    crate::server_support::TestServer {
-        dir,
-        feed_path,
-        running,
-        addr,
-    }
-}

@@ -207,11 +207,17 @@ pub struct TestServer {
 }
 
 pub async fn start_with(spec: &FeedSpec, server_extra: &str) -> TestServer {
+    start_text(spec, &config_text(server_extra)).await
+}
+
+/// Starts a server over `spec` with the complete config `text` (written to
+/// `taxii-edge.toml` in a fresh temp dir, so a reload re-reads it).
+pub async fn start_text(spec: &FeedSpec, text: &str) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let feed_path = dir.path().join("live.taxii");
     feed::write(spec, &feed_path, &write_opts()).unwrap();
     let cfg_path = dir.path().join("taxii-edge.toml");
-    std::fs::write(&cfg_path, config_text(server_extra)).unwrap();
+    std::fs::write(&cfg_path, text).unwrap();
     let config = Config::load(&cfg_path).unwrap();
     let running = server::start(ServeOptions {
         config,
@@ -227,6 +233,16 @@ pub async fn start_with(spec: &FeedSpec, server_extra: &str) -> TestServer {
         running,
         addr,
     }
+}
+
+/// A free port on 127.0.0.1 (bound, then released for the caller: a child
+/// process or a restart binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Publishes a new generation by rename onto the live path.
