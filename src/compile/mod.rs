@@ -287,10 +287,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     };
     // Serialized objects wait in an unnamed file beside the output (same
     // filesystem as the feed, not a tmpfs) until the writer runs.
-    let spill_dir = match live.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let spill_dir = feed::containing_dir(&live);
     let spill = spill::Spill::new_in(&spill_dir)?;
     let mut built = Vec::with_capacity(plans.len());
     for plan in &plans {

@@ -12,7 +12,7 @@
 //! ([`crate::feed::WriteOptions::release`]), so the page cache, not the
 //! process, holds the bytes.
 
-use crate::feed::{release_pages, FeedError, Json, ReleaseHook};
+use crate::feed::{release_pages, shared_bytes, FeedError, Json, ReleaseHook};
 use bytes::Bytes;
 use std::fs::File;
 use std::io::{self, Write};
@@ -128,17 +128,9 @@ impl Spill {
         })?;
         let map = Arc::new(map);
         Ok(Parked {
-            bytes: Bytes::from_owner(Shared(Arc::clone(&map))),
+            bytes: shared_bytes(Arc::clone(&map)),
             map: Some(map),
         })
-    }
-}
-
-struct Shared(Arc<memmap2::Mmap>);
-
-impl AsRef<[u8]> for Shared {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
     }
 }
 

@@ -34,9 +34,14 @@ pub struct Feed {
     mapping: Option<Arc<memmap2::Mmap>>,
 }
 
-/// Lets `Bytes` own a shared mapping, so the feed can still reach the
+/// Lets `Bytes` own a shared mapping, so the owner can still reach the
 /// mapping itself (to drop resident pages) while slices keep it alive.
 struct SharedMap(Arc<memmap2::Mmap>);
+
+/// The mapping as `Bytes` (zero-copy; keeps the mapping alive).
+pub(crate) fn shared_bytes(map: Arc<memmap2::Mmap>) -> Bytes {
+    Bytes::from_owner(SharedMap(map))
+}
 
 impl AsRef<[u8]> for SharedMap {
     fn as_ref(&self) -> &[u8] {
@@ -119,7 +124,7 @@ fn map(path: &Path) -> Result<(Bytes, Arc<memmap2::Mmap>), FeedError> {
     // hand would be outside that contract: the OS then signals SIGBUS, as
     // with every mmap-based reader.)
     let mmap = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?);
-    Ok((Bytes::from_owner(SharedMap(Arc::clone(&mmap))), mmap))
+    Ok((shared_bytes(Arc::clone(&mmap)), mmap))
 }
 
 impl Feed {

@@ -96,10 +96,7 @@ pub fn publish(spec: &FeedSpec, live: &Path, opts: &WriteOptions) -> Result<Writ
 /// (its process no longer exists), so crashes do not accumulate garbage
 /// beside the live feed. A temp file of a running process is left alone.
 fn remove_stale_temps(live: &Path, file_name: &str) {
-    let dir = match live.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = containing_dir(live);
     let Ok(entries) = fs::read_dir(&dir) else {
         return;
     };
@@ -120,12 +117,18 @@ fn remove_stale_temps(live: &Path, file_name: &str) {
     }
 }
 
-/// Makes the rename durable: fsync the directory that holds `live`.
-fn sync_dir(live: &Path) -> Result<(), FeedError> {
-    let dir = match live.parent() {
+/// The directory that holds `path` (`.` for a bare file name): where the
+/// feed's temporary files, spill file and directory fsync go.
+pub(crate) fn containing_dir(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    };
+    }
+}
+
+/// Makes the rename durable: fsync the directory that holds `live`.
+fn sync_dir(live: &Path) -> Result<(), FeedError> {
+    let dir = containing_dir(live);
     #[cfg(unix)]
     {
         let d = File::open(&dir).map_err(|e| FeedError::Io {

@@ -484,10 +484,7 @@ fn watch_feed(
     tx: mpsc::UnboundedSender<()>,
 ) -> Option<notify::RecommendedWatcher> {
     let name = feed_path.file_name()?.to_os_string();
-    let dir = match feed_path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = crate::feed::containing_dir(feed_path);
     let handler = move |res: notify::Result<notify::Event>| {
         let Ok(ev) = res else { return };
         use notify::EventKind;
