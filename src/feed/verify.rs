@@ -131,6 +131,7 @@ impl Feed {
         let (mut obj_next, mut man_next) = (0u64, 0u64);
         let mut scratch = String::with_capacity(256);
         let mut prev: Option<RawEntry> = None;
+        let (mut has20, mut has21) = (false, false);
         for i in 0..n {
             if i % RELEASE_RUN == 0 {
                 self.release(self.range_of(&c.objects));
@@ -139,6 +140,8 @@ impl Feed {
             let r = c.raw(i);
             let spec = spec_from_code(r.spec)
                 .ok_or_else(|| format!("entry {i}: unknown spec version code {}", r.spec))?;
+            has20 |= spec == SpecVersion::V20;
+            has21 |= spec == SpecVersion::V21;
             if usize::from(r.type_id) >= c.types.len() {
                 return Err(format!(
                     "entry {i}: type id {} but only {} types",
@@ -244,8 +247,7 @@ impl Feed {
 
         // The stored "mixes 2.0 and 2.1" flag agrees with the entries.
         if let Some(stored) = c.mixed_spec {
-            let has = |code| (0..n).any(|i| c.raw(i).spec == code);
-            let mixed = has(spec_code(SpecVersion::V20)) && has(spec_code(SpecVersion::V21));
+            let mixed = has20 && has21;
             if stored != mixed {
                 return Err(format!(
                     "META records mixed_spec = {stored}, but the entries {} both STIX 2.0 and 2.1 versions",
