@@ -175,7 +175,12 @@ fn spec_param(spec: Spec) -> Option<String> {
 }
 
 fn query(parts: &[Option<String>]) -> String {
-    parts.iter().flatten().cloned().collect::<Vec<_>>().join("&")
+    parts
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn url(path: &str, q: &str) -> String {
@@ -346,7 +351,10 @@ async fn objects_and_manifest_select_versions_within_the_spec_versions() {
     // The date headers span the returned versions.
     let first_da = taxii_edge::time::fmt_us(order(&want[0]));
     let last_da = taxii_edge::time::fmt_us(order(want.last().unwrap()));
-    assert_eq!(r.header("x-taxii-date-added-first"), Some(first_da.as_str()));
+    assert_eq!(
+        r.header("x-taxii-date-added-first"),
+        Some(first_da.as_str())
+    );
     assert_eq!(r.header("x-taxii-date-added-last"), Some(last_da.as_str()));
 
     // Every combination of match[spec_version], match[version] and
