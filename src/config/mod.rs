@@ -250,6 +250,18 @@ pub enum RemovalPolicy {
     Drop,
 }
 
+/// What `compile` does with a passthrough STIX object that fails the
+/// structural check (README "STIX passthrough check").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StixCheckMode {
+    /// Keep the object and count a warning.
+    #[default]
+    Warn,
+    /// Leave the object out and count a rejected record.
+    Reject,
+}
+
 /// `[compile]`: how the compiler runs and publishes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -270,6 +282,9 @@ pub struct CompileConfig {
     pub zstd_level: i32,
     /// gzip level of precompressed pages.
     pub gzip_level: u32,
+    /// Passthrough STIX objects with structural problems: kept with a
+    /// warning, or rejected.
+    pub stix_check: StixCheckMode,
 }
 
 impl Default for CompileConfig {
@@ -283,6 +298,7 @@ impl Default for CompileConfig {
             identity: None,
             zstd_level: 3,
             gzip_level: 6,
+            stix_check: StixCheckMode::Warn,
         }
     }
 }
