@@ -201,3 +201,63 @@ async fn medallion_config_serves_medallions_collections() {
     }
     running.shutdown().await;
 }
+
+/// `file` selects by input file, as `[[inputs]]` names it (relative to the
+/// config's directory); `collection` is absent outside medallion files.
+#[test]
+fn file_and_collection_select_by_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    taxii_edge::cli::demo::write_samples(dir.path()).unwrap();
+    let config = r#"
+[compile]
+out = "feed.taxii"
+[[api_roots]]
+name = "feeds"
+title = "Feeds"
+[[inputs]]
+path = "inputs/stix-*.json"
+[[inputs]]
+path = "inputs/medallion-default_data.json"
+[[inputs]]
+path = "inputs/native.ndjson"
+[[collections]]
+id = "0f0e0d0c-0b0a-4908-8706-050403020101"
+title = "Bundle"
+query = 'file = "inputs/stix-bundle.json"'
+[[collections]]
+id = "0f0e0d0c-0b0a-4908-8706-050403020102"
+title = "Medallion"
+query = 'file endswith "/medallion-default_data.json"'
+[[collections]]
+id = "0f0e0d0c-0b0a-4908-8706-050403020103"
+title = "Not from medallion"
+query = 'not collection exists'
+[[collections]]
+id = "0f0e0d0c-0b0a-4908-8706-050403020104"
+title = "Native"
+query = 'file = "inputs/native.ndjson"'
+"#;
+    let path = dir.path().join("files.toml");
+    std::fs::write(&path, config).unwrap();
+    let s = compile::run(&CompileOptions {
+        config: Config::load(&path).unwrap(),
+        out: None,
+        previous: None,
+        strict: true,
+        allow_shrink: false,
+        progress: false,
+        now: None,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let selected: Vec<u64> = s.collections.iter().map(|c| c.selected).collect();
+    let files: Vec<u64> = s.files.iter().map(|f| f.records).collect();
+    // Bundle: 8 objects; medallion: 9 read, 2 merged duplicates; native:
+    // every record of its file.
+    assert_eq!(files[..2], [8, 9]);
+    assert_eq!(
+        selected,
+        vec![8, 7, files[0] + files[2], files[2]],
+        "{:?}",
+        s.collections
+    );
+}
