@@ -575,9 +575,10 @@ fn build_indicator(
     prev: Option<&Row>,
     now: Micros,
 ) -> Outcome {
-    // Decision 12: a key that was revoked and is active again gets a new id.
+    let revoked = stix::is_revoked(ind);
+    // Decision 12: a key that was revoked and is not any more gets a new id.
     let epoch = match prev {
-        Some(r) if r.revoked && ind.active => r.epoch + 1,
+        Some(r) if r.revoked && !revoked => r.epoch + 1,
         Some(r) => r.epoch,
         None => 0,
     };
@@ -592,9 +593,13 @@ fn build_indicator(
         });
         return Outcome::Expired(row);
     }
-    let revoked = !ind.active;
     let canon = stix::serialize::Canonical21::new(&draft);
-    let hash = with_revoked(canon.hash(), revoked);
+    let extra20 = if plan.offers_20 {
+        stix::serialize::hash20_extra(&draft)
+    } else {
+        0
+    };
+    let hash = with_revoked(canon.hash() ^ extra20, revoked);
     // The id this key published before (live, or remembered after it left).
     let same_id = prev.filter(|r| r.id == draft.id);
     let unchanged = same_id.is_some_and(|r| r.present && !r.tombstone && r.content_hash == hash);

@@ -718,11 +718,15 @@ mod tests {
 
     #[test]
     fn records_keep_what_mappings_filters_and_owner_collections_read() {
-        // Profile defaults (threatconnect: tags, rating; xsoar: score,
-        // CustomFields; native: tags) plus the query's `source.attributes`.
+        // Profile defaults (threatconnect: tags, rating, id, ownerName,
+        // type; xsoar: score; native: tags) plus the query's
+        // `source.attributes`.
         let k = keep_of("");
-        assert_eq!(k[0], members(&["tags", "rating", "attributes"]));
-        assert_eq!(k[1], members(&["score", "CustomFields", "attributes"]));
+        assert_eq!(
+            k[0],
+            members(&["tags", "rating", "id", "ownerName", "type", "attributes"])
+        );
+        assert_eq!(k[1], members(&["score", "attributes"]));
         assert_eq!(k[2], members(&["tags", "attributes"]));
         assert_eq!(k[3], Keep::Whole);
         // A global mapping, and owner collections' own mappings.
