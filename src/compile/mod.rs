@@ -26,7 +26,7 @@ pub mod owners;
 mod spill;
 pub mod state;
 
-use crate::config::{Config, StixCheckMode};
+use crate::config::{Config, IdScheme, StixCheckMode};
 use crate::feed::{self, ApiRootMeta, CollectionMeta, Feed, FeedMeta, WriteOptions};
 use crate::filter::{EvalContext, Query};
 use crate::input::{self, ReadOutcome};
@@ -125,8 +125,9 @@ pub struct CollectionReport {
     pub unchanged: u64,
     /// Revocations published this generation for indicators that left.
     pub revoked: u64,
-    /// Tombstones dropped after their retention, or removals under
-    /// `removal = "drop"`.
+    /// Tombstones dropped after their retention, removals under
+    /// `removal = "drop"`, and indicators a collection with XSOAR's ids
+    /// leaves out (revoked, or their id taken).
     pub dropped: u64,
     /// Left out by `drop_expired`.
     pub expired: u64,
@@ -186,6 +187,9 @@ pub(crate) struct Plan {
     /// Profile defaults + global + collection mappings, per profile.
     pub mappings: Mappings,
     pub offers_20: bool,
+    /// `ids = "xsoar"`: the tenant's id namespace
+    /// ([`crate::stix::id::xsoar_namespace`]); `None` for our own ids.
+    pub xsoar_ids: Option<uuid::Uuid>,
 }
 
 fn plan_collections(cfg: &Config, now: Micros) -> Result<Vec<Plan>, CompileError> {
@@ -218,6 +222,18 @@ fn plan_collections(cfg: &Config, now: Micros) -> Result<Vec<Plan>, CompileError
             owners: c.owners.clone(),
             mappings,
             offers_20: c.versions().iter().any(|v| v == "2.0"),
+            xsoar_ids: match (c.ids, c.xsoar_license_id.as_deref()) {
+                (IdScheme::Xsoar, Some(license)) => {
+                    Some(crate::stix::id::xsoar_namespace(license.trim()))
+                }
+                (IdScheme::Xsoar, None) => {
+                    return Err(CompileError::Config {
+                        key: key("xsoar_license_id"),
+                        message: "required with ids = \"xsoar\"".into(),
+                    })
+                }
+                (IdScheme::TaxiiEdge, _) => None,
+            },
         });
     }
     Ok(plans)
@@ -469,14 +485,20 @@ fn source_reads(cfg: &Config, plans: &[Plan]) -> Result<[Keep; 4], CompileError>
         ),
         None => None,
     };
+    // XSOAR's ids are made from the record's own `value` and
+    // `CustomFields.stixid` (lifecycle::xsoar_ids).
+    let xsoar_ids = plans.iter().any(|p| p.xsoar_ids.is_some());
     Ok(Profile::ALL.map(|p| {
         if p == Profile::Stix {
             return Keep::Whole;
         }
+        let ids = (p == Profile::Xsoar && xsoar_ids)
+            .then(|| Keep::Members(vec!["value".into(), "CustomFields".into()]));
         plans
             .iter()
             .flat_map(|plan| [plan.mappings.reads(p), plan.query.reads()])
             .chain(owner_mappings.as_ref().map(|m| m.reads(p)))
+            .chain(ids)
             .fold(Keep::Members(Vec::new()), Keep::union)
     }))
 }
@@ -918,11 +940,15 @@ mod tests {
 
     #[test]
     fn records_keep_what_mappings_filters_and_owner_collections_read() {
-        // Profile defaults (threatconnect: tags, rating; xsoar: score,
-        // CustomFields; native: tags) plus the query's `source.attributes`.
+        // Profile defaults (threatconnect: tags, rating, id, ownerName,
+        // type; xsoar: score; native: tags) plus the query's
+        // `source.attributes`.
         let k = keep_of("");
-        assert_eq!(k[0], members(&["tags", "rating", "attributes"]));
-        assert_eq!(k[1], members(&["score", "CustomFields", "attributes"]));
+        assert_eq!(
+            k[0],
+            members(&["tags", "rating", "id", "ownerName", "type", "attributes"])
+        );
+        assert_eq!(k[1], members(&["score", "attributes"]));
         assert_eq!(k[2], members(&["tags", "attributes"]));
         assert_eq!(k[3], Keep::Whole);
         // A global mapping, and owner collections' own mappings.

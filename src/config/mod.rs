@@ -8,6 +8,10 @@
 //! names the offending key in every message. Relative paths are resolved
 //! against the directory of the config file.
 
+mod ids;
+
+pub use ids::IdScheme;
+
 use crate::record::{IndicatorType, Profile};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -406,6 +410,11 @@ pub struct CollectionConfig {
     /// Also emit STIX Cyber-observable objects with deterministic ids.
     #[serde(default)]
     pub emit_scos: bool,
+    /// How indicator ids are made (`ids.rs`): ours, or XSOAR's.
+    #[serde(default)]
+    pub ids: IdScheme,
+    /// The XSOAR tenant's license id, for `ids = "xsoar"`.
+    pub xsoar_license_id: Option<String>,
 }
 
 /// `[owner_collections]`: ThreatConnect's model, one collection per source
@@ -911,6 +920,7 @@ impl Config {
                 }
             }
         }
+        ids::check(&self.collections, &mut add);
         self.check_owner_collections(&mut add);
         p
     }
