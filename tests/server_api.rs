@@ -67,7 +67,13 @@ async fn discovery_api_root_collections() {
         r.json(),
         serde_json::json!({"title":"Feeds","versions":[TAXII],"max_content_length":65536})
     );
-    assert_eq!(get(s.addr, "/nope/", &[]).await.status, 404);
+    // An unknown api root: 404 for a logged-in caller; without
+    // credentials the challenge, as anonymous reads nothing there
+    // (docs/decisions.md#d22).
+    let alice = basic("alice", "alice-pw");
+    let r = get(s.addr, "/nope/", &[("authorization", &alice)]).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(get(s.addr, "/nope/", &[]).await.status, 401);
 
     // Anonymous: only the anonymous collection (unreadable ones hidden by default).
     let r = get(s.addr, "/feeds/collections/", &[]).await;
@@ -78,7 +84,6 @@ async fn discovery_api_root_collections() {
         serde_json::json!({"id":PUBLIC,"title":"Public","description":"the public one","alias":"public",
             "can_read":true,"can_write":false,"media_types":["application/stix+json;version=2.1"]})
     );
-    let alice = basic("alice", "alice-pw");
     let r = get(s.addr, "/feeds/collections", &[("authorization", &alice)]).await;
     let ids: Vec<String> = r.json()["collections"]
         .as_array()
@@ -93,9 +98,18 @@ async fn discovery_api_root_collections() {
     assert_eq!(r.json()["id"], PUBLIC);
     let r = get(s.addr, "/feeds/collections/public", &[]).await;
     assert_eq!(r.json()["id"], PUBLIC);
+    let r = get(
+        s.addr,
+        "/feeds/collections/nope/",
+        &[("authorization", &alice)],
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    // Without credentials an unknown collection is indistinguishable from
+    // a protected one (docs/decisions.md#d22).
     assert_eq!(
         get(s.addr, "/feeds/collections/nope/", &[]).await.status,
-        404
+        401
     );
 
     // Status: we have none.
@@ -607,7 +621,9 @@ async fn auth_matrix() {
         (SECRET, Some(&alice), 404),
         // In the feed but not in the config: nobody.
         (ORPHAN, Some(&alice), 404),
-        (ORPHAN, None, 404),
+        // Without credentials it answers like a protected or unknown
+        // collection (docs/decisions.md#d22).
+        (ORPHAN, None, 401),
     ];
     for (col, auth, want) in cases {
         let h: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", *a)).collect();

@@ -102,6 +102,9 @@ pub struct ServerConfig {
     pub title: String,
     pub description: Option<String>,
     pub contact: Option<String>,
+    /// Realm of the Basic challenge (`WWW-Authenticate`) of 401 answers;
+    /// defaults to `title`.
+    pub realm: Option<String>,
     /// Listen address for `serve` (overridden by `--listen`).
     pub listen: String,
     /// Public base URL (`https://taxii.example.com`), used for the absolute
@@ -160,6 +163,7 @@ impl Default for ServerConfig {
             title: "taxii-edge".into(),
             description: None,
             contact: None,
+            realm: None,
             listen: "127.0.0.1:8080".into(),
             public_url: None,
             base_path: "/".into(),
@@ -708,6 +712,14 @@ impl Config {
                 "server.base_path".into(),
                 format!("must start with '/', got {:?}", s.base_path),
             );
+        }
+        if let Some(realm) = &s.realm {
+            if realm.is_empty() || !realm.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+                add(
+                    "server.realm".into(),
+                    format!("must be non-empty printable ASCII (clients read other header bytes differently), got {realm:?}"),
+                );
+            }
         }
         if let Some(url) = &s.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

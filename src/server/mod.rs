@@ -102,6 +102,14 @@ pub struct Settings {
     /// Base of the absolute TAXII 2.0 api_root URLs (decision 16):
     /// `public_url`, else `http(s)://<bound address>`.
     pub public_base20: String,
+    /// `WWW-Authenticate` of every 401: `Basic realm="…"` with
+    /// `server.realm`, else `server.title`.
+    pub www_authenticate: http::HeaderValue,
+    /// Requests without credentials are challenged where logging in would
+    /// show more (`docs/decisions.md#d22`). Off in [`Offline`]: the static
+    /// export renders the anonymous view, and the web server in front of
+    /// the files does the challenging.
+    pub challenge_anonymous: bool,
 }
 
 impl Settings {
@@ -117,14 +125,36 @@ impl Settings {
             public_base20: public_url.clone().unwrap_or(bound),
             base_path: normalize_base(&config.server.base_path),
             public_url,
+            www_authenticate: basic_challenge(
+                config
+                    .server
+                    .realm
+                    .as_deref()
+                    .unwrap_or(&config.server.title),
+            ),
+            challenge_anonymous: true,
             server: config.server.clone(),
         }
     }
 }
 
+/// `Basic realm="<realm>"`. A realm is a quoted-string (RFC 7617): `"` and
+/// `\` are escaped; a realm that is not printable ASCII (a title in
+/// another script, say; config validation refuses such a `server.realm`)
+/// falls back to `taxii-edge`, since clients read header bytes beyond ASCII
+/// differently.
+fn basic_challenge(realm: &str) -> http::HeaderValue {
+    let printable = !realm.is_empty() && realm.bytes().all(|b| (b' '..=b'~').contains(&b));
+    let realm = if printable { realm } else { "taxii-edge" };
+    let escaped = realm.replace('\\', "\\\\").replace('"', "\\\"");
+    http::HeaderValue::from_str(&format!("Basic realm=\"{escaped}\""))
+        .unwrap_or_else(|_| http::HeaderValue::from_static("Basic realm=\"taxii-edge\""))
+}
+
 /// The server without a socket: answers requests in process through the
 /// same router, so what it returns are exactly `serve`'s bytes. The static
-/// exporter renders its files with it.
+/// exporter renders its files with it. It never challenges a request
+/// without credentials ([`Settings::challenge_anonymous`]).
 pub struct Offline {
     shared: Arc<Shared>,
     /// Nothing on the GET path awaits I/O (authenticating a cached or
@@ -137,7 +167,8 @@ impl Offline {
     /// Opens the feed under `config` (blocking).
     pub fn new(config: Config, feed_path: &Path) -> Result<Offline, ServeError> {
         let served = Served::load(feed_path, &config)?;
-        let settings = Settings::new(&config, "http://localhost".into());
+        let mut settings = Settings::new(&config, "http://localhost".into());
+        settings.challenge_anonymous = false;
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(ServeError::Runtime)?;

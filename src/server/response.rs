@@ -113,6 +113,7 @@ impl TaxiiError {
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(VARY, HeaderValue::from_static(VARY_VALUE));
         if self.status == StatusCode::UNAUTHORIZED {
+            // `router::handle` puts the configured realm in.
             h.insert(
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"taxii-edge\""),

@@ -2,12 +2,13 @@
 //! negotiation, the small TAXII resources, conditional requests, and the
 //! access log and metrics.
 //!
-//! Order of checks: path (404) → method (405 with `Allow`, decision 13) →
-//! request body size (413) → credentials (401) → `Accept` (406) →
-//! collection access (401/403/404) → the collection offers the negotiated
-//! version (406) → the resource. TAXII 2.1 section 4 and 5 list the
-//! endpoints; every TAXII 2.1 answer, errors included, is
-//! `application/taxii+json;version=2.1`.
+//! Order of checks: no credentials where logging in would show more (401,
+//! `docs/decisions.md#d22`, see [`challenge`]) → path (404) → method (405
+//! with `Allow`, decision 13) → request body size (413) → credentials
+//! (401) → `Accept` (406) → collection access (401/403/404) → the
+//! collection offers the negotiated version (406) → the resource. TAXII 2.1
+//! section 4 and 5 list the endpoints; every TAXII 2.1 answer, errors
+//! included, is `application/taxii+json;version=2.1`.
 //!
 //! Versions: `Accept` decides between TAXII 2.1 and 2.0 on the shared
 //! api-root paths (see [`negotiate::negotiate`]); `*/*` and no `Accept`
@@ -25,14 +26,14 @@ use super::list::{self, Target};
 use super::metrics::EndpointLabel;
 use super::negotiate::{self, Offer, TaxiiVersion};
 use super::response::{TaxiiError, STIX21, TAXII21, VARY_VALUE};
-use super::state::{Access, Served};
+use super::state::{Access, AnonScope, Served};
 use super::v20;
 use super::Shared;
 use crate::feed::token::Endpoint;
 use crate::feed::Coding;
 use http::header::{
     HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL,
-    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY, WWW_AUTHENTICATE,
 };
 use http::{Method, Request, Response, StatusCode};
 use std::borrow::Cow;
@@ -196,6 +197,10 @@ pub async fn handle<B>(shared: Arc<Shared>, conn: &ConnInfo, req: Request<B>) ->
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let (mut resp, label, caller) = dispatch(&shared, &served, conn, &req).await;
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        resp.headers_mut()
+            .insert(WWW_AUTHENTICATE, shared.settings.www_authenticate.clone());
+    }
     let bytes = resp.body().len();
     if method == Method::HEAD {
         // Same headers as GET, no body (RFC 9110 9.3.2).
@@ -230,6 +235,9 @@ pub(super) async fn dispatch<B>(
     let route = route(req.uri().path(), &shared.settings.base_path);
     let label = route.label();
     let anon = Caller::Anonymous;
+    if let Some(r) = challenge(shared, served, conn, req, &route) {
+        return (r, label, anon);
+    }
     match route {
         Route::Health => {
             let body = format!("ok {}\n", served.feed.meta().generation);
@@ -361,6 +369,63 @@ pub(super) async fn dispatch<B>(
         Err(e) => e.in_version(version).into_response(),
     };
     (r, label, caller)
+}
+
+/// Decision 22 (`docs/decisions.md#d22`): 401 with the Basic challenge for
+/// a request that carries no credentials at all (no `Authorization`, no
+/// client certificate: a certificate user is authenticated and never
+/// challenged) where logging in would show more than the anonymous view
+/// ([`Served::challenges_anonymous`]). Checked before every other answer
+/// (404, 405 and 413 included), so what such a caller gets does not depend
+/// on what exists; `/healthz`, `/metrics` and paths outside `base_path` are
+/// never challenged. The error is in the media type of the version asked
+/// for.
+fn challenge<B>(
+    shared: &Shared,
+    served: &Served,
+    conn: &ConnInfo,
+    req: &Request<B>,
+    route: &Route<'_>,
+) -> Option<Response<Body>> {
+    if !shared.settings.challenge_anonymous
+        || conn.cert.is_some()
+        || req.headers().contains_key(AUTHORIZATION)
+    {
+        return None;
+    }
+    let neg = || {
+        negotiate::negotiate(
+            req.headers()
+                .get_all(ACCEPT)
+                .iter()
+                .map(HeaderValue::as_bytes),
+            route.offer(),
+        )
+    };
+    let scope = match route {
+        Route::Discovery => AnonScope::Discovery(TaxiiVersion::V21),
+        Route::Discovery20 => AnonScope::Discovery(TaxiiVersion::V20),
+        Route::ApiRoot(r) | Route::Status(r) | Route::Collections(r) => {
+            let n = neg();
+            AnonScope::Root(r, n.chosen.unwrap_or(n.asked))
+        }
+        Route::NotFound => {
+            let (path, base) = (req.uri().path(), &shared.settings.base_path);
+            if !path.starts_with(base.as_str()) && base.strip_suffix('/') != Some(path) {
+                return None;
+            }
+            AnonScope::Unknown
+        }
+        _ => {
+            let (r, c) = route.collection()?;
+            AnonScope::Collection(r, c)
+        }
+    };
+    served.challenges_anonymous(scope).then(|| {
+        TaxiiError::unauthorized()
+            .in_version(neg().asked)
+            .into_response()
+    })
 }
 
 /// 406 for a collection that does not offer `v` (checked after access, so

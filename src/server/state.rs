@@ -86,6 +86,20 @@ pub enum Access {
     Hidden,
 }
 
+/// What a request without credentials asks for, as far as decision 22
+/// (`docs/decisions.md#d22`) is concerned: see [`Served::challenges_anonymous`].
+#[derive(Debug, Clone, Copy)]
+pub enum AnonScope<'a> {
+    /// A discovery resource in TAXII version `v`.
+    Discovery(super::negotiate::TaxiiVersion),
+    /// An api root, its collections list or its status resources, in `v`.
+    Root(&'a str, super::negotiate::TaxiiVersion),
+    /// A collection (id or alias) or anything under it.
+    Collection(&'a str, &'a str),
+    /// A path under `base_path` that names no TAXII resource.
+    Unknown,
+}
+
 /// One generation as served.
 pub struct Served {
     pub feed: Arc<Feed>,
@@ -170,6 +184,42 @@ impl Served {
                     Caller::Anonymous => false,
                     Caller::User(u) => c.all_users || c.readers.contains(&**u),
                 })
+    }
+
+    /// Decision 22 (`docs/decisions.md#d22`): whether a request without
+    /// credentials (no `Authorization`, no client certificate) for `scope`
+    /// gets 401 with the Basic challenge instead of the anonymous view,
+    /// before any 404.
+    ///
+    /// Only where logging in could show more: some user exists and some
+    /// configured collection is not anonymous. Then the challenge answers
+    /// discovery and unknown paths when no collection (in the asked TAXII
+    /// version) is anonymous, an api root or collections list in which no
+    /// collection is anonymous, and every collection path except those of
+    /// an anonymous collection, so an unknown id and a protected one answer
+    /// alike and a caller without credentials learns nothing of what
+    /// exists. Anonymous collections are served exactly as before.
+    pub fn challenges_anonymous(&self, scope: AnonScope<'_>) -> bool {
+        let login_shows_more =
+            self.users.any() && self.cols.iter().any(|c| c.configured && !c.anonymous);
+        if !login_shows_more {
+            return false;
+        }
+        let meta = self.feed.meta();
+        let open = |i: usize| self.cols[i].configured && self.cols[i].anonymous;
+        let open_in = |root: Option<&str>, v: super::negotiate::TaxiiVersion| {
+            meta.collections.iter().enumerate().any(|(i, m)| {
+                open(i) && self.cols[i].offers(v) && root.is_none_or(|r| m.api_root == r)
+            })
+        };
+        match scope {
+            AnonScope::Discovery(v) => !open_in(None, v),
+            AnonScope::Root(r, v) => !open_in(Some(r), v),
+            AnonScope::Collection(r, c) => {
+                !super::router::find_collection(self, r, c).is_some_and(open)
+            }
+            AnonScope::Unknown => !(0..self.cols.len()).any(open),
+        }
     }
 
     /// The access decision for collection `i`.
