@@ -148,6 +148,10 @@ pub struct ServerConfig {
     pub client_certs: ClientCertConfig,
     /// `[server.login_throttle]`: failed logins per client address.
     pub login_throttle: LoginThrottleConfig,
+    /// Addresses of the proxies (an nginx in front of a static export)
+    /// that may ask `/taxii-edge/auth`, and whose `X-Real-IP` names the
+    /// client there. Loopback by default.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerConfig {
@@ -178,6 +182,10 @@ impl Default for ServerConfig {
             cache_max_age_secs: 60,
             client_certs: ClientCertConfig::default(),
             login_throttle: LoginThrottleConfig::default(),
+            trusted_proxies: vec![
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::Ipv6Addr::LOCALHOST.into(),
+            ],
         }
     }
 }
