@@ -500,8 +500,9 @@ pub struct UserConfig {
     #[serde(default)]
     pub state: Option<String>,
     /// A crypt(3) hash of the same password (`openssl passwd -6`), for the
-    /// htpasswd files of a static export behind nginx, which cannot check
-    /// argon2. Not used by `serve`.
+    /// htpasswd files of a static export behind nginx with
+    /// `--nginx-auth htpasswd` (nginx cannot check argon2). Not used by
+    /// `serve`, nor by the default `--nginx-auth origin`.
     #[serde(default)]
     pub htpasswd: Option<String>,
     /// Client certificates whose subject common name is this value log in

@@ -12,19 +12,27 @@
 //! lookup once a credential has been verified), user states and failed-login
 //! throttle, and the same access rules:
 //!
-//! - 204: the caller may have what the URI names (a collection path: read
-//!   that collection, by id or alias; any other path: the credentials, if
-//!   any, are valid).
+//! - 204: the caller may have what the URI names (a path under
+//!   `<root>/collections/<id or alias>/`: read that collection; any other
+//!   path: the credentials, if any, are valid).
 //! - 401: no credentials where they are needed, wrong ones, a locked or
 //!   disabled user, or too many failed logins from that client address.
 //!   nginx answers the client itself, from this answer's headers:
 //!   `WWW-Authenticate`, `Content-Type`, `Retry-After`,
 //!   `X-Taxii-Edge-Status` (the status `serve` would give: 401 or 429) and
 //!   `X-Taxii-Edge-Error` (the TAXII error body `serve` would give).
-//! - 403: valid credentials that do not grant reading that collection.
-//!   nginx then passes the request to the origin, which gives the exact
-//!   answer (403, a 404 when the collection is hidden from the caller, or a
-//!   collection resource with `can_read: false`).
+//! - 403: valid (or no) credentials that do not grant reading that
+//!   collection, a collection this feed generation does not have, or a
+//!   path nginx would normalize into another one (`//`, `.`, `..`, an
+//!   encoded `/`: nginx chose its location and file by the normalized path,
+//!   this endpoint sees the path as sent, so it cannot vouch for it). nginx
+//!   then passes the request to the origin, which answers from the path as
+//!   sent, with its own checks (403, a 404 when the collection is hidden
+//!   from the caller, a collection resource with `can_read: false`).
+//!
+//! The original URI is nginx's `$request_uri`, as the client sent it:
+//! nginx's normalized `$uri` is percent-decoded, and a decoded CR/LF in a
+//! header would let a client add headers of its own to the subrequest.
 //!
 //! `auth_request` only knows 2xx, 401 and 403 (anything else becomes a
 //! 500), hence the status carried in a header.
@@ -120,18 +128,19 @@ pub(super) async fn answer<B>(
         Ok(c) => c,
         Err(denied) => return (refused(denied.into_response(asked)), anon),
     };
-    let col = route
-        .collection()
-        .and_then(|(r, c)| find_collection(served, r, c));
-    let access = match col {
-        Some(i) => served.access(
-            i,
-            &caller,
-            shared.settings.server.list_unreadable_collections,
-        ),
-        // Not a collection path, or no such collection: the origin answers
-        // (a 404, or a resource every valid caller may see).
-        None => Access::Read,
+    let access = match scope(path, &shared.settings.base_path) {
+        Scope::Other => Access::Read,
+        Scope::Collection(root, c) => match find_collection(served, &root, &c) {
+            Some(i) => served.access(
+                i,
+                &caller,
+                shared.settings.server.list_unreadable_collections,
+            ),
+            // Files of a collection this generation does not have (an
+            // export older or newer than the feed): nobody may read them.
+            None => Access::Hidden,
+        },
+        Scope::Unclear => Access::Hidden,
     };
     let r = match access {
         Access::Read => {
@@ -151,6 +160,57 @@ pub(super) async fn answer<B>(
         }
     };
     (r, caller)
+}
+
+/// What an original URI names, as nginx matched it.
+#[derive(Debug, PartialEq, Eq)]
+enum Scope {
+    /// A path under `<base><root>/collections/<collection>/`: nginx's
+    /// locations of private collections are these prefixes, and any file
+    /// under one is that collection's.
+    Collection(String, String),
+    /// Any other path: only the credentials (if any) are checked.
+    Other,
+    /// A path nginx normalizes into another one (empty, `.` or `..`
+    /// segments, an encoded `/`): nginx matched its locations and files on
+    /// the normalized path, so this one cannot vouch for it. Legitimate
+    /// clients never send these; the origin answers them from the path as
+    /// sent, with its own checks.
+    Unclear,
+}
+
+/// The scope of `path` (the URI as the client sent it, before `?`):
+/// percent-decoded per segment, as both nginx and the router decode it.
+fn scope(path: &str, base: &str) -> Scope {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Scope::Unclear;
+    };
+    let mut segs = Vec::new();
+    let mut raw = rest.split('/').peekable();
+    while let Some(s) = raw.next() {
+        if s.is_empty() && raw.peek().is_none() {
+            break; // the trailing slash
+        }
+        let decoded = percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
+        if decoded.is_empty() || decoded == b"." || decoded == b".." || decoded.contains(&b'/') {
+            return Scope::Unclear;
+        }
+        match String::from_utf8(decoded) {
+            Ok(d) => segs.push(d),
+            Err(_) => return Scope::Unclear,
+        }
+    }
+    // `base` starts and ends with `/`; its segments come first.
+    let base_segs: Vec<&str> = base.split('/').filter(|s| !s.is_empty()).collect();
+    if segs.len() < base_segs.len() || segs.iter().zip(&base_segs).any(|(a, b)| a != b) {
+        return Scope::Other;
+    }
+    match &segs[base_segs.len()..] {
+        [root, collections, c, ..] if collections == "collections" => {
+            Scope::Collection(root.clone(), c.clone())
+        }
+        _ => Scope::Other,
+    }
 }
 
 /// `serve`'s refusal (401 or 429) as a 401 that carries it: the status in
@@ -191,6 +251,42 @@ mod tests {
         assert!(is_trusted(&[lo], lo));
         assert!(!is_trusted(&[lo], "10.0.0.1".parse().unwrap()));
         assert!(!is_trusted(&[], lo));
+    }
+
+    #[test]
+    fn scopes_follow_nginx_prefixes_and_refuse_what_nginx_would_rewrite() {
+        let col = |r: &str, c: &str| Scope::Collection(r.into(), c.into());
+        let b = "/";
+        assert_eq!(scope("/feeds/collections/x/objects/", b), col("feeds", "x"));
+        assert_eq!(scope("/feeds/collections/x", b), col("feeds", "x"));
+        assert_eq!(
+            scope("/feeds/collections/x/objects/next/T.json", b),
+            col("feeds", "x")
+        );
+        assert_eq!(scope("/feeds/collections/%78/", b), col("feeds", "x"));
+        assert_eq!(scope("/feeds/collections/", b), Scope::Other);
+        assert_eq!(scope("/taxii2/", b), Scope::Other);
+        assert_eq!(scope("/", b), Scope::Other);
+        for odd in [
+            "/feeds//collections/x/objects/",
+            "//feeds/collections/x/",
+            "/feeds/./collections/x/",
+            "/feeds/collections/y/../x/objects/",
+            "/feeds/collections/x/objects/%2e%2E/",
+            "/feeds/collections%2Fx/objects/",
+            "/feeds/collections/x/.",
+            "/feeds/collections/%ff/",
+            "feeds/collections/x/",
+        ] {
+            assert_eq!(scope(odd, b), Scope::Unclear, "{odd}");
+        }
+        let b = "/edge/";
+        assert_eq!(scope("/edge/feeds/collections/x/", b), col("feeds", "x"));
+        assert_eq!(scope("/feeds/collections/x/", b), Scope::Other);
+        assert_eq!(
+            scope("/other/../edge/feeds/collections/x/", b),
+            Scope::Unclear
+        );
     }
 
     #[test]

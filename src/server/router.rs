@@ -90,7 +90,7 @@ impl Route<'_> {
     }
 
     /// The (api root, collection) segments of a collection path.
-    pub(super) fn collection(&self) -> Option<(&str, &str)> {
+    fn collection(&self) -> Option<(&str, &str)> {
         match self {
             Route::Collection(r, c)
             | Route::Objects(r, c)
