@@ -118,7 +118,7 @@ pub enum Command {
         nginx_conf: Option<PathBuf>,
         /// How nginx checks credentials: `origin` asks the `serve` origin
         /// (auth_request); `htpasswd` writes htpasswd files beside the
-        /// configuration from the users' `htpasswd` hashes (~2 ms of CPU
+        /// configuration from the users' `htpasswd` hashes (1–2 ms of CPU
         /// per request).
         #[arg(long, value_enum, default_value = "origin")]
         nginx_auth: export::nginx::NginxAuth,

@@ -16,7 +16,7 @@
 //! credential has been verified) and the same users, states, throttle and
 //! readers as every request, so nginx needs no password file and a change
 //! takes effect at the origin's next reload. A subrequest costs far less
-//! than nginx checking a crypt(3) hash itself (~2 ms of CPU per request for
+//! than nginx checking a crypt(3) hash itself (1–2 ms of CPU per request for
 //! `openssl passwd -6`). Denials: a 401 (or a 429 from the failed-login
 //! throttle) is answered by nginx with the origin's status, headers and
 //! body; an authenticated caller who may not read the collection is

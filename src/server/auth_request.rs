@@ -4,7 +4,7 @@
 //!
 //! nginx answers exported files itself, but it cannot check the argon2
 //! hashes `serve` uses, and checking a crypt(3) hash of every request costs
-//! it ~2 ms of CPU. So, before answering a request that needs it, nginx
+//! it 1–2 ms of CPU. So, before answering a request that needs it, nginx
 //! asks here: it forwards the client's headers (`Authorization`, `Accept`)
 //! and adds the original request URI (`X-Original-URI`) and the client's
 //! address (`X-Real-IP`). The answer uses the same [`Gate`] as every
