@@ -2,9 +2,11 @@
 //! `serve`'s bytes for the same request; a regeneration rewrites only the
 //! pages that changed (the rest are hard links into the previous
 //! generation); a client paging across the `current` swap sees no
-//! duplicate and no gap; and nginx with the generated configuration serves
+//! duplicate and no gap; nginx with the generated configuration serves
 //! the export to the OASIS `taxii2-client`, sending filtered requests to
-//! the origin.
+//! the origin; and nginx checks credentials before every file of a private
+//! collection and every request it passes on, by asking the origin
+//! (`/taxii-edge/auth`), or from htpasswd files.
 
 #[path = "common/compile_support.rs"]
 mod compile_support;
@@ -976,6 +978,56 @@ fn static_export_nginx_htpasswd_checks_proxied_requests_too() {
         both.nginx("GET", &objects, &[("authorization", other.as_str())])
             .status,
         401
+    );
+    drop(ngx);
+    rt.block_on(running.shutdown());
+}
+
+#[test]
+fn static_export_nginx_relays_the_failed_login_throttle() {
+    let (dir, _) = setup(200);
+    let config = write_config_with(
+        dir.path(),
+        "demo-pw",
+        "[server.login_throttle]\nmax_failures = 2\nwindow_secs = 600",
+    );
+    let out = dir.path().join("www");
+    export_to(&config, &out);
+    let (rt, running) = serve(&config);
+    let origin = running.local_addr;
+    let ngx = start_nginx(
+        dir.path(),
+        &config,
+        &out,
+        &origin.to_string(),
+        nginx::NginxAuth::Origin,
+    );
+    let both = Both {
+        rt: &rt,
+        ngx: &ngx,
+        origin,
+    };
+    let objects = format!("/feeds/collections/{IPV4}/objects/");
+    let wrong = basic("demo", "wrong");
+    for _ in 0..2 {
+        both.refused("GET", &objects, &[("authorization", wrong.as_str())]);
+    }
+    // Over the limit: serve's 429, answered by nginx (no argon2 at all).
+    let demo = basic("demo", "demo-pw");
+    let (r, log) = both.nginx_logged("GET", &objects, &[("authorization", demo.as_str())]);
+    assert_eq!(
+        (r.status, log),
+        (429, ("429".into(), "-".into())),
+        "{}",
+        r.text()
+    );
+    assert!(r
+        .header("retry-after")
+        .is_some_and(|s| s.parse::<u64>().is_ok()));
+    assert_eq!(r.json()["http_status"], "429");
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/taxii+json;version=2.1")
     );
     drop(ngx);
     rt.block_on(running.shutdown());
