@@ -2,9 +2,11 @@
 //! `serve`'s bytes for the same request; a regeneration rewrites only the
 //! pages that changed (the rest are hard links into the previous
 //! generation); a client paging across the `current` swap sees no
-//! duplicate and no gap; and nginx with the generated configuration serves
+//! duplicate and no gap; nginx with the generated configuration serves
 //! the export to the OASIS `taxii2-client`, sending filtered requests to
-//! the origin.
+//! the origin; and nginx checks credentials before every file of a private
+//! collection and every request it passes on, by asking the origin
+//! (`/taxii-edge/auth`), or from htpasswd files.
 
 #[path = "common/compile_support.rs"]
 mod compile_support;
@@ -47,12 +49,19 @@ fn htpasswd_hash(pw: &str) -> String {
 }
 
 /// A config with a public collection of everything and a private IPv4 one
-/// readable by `demo` / `demo-pw`.
+/// (alias `ipv4`) readable by `demo` / `demo-pw`; `other` / `other-pw` is a
+/// valid user who may not read it.
 fn write_config(dir: &Path) -> PathBuf {
+    write_config_with(dir, "demo-pw", "")
+}
+
+/// [`write_config`] with `demo`'s password and extra `[server]` lines.
+fn write_config_with(dir: &Path, demo_pw: &str, server_extra: &str) -> PathBuf {
     let text = format!(
         r#"
 [server]
 default_page_size = {PAGE}
+{server_extra}
 [compile]
 out = "feed.taxii"
 [[api_roots]]
@@ -68,6 +77,7 @@ title = "All"
 anonymous = true
 [[collections]]
 id = "{IPV4}"
+alias = "ipv4"
 title = "IPv4"
 query = 'type = "ipv4"'
 readers = ["demo"]
@@ -75,9 +85,15 @@ readers = ["demo"]
 name = "demo"
 password_hash = "{}"
 htpasswd = "{}"
+[[users]]
+name = "other"
+password_hash = "{}"
+htpasswd = "{}"
 "#,
-        server::hash_password("demo-pw"),
-        htpasswd_hash("demo-pw"),
+        server::hash_password(demo_pw),
+        htpasswd_hash(demo_pw),
+        server::hash_password("other-pw"),
+        htpasswd_hash("other-pw"),
     );
     let p = dir.join("config.toml");
     std::fs::write(&p, text).unwrap();
@@ -405,7 +421,13 @@ impl Drop for Nginx {
     }
 }
 
-fn start_nginx(dir: &Path, config: &Path, out: &Path, origin: &str) -> Nginx {
+fn start_nginx(
+    dir: &Path,
+    config: &Path,
+    out: &Path,
+    origin: &str,
+    auth: nginx::NginxAuth,
+) -> Nginx {
     let port = free_port();
     let prefix = dir.join("nginx");
     for d in ["logs", "tmp"] {
@@ -420,6 +442,7 @@ fn start_nginx(dir: &Path, config: &Path, out: &Path, origin: &str) -> Nginx {
             listen: format!("127.0.0.1:{port}"),
             export_root: out.to_path_buf(),
             origin: origin.to_string(),
+            auth,
             htpasswd_dir: prefix.join("htpasswd"),
         },
     )
@@ -485,7 +508,7 @@ fn static_export_through_nginx_reads_like_serve_with_taxii2_client() {
     export_to(&config, &out);
     let (rt, running) = serve(&config);
     let origin = running.local_addr.to_string();
-    let ngx = start_nginx(dir.path(), &config, &out, &origin);
+    let ngx = start_nginx(dir.path(), &config, &out, &origin, nginx::NginxAuth::Origin);
 
     // What serve returns for each collection: every object, and those
     // added after the middle one, read with taxii2-client from the origin.
@@ -606,5 +629,406 @@ fn default_page_etags_survive_a_regeneration_and_revalidate() {
     assert_eq!(changed.status, 200);
     assert_ne!(changed.header("etag").unwrap(), etag2);
     assert!(!ids_of(&changed).is_empty());
+    rt.block_on(running.shutdown());
+}
+
+/// nginx's access log, one `(status, upstream, uri)` per request; the
+/// upstream is `-` when none answered (a file, or nginx itself).
+fn log_lines(ngx: &Nginx) -> Vec<(String, String, String)> {
+    let log = std::fs::read_to_string(ngx.prefix.join("logs/access.log")).unwrap_or_default();
+    log.lines()
+        .filter_map(|line| {
+            let mut f = line.splitn(3, ' ');
+            Some((
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// What nginx logged for `uri` after the first `before` lines. nginx
+/// writes the line once the response is sent, so this waits for it (a
+/// bounded wait, not a timing assertion).
+fn logged_after(ngx: &Nginx, before: usize, uri: &str) -> (String, String) {
+    for _ in 0..500 {
+        let lines = log_lines(ngx);
+        if let Some((status, upstream, _)) = lines.iter().skip(before).find(|l| l.2 == uri) {
+            return (status.clone(), upstream.clone());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!(
+        "{uri} never reached nginx's access log: {:?}",
+        log_lines(ngx)
+    );
+}
+
+/// The same request to nginx and to `serve`.
+struct Both<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    ngx: &'a Nginx,
+    origin: std::net::SocketAddr,
+}
+
+impl Both<'_> {
+    fn nginx(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> server_support::Resp {
+        self.nginx_logged(method, path, headers).0
+    }
+
+    /// The answer, and the `(status, upstream)` nginx logged for it.
+    fn nginx_logged(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (server_support::Resp, (String, String)) {
+        let addr = format!("127.0.0.1:{}", self.ngx.port).parse().unwrap();
+        let before = log_lines(self.ngx).len();
+        let r = self
+            .rt
+            .block_on(server_support::req(addr, method, path, headers));
+        (r, logged_after(self.ngx, before, path))
+    }
+
+    fn serve(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> server_support::Resp {
+        self.rt
+            .block_on(server_support::req(self.origin, method, path, headers))
+    }
+
+    /// nginx answers like `serve` (status, body, media type): from a file
+    /// when `from_file`, else from the origin.
+    fn same(&self, method: &str, path: &str, headers: &[(&str, &str)], from_file: bool) -> u16 {
+        let (n, (_, upstream)) = self.nginx_logged(method, path, headers);
+        let s = self.serve(method, path, headers);
+        assert_eq!(
+            (n.status, n.header("content-type")),
+            (s.status, s.header("content-type")),
+            "{method} {path} {headers:?}: nginx {} / serve {}",
+            n.text(),
+            s.text()
+        );
+        assert!(
+            n.body == s.body,
+            "{method} {path}: nginx {} / serve {}",
+            n.text(),
+            s.text()
+        );
+        assert_eq!(
+            upstream == "-",
+            from_file,
+            "{method} {path}: upstream {upstream}; {:?}",
+            log_lines(self.ngx)
+        );
+        n.status
+    }
+
+    /// nginx refuses with 401 by itself (the origin never sees the request),
+    /// with `serve`'s challenge and TAXII error body.
+    fn refused(&self, method: &str, path: &str, headers: &[(&str, &str)]) {
+        let (n, log) = self.nginx_logged(method, path, headers);
+        assert_eq!(n.status, 401, "{method} {path} {headers:?}: {}", n.text());
+        assert_eq!(log, ("401".into(), "-".into()), "{path}");
+        assert!(
+            n.header("www-authenticate")
+                .is_some_and(|v| v.starts_with("Basic ")),
+            "{path}: {:?}",
+            n.headers
+        );
+        assert_eq!(n.header("cache-control"), Some("no-store"));
+        assert_eq!(n.json()["http_status"], "401", "{path}");
+        assert!(n
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/"));
+    }
+}
+
+#[test]
+fn static_export_nginx_checks_credentials_at_the_origin() {
+    // Every request nginx makes comes from 127.0.0.1 here, so the
+    // failed-login throttle must allow this test's wrong passwords.
+    const LENIENT: &str = "[server.login_throttle]\nmax_failures = 1000";
+    let (dir, _) = setup(1_200);
+    let config = write_config_with(dir.path(), "demo-pw", LENIENT);
+    let out = dir.path().join("www");
+    export_to(&config, &out);
+    let (rt, running) = serve(&config);
+    let origin = running.local_addr;
+    let ngx = start_nginx(
+        dir.path(),
+        &config,
+        &out,
+        &origin.to_string(),
+        nginx::NginxAuth::Origin,
+    );
+    let both = Both {
+        rt: &rt,
+        ngx: &ngx,
+        origin,
+    };
+    let demo = basic("demo", "demo-pw");
+    let good = [("authorization", demo.as_str())];
+    let wrong = basic("demo", "not-the-password");
+    let bad = [("authorization", wrong.as_str())];
+    let other = basic("other", "other-pw");
+    let not_reader = [("authorization", other.as_str())];
+    let private = format!("/feeds/collections/{IPV4}/");
+    let objects = format!("{private}objects/");
+
+    // The right credentials: files, byte for byte serve's answers.
+    assert_eq!(both.same("GET", &objects, &good, true), 200);
+    let next = both.nginx("GET", &objects, &good).json()["next"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    both.same("GET", &format!("{objects}?next={next}"), &good, true);
+    both.same("GET", &private, &good, true);
+    both.same("HEAD", &objects, &good, true);
+    // No credentials, or wrong ones: refused at nginx, as serve refuses.
+    for h in [&[][..], &bad[..]] {
+        both.refused("GET", &objects, h);
+        let n = both.nginx("GET", &objects, h);
+        assert_eq!(n.body, both.serve("GET", &objects, h).body);
+    }
+    // A valid user who is not a reader gets serve's exact answer (the
+    // collection is hidden from them: 404), from the origin.
+    assert_eq!(both.same("GET", &objects, &not_reader, false), 404);
+    both.same("GET", &private, &not_reader, false);
+
+    // Every request nginx passes to the origin is checked at nginx first:
+    // filters, `limit`, another page size, the alias, TAXII 2.0, other
+    // methods, and the anonymous collection's and discovery's too.
+    let filtered = format!("{objects}?added_after=2000-01-01T00:00:00Z");
+    let v20 = [("accept", "application/vnd.oasis.taxii+json; version=2.0")];
+    let public_filtered = format!("/feeds/collections/{ALL}/objects/?match[type]=indicator");
+    let proxied: Vec<(&str, String)> = vec![
+        ("GET", filtered.clone()),
+        ("GET", format!("{objects}?limit=7")),
+        ("GET", "/feeds/collections/ipv4/objects/".into()),
+        ("GET", "/feeds/collections/ipv4/".into()),
+        ("POST", objects.clone()),
+        ("GET", public_filtered.clone()),
+        ("GET", "/taxii/".into()),
+    ];
+    for (method, path) in &proxied {
+        both.refused(method, path, &bad);
+        // With the right credentials nginx passes them on: serve's answer.
+        both.same(method, path, &good, false);
+    }
+    both.refused("GET", &objects, &[&bad[..], &v20[..]].concat());
+    let n = both.nginx("GET", &objects, &[&bad[..], &v20[..]].concat());
+    assert_eq!(
+        n.header("content-type"),
+        Some("application/vnd.oasis.taxii+json; version=2.0"),
+        "a TAXII 2.0 client gets its media type"
+    );
+    // Paths nginx normalizes onto the private files are not vouched for:
+    // the origin answers them as sent (404, or 401 for an object id "."),
+    // with or without credentials.
+    for odd in [
+        format!("/feeds//collections/{IPV4}/objects/"),
+        format!("/feeds/collections/{ALL}/../{IPV4}/objects/"),
+        format!("/feeds/./collections/{IPV4}/objects/"),
+        format!("/feeds/collections%2F{IPV4}/objects/"),
+        format!("/feeds/collections/{IPV4}/objects/%2e/"),
+    ] {
+        for h in [&[][..], &good[..]] {
+            let status = both.same("GET", &odd, h, false);
+            assert!(matches!(status, 401 | 404), "{odd}: {status}");
+        }
+    }
+    // Without credentials the anonymous collection's filtered request is
+    // passed on; the private one's is refused.
+    both.same("GET", &public_filtered, &[], false);
+    both.refused("GET", &filtered, &[]);
+    // Anonymous files need no check at all (nginx does not look at the
+    // header there, serve would refuse wrong credentials).
+    let public_page = format!("/feeds/collections/{ALL}/objects/");
+    let (r, log) = both.nginx_logged("GET", &public_page, &bad);
+    assert_eq!((r.status, log), (200, ("200".into(), "-".into())));
+
+    // A changed password takes effect at serve's next reload, for nginx's
+    // files too: nothing is cached at nginx.
+    write_config_with(dir.path(), "new-pw", LENIENT);
+    running.reload();
+    let renewed = basic("demo", "new-pw");
+    let renewed_h = [("authorization", renewed.as_str())];
+    // A bounded wait for the asynchronous reload.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while both.nginx("GET", &objects, &renewed_h).status != 200 {
+        assert!(std::time::Instant::now() < deadline, "no reload");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    both.refused("GET", &objects, &good);
+    drop(ngx);
+    rt.block_on(running.shutdown());
+}
+
+#[test]
+fn auth_request_endpoint_answers_trusted_proxies_per_client_address() {
+    let (dir, _) = setup(200);
+    let config = write_config_with(
+        dir.path(),
+        "demo-pw",
+        "[server.login_throttle]\nmax_failures = 2\nwindow_secs = 600",
+    );
+    let (rt, running) = serve(&config);
+    let addr = running.local_addr;
+    let objects = format!("/feeds/collections/{IPV4}/objects/?next=x");
+    let demo = basic("demo", "demo-pw");
+    let wrong = basic("demo", "wrong");
+    let other = basic("other", "other-pw");
+    let ask = |uri: &str, client: &str, auth: Option<&str>| {
+        let mut h = vec![("x-original-uri", uri), ("x-real-ip", client)];
+        if let Some(a) = auth {
+            h.push(("authorization", a));
+        }
+        rt.block_on(get(addr, "/taxii-edge/auth", &h))
+    };
+    assert_eq!(ask(&objects, "10.0.0.1", Some(&demo)).status, 204);
+    assert_eq!(
+        ask("/feeds/collections/ipv4/", "10.0.0.1", Some(&demo)).status,
+        204
+    );
+    let anon = ask(&objects, "10.0.0.1", None);
+    assert_eq!(anon.status, 401);
+    assert_eq!(anon.header("x-taxii-edge-status"), Some("401"));
+    assert!(anon.header("www-authenticate").is_some());
+    assert_eq!(ask(&objects, "10.0.0.1", Some(&other)).status, 403);
+    let public = format!("/feeds/collections/{ALL}/objects/");
+    assert_eq!(ask(&public, "10.0.0.1", None).status, 204);
+    assert_eq!(ask("/taxii2/", "10.0.0.1", None).status, 204);
+    assert_eq!(ask("/taxii2/", "10.0.0.1", Some(&other)).status, 204);
+
+    // Failed logins count against the client nginx names, not nginx.
+    for _ in 0..2 {
+        let r = ask(&objects, "10.0.0.1", Some(&wrong));
+        assert_eq!(
+            (r.status, r.header("x-taxii-edge-status")),
+            (401, Some("401"))
+        );
+    }
+    let r = ask(&objects, "10.0.0.1", Some(&demo));
+    assert_eq!(
+        (r.status, r.header("x-taxii-edge-status")),
+        (401, Some("429"))
+    );
+    assert!(r.header("retry-after").is_some());
+    let body: serde_json::Value =
+        serde_json::from_str(r.header("x-taxii-edge-error").unwrap()).unwrap();
+    assert_eq!(body["http_status"], "429");
+    assert_eq!(ask(&objects, "10.0.0.2", Some(&demo)).status, 204);
+
+    // Without the original URI it cannot answer (a configuration error).
+    let r = rt.block_on(get(addr, "/taxii-edge/auth", &[]));
+    assert_eq!(r.status, 400, "{}", r.text());
+    rt.block_on(running.shutdown());
+
+    // To an address that is not a trusted proxy the endpoint does not exist.
+    let config = write_config_with(dir.path(), "demo-pw", "trusted_proxies = [\"192.0.2.1\"]");
+    let (rt, running) = serve(&config);
+    let r = rt.block_on(get(
+        running.local_addr,
+        "/taxii-edge/auth",
+        &[("x-original-uri", public.as_str())],
+    ));
+    assert_eq!(r.status, 404, "{}", r.text());
+    rt.block_on(running.shutdown());
+}
+
+#[test]
+fn static_export_nginx_htpasswd_checks_proxied_requests_too() {
+    let (dir, config) = setup(300);
+    let out = dir.path().join("www");
+    export_to(&config, &out);
+    let (rt, running) = serve(&config);
+    let origin = running.local_addr;
+    let ngx = start_nginx(
+        dir.path(),
+        &config,
+        &out,
+        &origin.to_string(),
+        nginx::NginxAuth::Htpasswd,
+    );
+    let both = Both {
+        rt: &rt,
+        ngx: &ngx,
+        origin,
+    };
+    let demo = basic("demo", "demo-pw");
+    let good = [("authorization", demo.as_str())];
+    let objects = format!("/feeds/collections/{IPV4}/objects/");
+    assert_eq!(both.same("GET", &objects, &good, true), 200);
+    // nginx's own 401 (auth_basic), before anything reaches the origin:
+    // for files, for filtered requests and under the alias.
+    for path in [
+        objects.clone(),
+        format!("{objects}?added_after=2000-01-01T00:00:00Z"),
+        "/feeds/collections/ipv4/objects/".into(),
+    ] {
+        let (n, log) = both.nginx_logged("GET", &path, &[]);
+        assert_eq!((n.status, log), (401, ("401".into(), "-".into())), "{path}");
+        both.same("GET", &path, &good, path == objects);
+    }
+    // `other` has an htpasswd hash but is not a reader: not in the file.
+    let other = basic("other", "other-pw");
+    assert_eq!(
+        both.nginx("GET", &objects, &[("authorization", other.as_str())])
+            .status,
+        401
+    );
+    drop(ngx);
+    rt.block_on(running.shutdown());
+}
+
+#[test]
+fn static_export_nginx_relays_the_failed_login_throttle() {
+    let (dir, _) = setup(200);
+    let config = write_config_with(
+        dir.path(),
+        "demo-pw",
+        "[server.login_throttle]\nmax_failures = 2\nwindow_secs = 600",
+    );
+    let out = dir.path().join("www");
+    export_to(&config, &out);
+    let (rt, running) = serve(&config);
+    let origin = running.local_addr;
+    let ngx = start_nginx(
+        dir.path(),
+        &config,
+        &out,
+        &origin.to_string(),
+        nginx::NginxAuth::Origin,
+    );
+    let both = Both {
+        rt: &rt,
+        ngx: &ngx,
+        origin,
+    };
+    let objects = format!("/feeds/collections/{IPV4}/objects/");
+    let wrong = basic("demo", "wrong");
+    for _ in 0..2 {
+        both.refused("GET", &objects, &[("authorization", wrong.as_str())]);
+    }
+    // Over the limit: serve's 429, answered by nginx (no argon2 at all).
+    let demo = basic("demo", "demo-pw");
+    let (r, log) = both.nginx_logged("GET", &objects, &[("authorization", demo.as_str())]);
+    assert_eq!(
+        (r.status, log),
+        (429, ("429".into(), "-".into())),
+        "{}",
+        r.text()
+    );
+    assert!(r
+        .header("retry-after")
+        .is_some_and(|s| s.parse::<u64>().is_ok()));
+    assert_eq!(r.json()["http_status"], "429");
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/taxii+json;version=2.1")
+    );
+    drop(ngx);
     rt.block_on(running.shutdown());
 }

@@ -113,9 +113,15 @@ pub enum Command {
         /// Also write object-by-id and versions files (two per object).
         #[arg(long)]
         objects_by_id: bool,
-        /// Also write an nginx configuration (and htpasswd files beside it).
+        /// Also write an nginx configuration.
         #[arg(long)]
         nginx_conf: Option<PathBuf>,
+        /// How nginx checks credentials: `origin` asks the `serve` origin
+        /// (auth_request); `htpasswd` writes htpasswd files beside the
+        /// configuration from the users' `htpasswd` hashes (1–2 ms of CPU
+        /// per request).
+        #[arg(long, value_enum, default_value = "origin")]
+        nginx_auth: export::nginx::NginxAuth,
         /// nginx `listen` value for --nginx-conf.
         #[arg(long, default_value = "127.0.0.1:8081")]
         nginx_listen: String,
@@ -232,6 +238,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             retention,
             objects_by_id,
             nginx_conf,
+            nginx_auth,
             nginx_listen,
             origin,
             json,
@@ -260,6 +267,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     listen: nginx_listen,
                     export_root: std::path::absolute(&out).map_err(|e| Failure::new(1, e))?,
                     origin,
+                    auth: nginx_auth,
                     htpasswd_dir: std::path::absolute(htpasswd_dir)
                         .map_err(|e| Failure::new(1, e))?,
                 };

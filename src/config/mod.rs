@@ -155,6 +155,10 @@ pub struct ServerConfig {
     pub client_certs: ClientCertConfig,
     /// `[server.login_throttle]`: failed logins per client address.
     pub login_throttle: LoginThrottleConfig,
+    /// Addresses of the proxies (an nginx in front of a static export)
+    /// that may ask `/taxii-edge/auth`, and whose `X-Real-IP` names the
+    /// client there. Loopback by default.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerConfig {
@@ -186,6 +190,10 @@ impl Default for ServerConfig {
             cache_max_age_secs: 60,
             client_certs: ClientCertConfig::default(),
             login_throttle: LoginThrottleConfig::default(),
+            trusted_proxies: vec![
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::Ipv6Addr::LOCALHOST.into(),
+            ],
         }
     }
 }
@@ -521,8 +529,9 @@ pub struct UserConfig {
     #[serde(default)]
     pub state: Option<String>,
     /// A crypt(3) hash of the same password (`openssl passwd -6`), for the
-    /// htpasswd files of a static export behind nginx, which cannot check
-    /// argon2. Not used by `serve`.
+    /// htpasswd files of a static export behind nginx with
+    /// `--nginx-auth htpasswd` (nginx cannot check argon2). Not used by
+    /// `serve`, nor by the default `--nginx-auth origin`.
     #[serde(default)]
     pub htpasswd: Option<String>,
     /// Client certificates whose subject common name is this value log in

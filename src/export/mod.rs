@@ -24,8 +24,9 @@
 //!
 //! Collections are exported with their readers' view: pages and the
 //! collection resource as a reader sees them (access is enforced in front,
-//! by the web server's Basic auth, see [`nginx`]); discovery, api roots and
-//! the collections list as an anonymous client sees them.
+//! by the web server, which asks the `serve` origin, see [`nginx`]);
+//! discovery, api roots and the collections list as an anonymous client
+//! sees them.
 
 pub mod nginx;
 

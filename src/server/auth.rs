@@ -543,6 +543,28 @@ impl Gate {
         header: Option<&[u8]>,
         conn: &ConnInfo,
     ) -> Result<Caller, Denied> {
+        self.check_charging(users, header, conn, true).await
+    }
+
+    /// [`Gate::check`] without taking a request-rate token: for the
+    /// authentication subrequests of a proxy (`server::auth_request`),
+    /// which are not requests for data themselves.
+    pub async fn check_credentials(
+        &self,
+        users: &Arc<Users>,
+        header: Option<&[u8]>,
+        conn: &ConnInfo,
+    ) -> Result<Caller, Denied> {
+        self.check_charging(users, header, conn, false).await
+    }
+
+    async fn check_charging(
+        &self,
+        users: &Arc<Users>,
+        header: Option<&[u8]>,
+        conn: &ConnInfo,
+        charge: bool,
+    ) -> Result<Caller, Denied> {
         let now = Instant::now();
         let name = if conn.cert.is_some() {
             conn.cert_user(users).ok_or(Denied::Unauthorized)?
@@ -588,7 +610,7 @@ impl Gate {
                 return Err(Denied::Locked);
             }
         }
-        if let Some(rate) = entry.rate_per_minute {
+        if let Some(rate) = entry.rate_per_minute.filter(|_| charge) {
             self.take_token(&entry.name, rate, now)?;
         }
         Ok(Caller::User(name))

@@ -20,9 +20,11 @@ pub enum EndpointLabel {
     Health,
     Metrics,
     Other,
+    /// nginx's authentication subrequests (`/taxii-edge/auth`).
+    AuthRequest,
 }
 
-const ENDPOINTS: [&str; 12] = [
+const ENDPOINTS: [&str; 13] = [
     "discovery",
     "api_root",
     "collections",
@@ -35,8 +37,11 @@ const ENDPOINTS: [&str; 12] = [
     "healthz",
     "metrics",
     "other",
+    "auth_request",
 ];
-const STATUSES: [u16; 12] = [200, 206, 304, 400, 401, 403, 404, 405, 406, 413, 416, 500];
+const STATUSES: [u16; 13] = [
+    200, 204, 206, 304, 400, 401, 403, 404, 405, 406, 413, 416, 500,
+];
 /// Latency bucket bounds, µs.
 const BUCKETS_US: [u64; 12] = [
     100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
@@ -183,6 +188,7 @@ mod tests {
         m.record(EndpointLabel::Objects, 200, 10, 300);
         m.record(EndpointLabel::Objects, 200, 5, 2_000_000);
         m.record(EndpointLabel::Discovery, 418, 1, 50);
+        m.record(EndpointLabel::AuthRequest, 204, 0, 20);
         m.reload(true);
         m.set_generation("abc", 2_500_000);
         let t = m.render();
@@ -195,15 +201,19 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("taxii_edge_request_duration_seconds_bucket{le=\"0.0001\"} 1\n"),
+            t.contains("taxii_edge_requests_total{endpoint=\"auth_request\",status=\"204\"} 1\n"),
             "{t}"
         );
         assert!(
-            t.contains("taxii_edge_request_duration_seconds_bucket{le=\"0.0005\"} 2\n"),
+            t.contains("taxii_edge_request_duration_seconds_bucket{le=\"0.0001\"} 2\n"),
             "{t}"
         );
         assert!(
-            t.contains("taxii_edge_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"),
+            t.contains("taxii_edge_request_duration_seconds_bucket{le=\"0.0005\"} 3\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("taxii_edge_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"),
             "{t}"
         );
         assert!(t.contains("taxii_edge_response_bytes_total 16\n"), "{t}");

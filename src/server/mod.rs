@@ -14,6 +14,8 @@
 //! - [`list`]: the list endpoints (objects, manifest, object, versions);
 //! - [`query`]: query strings, filters and their canonical form;
 //! - [`negotiate`], [`auth`], [`body`], [`response`], [`metrics`];
+//! - [`auth_request`]: the authentication subrequest of an nginx in front
+//!   of a static export;
 //! - [`access_log`]: one line per request, batched by a writer thread;
 //! - [`state`]: one generation as served, swapped whole on reload;
 //! - [`v20`] and [`range`]: TAXII 2.0 (below).
@@ -37,6 +39,7 @@
 
 pub mod access_log;
 pub mod auth;
+pub mod auth_request;
 pub mod body;
 pub mod list;
 pub mod listener;

@@ -103,7 +103,7 @@ impl Route<'_> {
     }
 
     /// The TAXII versions this path exists in.
-    fn offer(&self) -> Offer {
+    pub(super) fn offer(&self) -> Offer {
         use TaxiiVersion::*;
         let (v20, v21, default) = match self {
             Route::Discovery => (false, true, V21),
@@ -130,7 +130,7 @@ fn seg(s: &str) -> Option<Cow<'_, str>> {
 
 /// Splits `path` under `base` (which starts and ends with `/`). A trailing
 /// slash is optional (decision 7); empty inner segments are not found.
-fn route<'a>(path: &'a str, base: &str) -> Route<'a> {
+pub(super) fn route<'a>(path: &'a str, base: &str) -> Route<'a> {
     match path {
         "/healthz" => return Route::Health,
         "/metrics" => return Route::Metrics,
@@ -232,6 +232,10 @@ pub(super) async fn dispatch<B>(
     conn: &ConnInfo,
     req: &Request<B>,
 ) -> (Response<Body>, EndpointLabel, Caller) {
+    if req.uri().path() == super::auth_request::PATH {
+        let (r, caller) = super::auth_request::answer(shared, served, conn, req).await;
+        return (r, EndpointLabel::AuthRequest, caller);
+    }
     let route = route(req.uri().path(), &shared.settings.base_path);
     let label = route.label();
     let anon = Caller::Anonymous;
