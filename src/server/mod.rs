@@ -102,7 +102,15 @@ pub struct Settings {
     /// Base of the absolute TAXII 2.0 api_root URLs (decision 16):
     /// `public_url`, else `http(s)://<bound address>`.
     pub public_base20: String,
+    /// Bodies of at least this many bytes without a stored copy are
+    /// compressed on the fly for a client that accepts gzip or zstd
+    /// (`docs/decisions.md#d23`).
+    pub compress_min_bytes: u64,
 }
+
+/// [`Settings::compress_min_bytes`] of `serve`: below about 1 KB a coding
+/// saves less than it costs.
+pub const COMPRESS_MIN_BYTES: u64 = 1024;
 
 impl Settings {
     /// `bound`: `scheme://address` of the listener, the 2.0 api-root base
@@ -118,6 +126,7 @@ impl Settings {
             base_path: normalize_base(&config.server.base_path),
             public_url,
             server: config.server.clone(),
+            compress_min_bytes: COMPRESS_MIN_BYTES,
         }
     }
 }
@@ -137,7 +146,10 @@ impl Offline {
     /// Opens the feed under `config` (blocking).
     pub fn new(config: Config, feed_path: &Path) -> Result<Offline, ServeError> {
         let served = Served::load(feed_path, &config)?;
-        let settings = Settings::new(&config, "http://localhost".into());
+        let mut settings = Settings::new(&config, "http://localhost".into());
+        // Stored copies only: the exporter compresses what has none itself,
+        // at the stored levels (its files are written once, sent often).
+        settings.compress_min_bytes = u64::MAX;
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(ServeError::Runtime)?;
