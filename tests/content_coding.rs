@@ -16,6 +16,7 @@ const ACC21: &str = "application/taxii+json;version=2.1";
 const ACC_STIX20: &str = "application/vnd.oasis.stix+json; version=2.0";
 const ACC_TAXII20: &str = "application/vnd.oasis.taxii+json; version=2.0";
 const N: u32 = 40;
+const BIG: u32 = 3000;
 
 /// `ov` with a STIX 2.0 serialization as well.
 fn with20(mut o: ObjectVersion) -> ObjectVersion {
@@ -34,12 +35,15 @@ fn with20(mut o: ObjectVersion) -> ObjectVersion {
 
 /// `public` (page size 5) and `private` offer 2.1 and 2.0; both carry a
 /// long description so that a collections list is well over 1 KB.
+/// `private` holds enough objects for answers of several hundred KB (the
+/// ones compressed off the worker thread).
 fn coding_spec() -> FeedSpec {
     let mut sp = spec(
         "gen-coding",
         5,
         objects(N, T0).into_iter().map(with20).collect(),
     );
+    sp.collections[1].objects = objects(BIG, T0).into_iter().map(with20).collect();
     for c in &mut sp.meta.collections[..2] {
         c.taxii_versions = vec!["2.1".into(), "2.0".into()];
         c.description = Some(format!("{} ", c.title).repeat(120));
@@ -257,6 +261,20 @@ async fn taxii20_answers_are_compressed_on_the_fly() {
     let auth = [("accept", ACC_TAXII20), ("authorization", alice.as_str())];
     let [plain, ..] = three_ways(s.addr, "/feeds/collections/", &auth, VARY20).await;
     assert_eq!(plain.json()["collections"].as_array().unwrap().len(), 2);
+
+    // A big answer (the whole 2.0 bundle of `private`, over 256 KiB: it is
+    // compressed on the blocking pool) and a 1000-object 2.1 page.
+    let private = objects_path(PRIVATE);
+    let big = [("accept", ACC_STIX20), ("authorization", alice.as_str())];
+    let [plain, gz, _] = three_ways(s.addr, &private, &big, VARY20).await;
+    assert!(plain.body.len() > 400 * 1024, "{}", plain.body.len());
+    assert_eq!(
+        plain.json()["objects"].as_array().unwrap().len(),
+        BIG as usize
+    );
+    assert!(gz.body.len() * 4 < plain.body.len());
+    let big21 = [("accept", ACC21), ("authorization", alice.as_str())];
+    three_ways(s.addr, &format!("{private}?limit=1000"), &big21, VARY21).await;
 
     // One object's bundle: small, identity.
     let one = format!("{objects}indicator--00000000-0000-4000-8000-000000000001/");

@@ -361,10 +361,65 @@ pub(super) async fn dispatch<B>(
         TaxiiVersion::V20 => v20::resource(shared, served, req, &route, &caller, read),
     };
     let r = match result {
-        Ok(r) => r,
+        Ok(r) => encode(r, version).await,
         Err(e) => e.in_version(version).into_response(),
     };
     (r, label, caller)
+}
+
+/// Bodies up to this size are compressed on the worker thread (about
+/// 0.1 ms per 60 KB page with libdeflate level 1); larger ones (big
+/// `limit`s, TAXII 2.0 ranges of thousands of items) on the blocking pool,
+/// so one big answer does not stall the other connections of its core.
+const ENCODE_INLINE_MAX: u64 = 256 * 1024;
+
+/// Compresses an answer [`finish`] marked with [`Encode`]. Should the
+/// compressor fail (it cannot with its worst-case output buffer), the
+/// identity body goes out with the identity ETag.
+async fn encode(mut resp: Response<Body>, version: TaxiiVersion) -> Response<Body> {
+    let Some(Encode { coding, tag }) = resp.extensions_mut().remove::<Encode>() else {
+        return resp;
+    };
+    let body = std::mem::take(resp.body_mut());
+    let (body, packed) = if body.len() <= ENCODE_INLINE_MAX {
+        let packed = body.encode(coding);
+        (body, packed)
+    } else {
+        match tokio::task::spawn_blocking(move || {
+            let packed = body.encode(coding);
+            (body, packed)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!("on-the-fly {coding:?} task failed: {e}");
+                return TaxiiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    "the answer could not be compressed; retry, or ask without Accept-Encoding",
+                )
+                .in_version(version)
+                .into_response();
+            }
+        }
+    };
+    match packed {
+        Ok(b) => {
+            *resp.body_mut() = b;
+            resp.extensions_mut().insert(OnTheFly);
+        }
+        Err(e) => {
+            tracing::warn!("on-the-fly {coding:?} failed, sending identity: {e}");
+            *resp.body_mut() = body;
+            let h = resp.headers_mut();
+            h.remove(CONTENT_ENCODING);
+            if let Ok(v) = HeaderValue::from_str(&etag_of(tag.gen, tag.hash, None)) {
+                h.insert(ETAG, v);
+            }
+        }
+    }
+    resp
 }
 
 /// 406 for a collection that does not offer `v` (checked after access, so
@@ -677,6 +732,13 @@ pub(super) fn etag_of(gen: u64, h: u64, coding: Option<Coding>) -> String {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct OnTheFly;
 
+/// An answer [`finish`] chose to compress on the fly; [`encode`] does it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Encode {
+    coding: Coding,
+    tag: Tag,
+}
+
 /// The coding a response's `Content-Encoding` names.
 pub(super) fn coding_of(h: &http::HeaderMap) -> Option<Coding> {
     match h.get(CONTENT_ENCODING)?.as_bytes() {
@@ -698,8 +760,8 @@ fn encoding_value(c: Coding) -> HeaderValue {
 ///
 /// Content coding (decision 23, `docs/decisions.md#d23`): a body that is
 /// already a stored copy (`Content-Encoding` set) is sent as it is; any
-/// other body of at least `compress_min_bytes` is compressed here when
-/// `Accept-Encoding` allows gzip or zstd, after the 304 check (a
+/// other body of at least `compress_min_bytes` is marked for [`encode`]
+/// when `Accept-Encoding` allows gzip or zstd, after the 304 check (a
 /// revalidation costs no compression). The ETag names the coding sent.
 /// Clients that accept no coding keep the zero-copy identity body.
 pub(super) fn finish<B>(
@@ -721,7 +783,7 @@ pub(super) fn finish<B>(
     } else {
         None
     };
-    let mut etag = etag_of(tag.gen, tag.hash, stored.or(fly));
+    let etag = etag_of(tag.gen, tag.hash, stored.or(fly));
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(VARY, HeaderValue::from_static(VARY_VALUE));
@@ -738,21 +800,10 @@ pub(super) fn finish<B>(
         resp.headers_mut().remove(CONTENT_TYPE);
         resp.headers_mut().remove(CONTENT_ENCODING);
         *resp.body_mut() = Body::empty();
-    } else if let Some(c) = fly {
-        match resp.body().encode(c) {
-            Ok(b) => {
-                *resp.body_mut() = b;
-                resp.headers_mut()
-                    .insert(CONTENT_ENCODING, encoding_value(c));
-                resp.extensions_mut().insert(OnTheFly);
-            }
-            Err(e) => {
-                // Cannot happen with a large enough output buffer; the
-                // identity body is still a correct answer.
-                tracing::warn!("on-the-fly {c:?} failed, sending identity: {e}");
-                etag = etag_of(tag.gen, tag.hash, None);
-            }
-        }
+    } else if let Some(coding) = fly {
+        resp.headers_mut()
+            .insert(CONTENT_ENCODING, encoding_value(coding));
+        resp.extensions_mut().insert(Encode { coding, tag });
     }
     if let Ok(v) = HeaderValue::from_str(&etag) {
         resp.headers_mut().insert(ETAG, v);
