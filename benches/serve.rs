@@ -16,6 +16,13 @@
 //!   in flight: ops/s here is 1 / latency. `tools/bench-serve` measures
 //!   concurrent throughput against nginx.
 //!
+//! - `serve_coding`: compressing an answer on the fly (decision 23,
+//!   `docs/decisions.md#d23`): the `added_after` page's body through
+//!   `Body::encode` (what `serve` does for a client sending
+//!   `Accept-Encoding`), next to libdeflate and zstd at other levels and
+//!   with a fresh compressor per call, the measurements behind the levels
+//!   and the per-thread compressors chosen; each prints its output size.
+//!
 //! Cases: an unfiltered default page (100 objects), the same page gzip'd
 //! (precompressed in the feed), `match[type]=indicator` (filter path, same
 //! objects), `match[type]=marking-definition` (rare type: the walk scans
@@ -294,6 +301,82 @@ fn bench_inproc(c: &mut Criterion, served: &Served, cases: &[Case]) {
     g.finish();
 }
 
+fn bench_coding(c: &mut Criterion, served: &Served, cases: &[Case]) {
+    use taxii_edge::server::body::{FLY_GZIP_LEVEL, FLY_ZSTD_LEVEL};
+    let case = cases
+        .iter()
+        .find(|c| c.name == "added_after_deep")
+        .expect("the added_after case");
+    let col_id = served.feed.meta().collections[0].id.clone();
+    let t = Target {
+        endpoint: case.endpoint,
+        root: "feeds",
+        col_idx: 0,
+        col_id: &col_id,
+        object_id: None,
+    };
+    let plan = list::plan(served, &t, case.query.as_deref(), 1000).expect("valid request");
+    let page = list::walk(served, &t, &plan, None);
+    let mut body = Body::empty();
+    list::render(served, &t, &plan, &page, false, &mut body);
+    let plain = body.to_vec();
+    eprintln!(
+        "serve_coding: the added_after page, {} items, {} bytes in {} chunks",
+        page.idx.len(),
+        plain.len(),
+        body.chunk_count()
+    );
+    let mut g = c.benchmark_group("serve_coding");
+    g.sample_size(30).measurement_time(Duration::from_secs(3));
+    g.throughput(Throughput::Bytes(plain.len() as u64));
+    let size = |name: &str, n: usize| {
+        eprintln!(
+            "serve_coding/{name}: {n} bytes ({:.1}% of identity)",
+            n as f64 * 100.0 / plain.len() as f64
+        )
+    };
+    // What serve runs: gather + per-thread compressor at the shipped level.
+    size(
+        &format!("gzip_fly (level {FLY_GZIP_LEVEL})"),
+        body.encode(Coding::Gzip).expect("gzip").len() as usize,
+    );
+    g.bench_function("gzip_fly", |b| b.iter(|| body.encode(Coding::Gzip)));
+    size(
+        &format!("zstd_fly (level {FLY_ZSTD_LEVEL})"),
+        body.encode(Coding::Zstd).expect("zstd").len() as usize,
+    );
+    g.bench_function("zstd_fly", |b| b.iter(|| body.encode(Coding::Zstd)));
+    // The alternatives.
+    for level in [1, 2, 4, 6] {
+        let lvl = libdeflater::CompressionLvl::new(level).expect("level");
+        let mut comp = libdeflater::Compressor::new(lvl);
+        let mut out = vec![0u8; comp.gzip_compress_bound(plain.len())];
+        let name = format!("libdeflate_l{level}");
+        size(&name, comp.gzip_compress(&plain, &mut out).expect("gzip"));
+        g.bench_function(&name, |b| {
+            b.iter(|| comp.gzip_compress(&plain, &mut out).expect("gzip"))
+        });
+    }
+    g.bench_function("libdeflate_l1_fresh_compressor", |b| {
+        b.iter(|| {
+            let lvl = libdeflater::CompressionLvl::new(1).expect("level");
+            let mut comp = libdeflater::Compressor::new(lvl);
+            let mut out = vec![0u8; comp.gzip_compress_bound(plain.len())];
+            comp.gzip_compress(&plain, &mut out).expect("gzip")
+        })
+    });
+    for level in [1, 2, 3] {
+        let mut comp = zstd::bulk::Compressor::new(level).expect("zstd");
+        let name = format!("zstd_l{level}");
+        size(&name, comp.compress(&plain).expect("zstd").len());
+        g.bench_function(&name, |b| b.iter(|| comp.compress(&plain).expect("zstd")));
+    }
+    g.bench_function("zstd_l1_fresh_context", |b| {
+        b.iter(|| zstd::bulk::compress(&plain, 1).expect("zstd"))
+    });
+    g.finish();
+}
+
 type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
 
 async fn get(
@@ -377,6 +460,7 @@ fn benches(c: &mut Criterion) {
     let served = Served::load(&fx.feed_path, &fx.config).unwrap_or_else(|e| panic!("{e}"));
     let cases = cases(&served);
     bench_inproc(c, &served, &cases);
+    bench_coding(c, &served, &cases);
     drop(served);
     bench_http(c, &fx, &cases);
 }

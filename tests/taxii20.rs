@@ -391,10 +391,15 @@ async fn objects_bundle_headers_and_ranges() {
         !r.text().contains(PASS21),
         "no 2.0 form: never in a 2.0 answer"
     );
-    // Deterministic bytes and ETag; gzip is not offered for 2.0.
-    let again = get20(s.addr, &path, &[("accept-encoding", "gzip, zstd")]).await;
+    // Deterministic bytes and ETag; compressed on the fly for a client
+    // that accepts a coding, with its own ETag (tests/content_coding.rs).
+    let again = get20(s.addr, &path, &[]).await;
     assert_eq!(again.body, r.body);
     assert_eq!(again.header("etag"), r.header("etag"));
+    let zs = get20(s.addr, &path, &[("accept-encoding", "gzip, zstd")]).await;
+    assert_eq!(zs.header("content-encoding"), Some("zstd"));
+    assert_eq!(zstd::decode_all(&zs.body[..]).unwrap(), r.body);
+    assert_ne!(zs.header("etag"), r.header("etag"));
     let etag = r.header("etag").unwrap().to_string();
     let nm = get20(s.addr, &path, &[("if-none-match", &etag)]).await;
     assert_eq!(nm.status, 304);

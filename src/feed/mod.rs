@@ -31,7 +31,7 @@ pub(crate) use reader::{release_pages, shared_bytes};
 pub use reader::{CollectionFeed, Feed};
 pub use token::Position;
 pub use verify::Depth;
-pub(crate) use writer::{containing_dir, gzip};
+pub(crate) use writer::{containing_dir, gzip, zstd};
 pub use writer::{publish, write, write_to_vec};
 
 use serde::{Deserialize, Serialize};

@@ -789,3 +789,24 @@ pub(crate) fn gzip(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
         Ok(out)
     })
 }
+
+/// A zstd frame of `data` at `level`, by a compression context kept per
+/// thread (the server compresses answers on the fly with it; creating a
+/// context per call allocates and initializes its tables every time).
+pub(crate) fn zstd(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
+    use std::cell::RefCell;
+    thread_local! {
+        static CONTEXT: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+            const { RefCell::new(None) };
+    }
+    CONTEXT.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            *slot = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        let Some((_, c)) = slot.as_mut() else {
+            return Err(io::Error::other("no zstd compressor"));
+        };
+        c.compress(data)
+    })
+}

@@ -13,10 +13,12 @@
 //! HTTP/1.1 and h2 instead of chunked encoding (CRATES.md: `StreamBody`
 //! has no size hint).
 
+use crate::feed::Coding;
 use bytes::{Buf, Bytes};
 use http_body::{Body as HttpBody, Frame, SizeHint};
+use std::borrow::Cow;
 use std::convert::Infallible;
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -70,7 +72,36 @@ impl Body {
         }
         v
     }
+
+    /// The bytes in one piece: the only chunk as it is, else every chunk
+    /// copied into one buffer.
+    pub fn contiguous(&self) -> Cow<'_, [u8]> {
+        match self.data.live() {
+            [] => Cow::Borrowed(&[]),
+            [one] => Cow::Borrowed(one),
+            _ => Cow::Owned(self.to_vec()),
+        }
+    }
+
+    /// The body compressed with `coding` at the on-the-fly levels
+    /// ([`FLY_GZIP_LEVEL`], [`FLY_ZSTD_LEVEL`]), as one chunk: the chunks
+    /// are gathered first (libdeflate compresses whole buffers only), and
+    /// each thread keeps its own compressor.
+    pub fn encode(&self, coding: Coding) -> io::Result<Body> {
+        let plain = self.contiguous();
+        let packed = match coding {
+            Coding::Gzip => crate::feed::gzip(&plain, FLY_GZIP_LEVEL)?,
+            Coding::Zstd => crate::feed::zstd(&plain, FLY_ZSTD_LEVEL)?,
+        };
+        Ok(Body::from_bytes(packed))
+    }
 }
+
+/// libdeflate level of gzip made per request (decision 23,
+/// `docs/decisions.md#d23`; stored copies use level 6).
+pub const FLY_GZIP_LEVEL: u32 = 1;
+/// zstd level of zstd made per request (stored copies use level 3).
+pub const FLY_ZSTD_LEVEL: i32 = 1;
 
 impl HttpBody for Body {
     type Data = Chunks;
@@ -208,6 +239,32 @@ mod tests {
         let mut io = [IoSlice::new(&[]); 8];
         assert_eq!(data.chunks_vectored(&mut io), 3);
         assert_eq!(&*io[1], b"1,2,3");
+    }
+
+    #[test]
+    fn encode_gathers_every_chunk() {
+        use std::io::Read;
+        let mut big = Body::empty();
+        let mut want = Vec::new();
+        for i in 0..200 {
+            let c = format!("{{\"n\":{i},\"s\":\"abcdefghij\"}},");
+            want.extend_from_slice(c.as_bytes());
+            big.push(Bytes::from(c));
+        }
+        assert_eq!(&*big.contiguous(), &want[..]);
+        let gz = big.encode(Coding::Gzip).unwrap();
+        assert_eq!(gz.chunk_count(), 1);
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&gz.to_vec()[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, want);
+        let zs = big.encode(Coding::Zstd).unwrap();
+        assert_eq!(zstd::decode_all(&zs.to_vec()[..]).unwrap(), want);
+        assert!(zs.len() < big.len() / 4 && gz.len() < big.len() / 4);
+        // Same input, same bytes (strong ETags).
+        assert_eq!(big.encode(Coding::Gzip).unwrap().to_vec(), gz.to_vec());
+        assert_eq!(&*Body::empty().contiguous(), b"");
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct Metrics {
     latency_sum_us: AtomicU64,
     latency_count: AtomicU64,
     bytes_out: AtomicU64,
+    /// Compressed answers: [gzip stored, gzip on the fly, zstd stored,
+    /// zstd on the fly].
+    encoded: [AtomicU64; 4],
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     generation_created_us: AtomicI64,
@@ -71,6 +74,7 @@ impl Default for Metrics {
             latency_sum_us: AtomicU64::new(0),
             latency_count: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
+            encoded: Default::default(),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             generation_created_us: AtomicI64::new(0),
@@ -95,6 +99,16 @@ impl Metrics {
         self.latency_sum_us.fetch_add(us, Relaxed);
         self.latency_count.fetch_add(1, Relaxed);
         self.bytes_out.fetch_add(bytes, Relaxed);
+    }
+
+    /// Counts one answer sent with a content coding: a stored copy, or
+    /// compressed on the fly.
+    pub fn encoded(&self, coding: crate::feed::Coding, on_the_fly: bool) {
+        let c = match coding {
+            crate::feed::Coding::Gzip => 0,
+            crate::feed::Coding::Zstd => 2,
+        };
+        self.encoded[c + usize::from(on_the_fly)].fetch_add(1, Relaxed);
     }
 
     /// Records a reload outcome.
@@ -155,6 +169,22 @@ impl Metrics {
             "taxii_edge_request_duration_seconds_count {}",
             self.latency_count.load(Relaxed)
         );
+        o.push_str("# HELP taxii_edge_encoded_responses_total Answers sent gzip or zstd, by coding and source (a stored copy, or compressed on the fly).\n# TYPE taxii_edge_encoded_responses_total counter\n");
+        for (i, (coding, source)) in [
+            ("gzip", "stored"),
+            ("gzip", "on_the_fly"),
+            ("zstd", "stored"),
+            ("zstd", "on_the_fly"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let _ = writeln!(
+                o,
+                "taxii_edge_encoded_responses_total{{coding=\"{coding}\",source=\"{source}\"}} {}",
+                self.encoded[i].load(Relaxed)
+            );
+        }
         let gen = self
             .generation
             .lock()
@@ -190,6 +220,8 @@ mod tests {
         m.record(EndpointLabel::Discovery, 418, 1, 50);
         m.record(EndpointLabel::AuthRequest, 204, 0, 20);
         m.reload(true);
+        m.encoded(crate::feed::Coding::Zstd, true);
+        m.encoded(crate::feed::Coding::Gzip, false);
         m.set_generation("abc", 2_500_000);
         let t = m.render();
         assert!(
@@ -226,5 +258,17 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("taxii_edge_feed_created_seconds 2.5\n"), "{t}");
+        for (labels, n) in [
+            ("coding=\"zstd\",source=\"on_the_fly\"", 1),
+            ("coding=\"gzip\",source=\"stored\"", 1),
+            ("coding=\"gzip\",source=\"on_the_fly\"", 0),
+        ] {
+            assert!(
+                t.contains(&format!(
+                    "taxii_edge_encoded_responses_total{{{labels}}} {n}\n"
+                )),
+                "{t}"
+            );
+        }
     }
 }

@@ -113,7 +113,15 @@ pub struct Settings {
     /// export renders the anonymous view, and the web server in front of
     /// the files does the challenging.
     pub challenge_anonymous: bool,
+    /// Bodies of at least this many bytes without a stored copy are
+    /// compressed on the fly for a client that accepts gzip or zstd
+    /// (`docs/decisions.md#d23`).
+    pub compress_min_bytes: u64,
 }
+
+/// [`Settings::compress_min_bytes`] of `serve`: below about 1 KB a coding
+/// saves less than it costs.
+pub const COMPRESS_MIN_BYTES: u64 = 1024;
 
 impl Settings {
     /// `bound`: `scheme://address` of the listener, the 2.0 api-root base
@@ -137,6 +145,7 @@ impl Settings {
             ),
             challenge_anonymous: true,
             server: config.server.clone(),
+            compress_min_bytes: COMPRESS_MIN_BYTES,
         }
     }
 }
@@ -172,6 +181,9 @@ impl Offline {
         let served = Served::load(feed_path, &config)?;
         let mut settings = Settings::new(&config, "http://localhost".into());
         settings.challenge_anonymous = false;
+        // Stored copies only: the exporter compresses what has none itself,
+        // at the stored levels (its files are written once, sent often).
+        settings.compress_min_bytes = u64::MAX;
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(ServeError::Runtime)?;

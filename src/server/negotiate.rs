@@ -1,5 +1,5 @@
 //! Content negotiation: `Accept` (TAXII-NOTES decision 6), `Accept-Encoding`
-//! (which precompressed copy, if any) and `If-None-Match`.
+//! (which content coding, if any) and `If-None-Match`.
 //!
 //! These run on every request, so they scan the header bytes in place
 //! without allocating.
@@ -265,12 +265,18 @@ fn split_unquoted(s: &str, sep: u8) -> impl Iterator<Item = &str> {
     })
 }
 
-/// The best precompressed coding the client accepts: zstd, then gzip;
-/// `q=0` refuses a coding, `*` covers codings not named (RFC 9110 12.5.3).
+/// The content coding of the answer, `None` for identity (decision 23,
+/// `docs/decisions.md#d23`): zstd or gzip, whichever the client ranks
+/// higher by q-value, zstd on a tie (smaller, and cheaper to make). `q=0`
+/// refuses a coding; `*` stands for the codings not named (RFC 9110
+/// 12.5.3); an `identity` named with a higher q than every acceptable
+/// coding keeps the answer uncompressed. A q-value that does not parse
+/// counts as 1.
 pub fn pick_coding<'a>(values: impl Iterator<Item = &'a [u8]>) -> Option<Coding> {
-    let mut zstd: Option<bool> = None;
-    let mut gzip: Option<bool> = None;
-    let mut star: Option<bool> = None;
+    let mut zstd: Option<f32> = None;
+    let mut gzip: Option<f32> = None;
+    let mut identity: Option<f32> = None;
+    let mut star: Option<f32> = None;
     for value in values {
         let Ok(s) = std::str::from_utf8(value) else {
             continue;
@@ -278,29 +284,35 @@ pub fn pick_coding<'a>(values: impl Iterator<Item = &'a [u8]>) -> Option<Coding>
         for item in s.split(',') {
             let mut parts = item.split(';');
             let name = parts.next().unwrap_or("").trim();
-            let mut ok = true;
+            let mut q = 1.0f32;
             for p in parts {
                 if let Some((k, v)) = p.split_once('=') {
-                    if k.trim().eq_ignore_ascii_case("q") && q_is_zero(v.trim()) {
-                        ok = false;
+                    if k.trim().eq_ignore_ascii_case("q") {
+                        q = v.trim().parse::<f32>().unwrap_or(1.0);
                     }
                 }
             }
+            let q = if q.is_nan() { 1.0 } else { q.clamp(0.0, 1.0) };
             if name.eq_ignore_ascii_case("zstd") {
-                zstd = Some(ok);
+                zstd = Some(q);
             } else if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
-                gzip = Some(ok);
+                gzip = Some(q);
+            } else if name.eq_ignore_ascii_case("identity") {
+                identity = Some(q);
             } else if name == "*" {
-                star = Some(ok);
+                star = Some(q);
             }
         }
     }
-    if zstd.or(star).unwrap_or(false) {
-        Some(Coding::Zstd)
-    } else if gzip.or(star).unwrap_or(false) {
-        Some(Coding::Gzip)
-    } else {
+    let qz = zstd.or(star).unwrap_or(0.0);
+    let qg = gzip.or(star).unwrap_or(0.0);
+    let best = qz.max(qg);
+    if best <= 0.0 || identity.is_some_and(|qi| qi > best) {
         None
+    } else if qz >= qg {
+        Some(Coding::Zstd)
+    } else {
+        Some(Coding::Gzip)
     }
 }
 
@@ -487,6 +499,17 @@ mod tests {
         assert_eq!(enc("*, zstd;q=0"), Some(Coding::Gzip));
         assert_eq!(enc("identity"), None);
         assert_eq!(pick_coding(std::iter::empty()), None);
+        // q-values rank the codings; identity wins only when named higher.
+        assert_eq!(enc("gzip;q=0.5, zstd;q=0.4"), Some(Coding::Gzip));
+        assert_eq!(enc("zstd;q=0.5, gzip;q=0.5"), Some(Coding::Zstd));
+        assert_eq!(enc("identity;q=1, gzip;q=0"), None);
+        assert_eq!(enc("identity, gzip;q=0.5"), None);
+        assert_eq!(enc("gzip, identity;q=0.5"), Some(Coding::Gzip));
+        assert_eq!(enc("GZIP ; Q=0.8"), Some(Coding::Gzip));
+        assert_eq!(enc("x-gzip"), Some(Coding::Gzip));
+        assert_eq!(enc("gzip;q=bogus"), Some(Coding::Gzip));
+        assert_eq!(enc("*;q=0"), None);
+        assert_eq!(enc("br, deflate"), None);
     }
 
     #[test]

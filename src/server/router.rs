@@ -211,6 +211,10 @@ pub async fn handle<B>(shared: Arc<Shared>, conn: &ConnInfo, req: Request<B>) ->
         *resp.body_mut() = Body::empty();
     }
     let sent = resp.body().len();
+    if let Some(c) = coding_of(resp.headers()) {
+        let fly = resp.extensions().get::<OnTheFly>().is_some();
+        shared.metrics.encoded(c, fly);
+    }
     let us = t0.elapsed().as_micros() as u64;
     shared
         .metrics
@@ -369,7 +373,7 @@ pub(super) async fn dispatch<B>(
         TaxiiVersion::V20 => v20::resource(shared, served, req, &route, &caller, read),
     };
     let r = match result {
-        Ok(r) => r,
+        Ok(r) => encode(r, version).await,
         Err(e) => e.in_version(version).into_response(),
     };
     (r, label, caller)
@@ -430,6 +434,61 @@ fn challenge<B>(
             .in_version(neg().asked)
             .into_response()
     })
+}
+
+/// Bodies up to this size are compressed on the worker thread (about
+/// 0.1 ms per 60 KB page with libdeflate level 1); larger ones (big
+/// `limit`s, TAXII 2.0 ranges of thousands of items) on the blocking pool,
+/// so one big answer does not stall the other connections of its core.
+const ENCODE_INLINE_MAX: u64 = 256 * 1024;
+
+/// Compresses an answer [`finish`] marked with [`Encode`]. Should the
+/// compressor fail (it cannot with its worst-case output buffer), the
+/// identity body goes out with the identity ETag.
+async fn encode(mut resp: Response<Body>, version: TaxiiVersion) -> Response<Body> {
+    let Some(Encode { coding, tag }) = resp.extensions_mut().remove::<Encode>() else {
+        return resp;
+    };
+    let body = std::mem::take(resp.body_mut());
+    let (body, packed) = if body.len() <= ENCODE_INLINE_MAX {
+        let packed = body.encode(coding);
+        (body, packed)
+    } else {
+        match tokio::task::spawn_blocking(move || {
+            let packed = body.encode(coding);
+            (body, packed)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!("on-the-fly {coding:?} task failed: {e}");
+                return TaxiiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    "the answer could not be compressed; retry, or ask without Accept-Encoding",
+                )
+                .in_version(version)
+                .into_response();
+            }
+        }
+    };
+    match packed {
+        Ok(b) => {
+            *resp.body_mut() = b;
+            resp.extensions_mut().insert(OnTheFly);
+        }
+        Err(e) => {
+            tracing::warn!("on-the-fly {coding:?} failed, sending identity: {e}");
+            *resp.body_mut() = body;
+            let h = resp.headers_mut();
+            h.remove(CONTENT_ENCODING);
+            if let Ok(v) = HeaderValue::from_str(&etag_of(tag.gen, tag.hash, None)) {
+                h.insert(ETAG, v);
+            }
+        }
+    }
+    resp
 }
 
 /// 406 for a collection that does not offer `v` (checked after access, so
@@ -721,6 +780,14 @@ pub(super) fn cache_control(s: &super::Settings, caller: &Caller) -> HeaderValue
 /// The "generation" part of content-derived ETags of default pages.
 const PAGE_ETAG: u64 = 0x7061_6765_0000_0000; // "page"
 
+/// What an answer's ETag is made of: [`finish`] adds the content coding
+/// once it knows which one is sent (one ETag per coding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Tag {
+    pub gen: u64,
+    pub hash: u64,
+}
+
 pub(super) fn etag_of(gen: u64, h: u64, coding: Option<Coding>) -> String {
     let c = match coding {
         None => "",
@@ -730,15 +797,62 @@ pub(super) fn etag_of(gen: u64, h: u64, coding: Option<Coding>) -> String {
     format!("\"{gen:016x}{h:016x}{c}\"")
 }
 
-/// Headers common to every successful TAXII answer, and the 304 check.
+/// Marks an answer compressed on the fly (for the metrics).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OnTheFly;
+
+/// An answer [`finish`] chose to compress on the fly; [`encode`] does it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Encode {
+    coding: Coding,
+    tag: Tag,
+}
+
+/// The coding a response's `Content-Encoding` names.
+pub(super) fn coding_of(h: &http::HeaderMap) -> Option<Coding> {
+    match h.get(CONTENT_ENCODING)?.as_bytes() {
+        b"gzip" => Some(Coding::Gzip),
+        b"zstd" => Some(Coding::Zstd),
+        _ => None,
+    }
+}
+
+fn encoding_value(c: Coding) -> HeaderValue {
+    HeaderValue::from_static(match c {
+        Coding::Gzip => "gzip",
+        Coding::Zstd => "zstd",
+    })
+}
+
+/// Headers common to every successful TAXII answer, the content coding,
+/// and the 304 check.
+///
+/// Content coding (decision 23, `docs/decisions.md#d23`): a body that is
+/// already a stored copy (`Content-Encoding` set) is sent as it is; any
+/// other body of at least `compress_min_bytes` is marked for [`encode`]
+/// when `Accept-Encoding` allows gzip or zstd, after the 304 check (a
+/// revalidation costs no compression). The ETag names the coding sent.
+/// Clients that accept no coding keep the zero-copy identity body.
 pub(super) fn finish<B>(
     req: &Request<B>,
     s: &super::Settings,
     caller: &Caller,
     content_type: &'static str,
-    etag: String,
+    tag: Tag,
     mut resp: Response<Body>,
 ) -> Response<Body> {
+    let stored = coding_of(resp.headers());
+    let fly = if stored.is_none() && resp.body().len() >= s.compress_min_bytes {
+        negotiate::pick_coding(
+            req.headers()
+                .get_all(ACCEPT_ENCODING)
+                .iter()
+                .map(HeaderValue::as_bytes),
+        )
+    } else {
+        None
+    };
+    let etag = etag_of(tag.gen, tag.hash, stored.or(fly));
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(VARY, HeaderValue::from_static(VARY_VALUE));
@@ -750,14 +864,18 @@ pub(super) fn finish<B>(
             .map(HeaderValue::as_bytes),
         &etag,
     );
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(ETAG, v);
-    }
     if not_modified {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
         resp.headers_mut().remove(CONTENT_TYPE);
         resp.headers_mut().remove(CONTENT_ENCODING);
         *resp.body_mut() = Body::empty();
+    } else if let Some(coding) = fly {
+        resp.headers_mut()
+            .insert(CONTENT_ENCODING, encoding_value(coding));
+        resp.extensions_mut().insert(Encode { coding, tag });
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(ETAG, v);
     }
     resp
 }
@@ -777,13 +895,16 @@ pub(super) fn json_resource<B>(
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(content_type.as_bytes());
     hasher.update(body.as_bytes());
-    let etag = etag_of(served.etag_gen, hasher.digest(), None);
+    let tag = Tag {
+        gen: served.etag_gen,
+        hash: hasher.digest(),
+    };
     finish(
         req,
         s,
         caller,
         content_type,
-        etag,
+        tag,
         Response::new(Body::from_bytes(body)),
     )
 }
@@ -838,12 +959,11 @@ fn list_response<B>(
     // cache revalidating after a regeneration gets a 304. Any other answer:
     // generation + the normalized request (what decides the bytes).
     let content = whole_page.and_then(|(kind, k)| cf.precompressed(kind, k, Coding::Zstd));
-    let etag = match content {
-        Some(blob) => etag_of(
-            PAGE_ETAG,
-            xxhash_rust::xxh3::xxh3_64_with_seed(&blob, t.endpoint as u64),
-            coding,
-        ),
+    let tag = match content {
+        Some(blob) => Tag {
+            gen: PAGE_ETAG,
+            hash: xxhash_rust::xxh3::xxh3_64_with_seed(&blob, t.endpoint as u64),
+        },
         None => {
             let mut hasher = xxhash_rust::xxh3::Xxh3::new();
             hasher.update(&[t.endpoint as u8]);
@@ -862,7 +982,10 @@ fn list_response<B>(
                 hasher.update(&p.version_us.to_le_bytes());
             }
             hasher.update(&[u8::from(s.server.empty_as_list)]);
-            etag_of(served.etag_gen, hasher.digest(), coding)
+            Tag {
+                gen: served.etag_gen,
+                hash: hasher.digest(),
+            }
         }
     };
 
@@ -882,15 +1005,9 @@ fn list_response<B>(
         }
     }
     if let Some(c) = coding {
-        h.insert(
-            CONTENT_ENCODING,
-            HeaderValue::from_static(match c {
-                Coding::Gzip => "gzip",
-                Coding::Zstd => "zstd",
-            }),
-        );
+        h.insert(CONTENT_ENCODING, encoding_value(c));
     }
-    Ok(finish(req, s, caller, TAXII21, etag, resp))
+    Ok(finish(req, s, caller, TAXII21, tag, resp))
 }
 
 #[cfg(test)]

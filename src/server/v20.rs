@@ -45,8 +45,8 @@
 //!   `versions: ["taxii-2.0"]` (TAXII 2.0 section 4.2). Collections list
 //!   only collections offering 2.0, without `alias` (not a 2.0 property),
 //!   with `media_types: ["application/vnd.oasis.stix+json; version=2.0"]`.
-//! - No precompressed copies exist for 2.0 bodies: they are sent
-//!   uncompressed.
+//! - No precompressed copies exist for 2.0 bodies: they are compressed on
+//!   the fly like every other answer without one (`docs/decisions.md#d23`).
 
 use super::auth::Caller;
 use super::body::Body;
@@ -473,7 +473,10 @@ fn collections_page<B>(
     hasher.update(TAXII20.as_bytes());
     hasher.update(body.as_bytes());
     hasher.update(w.content_range().as_bytes());
-    let etag = router::etag_of(served.etag_gen, hasher.digest(), None);
+    let tag = router::Tag {
+        gen: served.etag_gen,
+        hash: hasher.digest(),
+    };
     let mut resp = Response::new(Body::from_bytes(body));
     range_headers(&mut resp, &w);
     Ok(vary_range(router::finish(
@@ -481,7 +484,7 @@ fn collections_page<B>(
         &shared.settings,
         caller,
         TAXII20,
-        etag,
+        tag,
         resp,
     )))
 }
@@ -699,7 +702,10 @@ fn list<B>(
         hasher.update(p);
         hasher.update(b"\0");
     }
-    let etag = router::etag_of(served.etag_gen, hasher.digest(), None);
+    let tag = router::Tag {
+        gen: served.etag_gen,
+        hash: hasher.digest(),
+    };
     let mut resp = Response::new(body);
     range_headers(&mut resp, &w);
     date_headers(&mut resp, cf, &idx, f.added_after);
@@ -708,7 +714,7 @@ fn list<B>(
         &shared.settings,
         caller,
         ctype,
-        etag,
+        tag,
         resp,
     )))
 }
@@ -781,7 +787,10 @@ fn object<B>(
         hasher.update(p);
         hasher.update(b"\0");
     }
-    let etag = router::etag_of(served.etag_gen, hasher.digest(), None);
+    let tag = router::Tag {
+        gen: served.etag_gen,
+        hash: hasher.digest(),
+    };
     let mut resp = Response::new(bundle_body(&id, cf, &idx));
     date_headers(&mut resp, cf, &idx, f.added_after);
     Ok(router::finish(
@@ -789,7 +798,7 @@ fn object<B>(
         &shared.settings,
         caller,
         STIX20,
-        etag,
+        tag,
         resp,
     ))
 }
