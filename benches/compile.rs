@@ -330,7 +330,7 @@ fn bench_stix_and_mapping(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
-    // The lifecycle hashes every draft to detect changes (decision 11):
+    // The lifecycle hashes every draft to detect changes (docs/decisions.md#d11):
     // serialize21 into a reused buffer, then xxh3.
     g.bench_function("content_hash", |b| {
         b.iter(|| {

@@ -16,7 +16,7 @@
 //!   in flight: ops/s here is 1 / latency. `tools/bench-serve` measures
 //!   concurrent throughput against nginx.
 //!
-//! - `serve_coding`: compressing an answer on the fly (decision 23,
+//! - `serve_coding`: compressing an answer on the fly (docs/decisions.md#d23,
 //!   `docs/decisions.md#d23`): the `added_after` page's body through
 //!   `Body::encode` (what `serve` does for a client sending
 //!   `Accept-Encoding`), next to libdeflate and zstd at other levels and

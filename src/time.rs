@@ -4,7 +4,7 @@
 //! feed's entry table, `added_after`) works in one unit: signed microseconds
 //! since 1970-01-01T00:00:00Z in UTC. Inputs carry 0–9 fraction digits and
 //! any offset; we truncate to microseconds when parsing. Output formats are
-//! fixed by TAXII-NOTES decision 10: STIX properties with exactly 3 fraction
+//! fixed by docs/decisions.md#d10: STIX properties with exactly 3 fraction
 //! digits, `date_added` and the date headers with exactly 6.
 
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Timelike, Utc};

@@ -300,7 +300,7 @@ async fn matrix_listed_unreadable_collections() {
 }
 
 /// `next` tokens minted for one user, collection or endpoint and replayed
-/// elsewhere: authorization is checked again on every use (decision 4),
+/// elsewhere: authorization is checked again on every use (docs/decisions.md#d4),
 /// and a token never carries a caller across collections or endpoints.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_tokens_do_not_cross_users_collections_or_endpoints() {

@@ -53,7 +53,7 @@ async fn check_prefix(base: &str, public_url: Option<&str>) {
     assert_eq!(v["api_roots"], serde_json::json!([root21]));
     assert_eq!(v["default"], root21.as_str());
 
-    // TAXII 2.0 discovery: absolute api_roots (decision 16) under the
+    // TAXII 2.0 discovery: absolute api_roots (docs/decisions.md#d16) under the
     // prefix; `default` byte for byte one of them.
     let r = get(s.addr, &format!("{base}taxii/"), &[("accept", ACC20)]).await;
     assert_eq!(r.status, 200, "{}", r.text());

@@ -1,4 +1,4 @@
-//! One test per real client's polling pattern (issue 10 item 5), each over
+//! One test per real client's polling pattern (docs/testing.md), each over
 //! the same three-generation scenario (tests/common/generations.rs): compile
 //! generation 1, the client polls, compile generation 2 (records added,
 //! changed, removed), the server reloads, the client polls, and again for
@@ -13,7 +13,7 @@
 //! pattern makes the duplicate count deterministic, it is asserted exactly.
 //!
 //! The request patterns are taken from the clients' code (see
-//! ../shared/TAXII-NOTES.md): OpenCTI's ingestion manager, Elastic's
+//! docs/decisions.md, d1-d9): OpenCTI's ingestion manager, Elastic's
 //! `ti_custom` CEL program, Microsoft Sentinel's look-back window, and the
 //! OASIS `taxii2-client` run as a real Python process.
 
@@ -274,7 +274,7 @@ async fn client_elastic_follows_next_only_and_keeps_cursor_on_empty_answers() {
             let got = c.interval(addr, ledger).await;
             assert!(got > 0);
             // The next interval finds nothing new: an empty answer, whose
-            // date header keeps the cursor (decision 2).
+            // date header keeps the cursor (docs/decisions.md#d2).
             let before = c.last_timestamp.clone();
             assert_eq!(c.interval(addr, ledger).await, 0);
             assert!(before.is_some());

@@ -70,7 +70,7 @@ fn exact(r: &Resp) -> &[u8] {
     &r.body
 }
 
-/// Fetches `path` as identity, gzip and zstd and checks the decision 23
+/// Fetches `path` as identity, gzip and zstd and checks the docs/decisions.md#d23
 /// contract; returns the three answers.
 async fn three_ways(
     addr: std::net::SocketAddr,

@@ -486,7 +486,7 @@ async fn bad_encodings_are_client_errors() {
     let h = honest(s.addr, None, 50);
     let o = objects_path(PUBLIC);
     let cases: Vec<(Vec<u8>, u16)> = vec![
-        // Queries: every decoding problem is a 400 (decision 7).
+        // Queries: every decoding problem is a 400 (docs/decisions.md#d7).
         (format!("{o}?match%5Btype%5D=%ff").into_bytes(), 400),
         (format!("{o}?match[id]=%c3%28").into_bytes(), 400),
         (format!("{o}?added_after=%zz").into_bytes(), 400),
@@ -829,7 +829,7 @@ async fn next_after_a_long_match_id_list() {
 }
 
 /// Repeated parameters: a filter, `limit` or `next` given twice is a 400
-/// (decision 7), also when one copy is percent-encoded; thousands of
+/// (docs/decisions.md#d7), also when one copy is percent-encoded; thousands of
 /// repeated unknown parameters and empty pairs are ignored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_parameters() {

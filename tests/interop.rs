@@ -181,8 +181,8 @@ fn generated_exports_pass_stix2_validator() {
             p.as_str()
         ));
     }
-    // Issue 2 asks for 2.1 over a 100,000-record export of each format,
-    // issue 5 for 2.0 over one 100,000-record export: "All" is served in 2.1,
+    // 2.1 over a 100,000-record export of each format, 2.0 over one
+    // 100,000-record export: "All" is served in 2.1,
     // "Native" (the native export) in 2.0 too.
     let config = format!(
         "[[api_roots]]\nname = \"feeds\"\ntitle = \"Feeds\"\n{inputs}\n[ttl]\ndefault = 720\n\

@@ -150,7 +150,7 @@ fn dropped_indicator_returns_with_same_id_and_modified_but_new_content() {
 /// A passthrough STIX object that first appears in generation 2 keeps the
 /// date_added its input gives, which is earlier than everything generation
 /// 1 published: a client polling with added_after = generation 1's
-/// X-TAXII-Date-Added-Last never sees it (decision 9).
+/// X-TAXII-Date-Added-Last never sees it (docs/decisions.md#d9).
 #[test]
 fn new_passthrough_object_is_dated_before_the_previous_generation() {
     let d = tempfile::tempdir().unwrap();

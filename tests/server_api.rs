@@ -1,5 +1,5 @@
 //! The TAXII 2.1 read API over real sockets: every endpoint, filter,
-//! status code and header, and TAXII-NOTES decisions 1–8, 13 and 14.
+//! status code and header, and docs/decisions.md#d1–#d8, #d13 and #d14.
 
 #[path = "common/server_support.rs"]
 mod server_support;
@@ -389,7 +389,7 @@ async fn filters_and_their_errors() {
     let r = get(s.addr, &q("match[spec_version]=2.0"), &[]).await;
     assert_eq!(r.body, b"{}");
 
-    // Decision 1 and 2: empty → {}, headers echo added_after or are absent.
+    // docs/decisions.md#d1 and #d2: empty → {}, headers echo added_after or are absent.
     let r = get(s.addr, &q("added_after=2099-01-01T00:00:00.1234567Z"), &[]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"{}");
@@ -741,7 +741,7 @@ async fn object_versions_and_manifest() {
     // Filters the object endpoint does not support are ignored.
     let r = get(s.addr, &format!("{base}?match[type]=malware"), &[]).await;
     assert_eq!(r.json()["objects"].as_array().unwrap().len(), 1);
-    // Nothing left after filters: {} (decision 1); unknown object: 404.
+    // Nothing left after filters: {} (docs/decisions.md#d1); unknown object: 404.
     let r = get(
         s.addr,
         &format!("{base}?added_after=2099-01-01T00:00:00Z"),
@@ -760,7 +760,7 @@ async fn object_versions_and_manifest() {
     .await;
     assert_eq!(r.status, 404);
 
-    // Versions: ascending by date_added (decision 14), pageable.
+    // Versions: ascending by date_added (docs/decisions.md#d14), pageable.
     let r = get(s.addr, &format!("{base}versions/"), &[]).await;
     assert_eq!(
         r.json(),

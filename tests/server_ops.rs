@@ -103,7 +103,7 @@ async fn tls_with_alpn_h2_and_http11() {
 }
 
 /// Generation 2 keeps every date_added of generation 1, supersedes object
-/// 1 with a new version and appends 4 new objects (DESIGN.md: date_added is
+/// 1 with a new version and appends 4 new objects (docs/decisions.md#d35: date_added is
 /// stable across generations).
 fn gen2(gen1: &[ObjectVersion]) -> Vec<ObjectVersion> {
     let mut v = gen1.to_vec();

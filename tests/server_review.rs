@@ -46,7 +46,7 @@ async fn object_existence_leaks_to_a_non_reader() {
     assert_eq!(a.text(), b.text(), "different bodies reveal the object");
 }
 
-/// Decision 13: a collection listed to the caller (`can_read: false`) is
+/// docs/decisions.md#d13: a collection listed to the caller (`can_read: false`) is
 /// seen, so POST answers 403 (read-only), not 404.
 #[tokio::test]
 async fn post_to_a_listed_unreadable_collection_is_403() {

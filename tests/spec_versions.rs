@@ -130,7 +130,7 @@ const V20: &[SpecVersion] = &[SpecVersion::V20];
 const V21: &[SpecVersion] = &[SpecVersion::V21];
 const BOTH: &[SpecVersion] = &[SpecVersion::V20, SpecVersion::V21];
 
-/// Decision 21: per object, the versions of the requested spec versions
+/// docs/decisions.md#d21: per object, the versions of the requested spec versions
 /// (default: the object's latest spec version) take part; `version`
 /// (`first`, `last`, `all` or a modified timestamp, `None` = `last`)
 /// chooses among them. Keys in date_added order, optionally of one type.
@@ -434,7 +434,7 @@ async fn object_by_id_and_versions_select_within_the_spec_versions() {
                 assert_eq!(objects(&r), want, "{path}?{q}");
             }
             // Versions: every version of the selected spec versions,
-            // ascending by date_added (decision 14).
+            // ascending by date_added (docs/decisions.md#d14).
             let q = query(&[spec_param(spec)]);
             let vpath = format!("{path}versions/");
             let want: Vec<String> = model(&mine, spec, Some("all"), None)

@@ -1,6 +1,6 @@
 //! TAXII 2.0 next to 2.1 over real sockets: discovery at `/taxii/`, the
 //! version negotiation matrix, STIX 2.0 bundles, the 2.0 manifest shape,
-//! filters, `Range: items` pagination (TAXII-NOTES decision 15) and the
+//! filters, `Range: items` pagination (docs/decisions.md#d15) and the
 //! headers every answer carries.
 
 #[path = "common/server_support.rs"]
@@ -97,7 +97,7 @@ fn bundle_items(r: &Resp) -> Vec<String> {
         return Vec::new();
     };
     let objs = objs.as_array().unwrap();
-    assert!(!objs.is_empty(), "decision 17: no empty objects list");
+    assert!(!objs.is_empty(), "d17: no empty objects list");
     objs.iter()
         .map(|o| {
             assert!(
@@ -751,7 +751,7 @@ async fn object_by_id_auth_and_write_methods() {
         taxii_edge::time::fmt_ms(T0 + 2_000_000)
     );
 
-    // Write methods (decision 13) in the 2.0 media type.
+    // Write methods (docs/decisions.md#d13) in the 2.0 media type.
     let r = req(s.addr, "POST", &base, &[("accept", ACC20)]).await;
     assert_eq!(r.status, 403);
     assert_eq!(r.header("content-type"), Some(TAXII20));

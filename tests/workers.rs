@@ -1,4 +1,4 @@
-//! The thread-per-core shape `serve` runs (issue 6, round 3): connections
+//! The thread-per-core shape `serve` runs (docs/decisions.md#d57): connections
 //! the accept loop hands to worker runtimes get exactly the answers the
 //! inline (in-process) server gives, over HTTP/1.1 keep-alive and h2; they
 //! are spread over the workers (fewest open connections first); and the

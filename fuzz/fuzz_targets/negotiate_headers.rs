@@ -1,6 +1,6 @@
 #![no_main]
-//! The request headers parsed on every request: `Accept` (TAXII-NOTES
-//! decision 6), `Accept-Encoding` (which precompressed copy) and
+//! The request headers parsed on every request: `Accept`
+//! (docs/decisions.md#d6), `Accept-Encoding` (which precompressed copy) and
 //! `If-None-Match` (304s). The input is split at `\n` into several header
 //! values, as a client sending the header more than once would. Beyond
 //! "never panics": an `If-None-Match` listing the exact ETag always matches,

@@ -1,6 +1,6 @@
 #![no_main]
 //! `next` tokens, the one piece of client-supplied binary the server
-//! decodes (TAXII-NOTES decision 4).
+//! decodes (docs/decisions.md#d4).
 //!
 //! Two halves, chosen by the first byte:
 //! - arbitrary text as a token: `PageToken::decode` must refuse it without

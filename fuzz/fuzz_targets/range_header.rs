@@ -1,6 +1,6 @@
 #![no_main]
 //! The TAXII 2.0 `Range: items=A-B` header and the window computed from it
-//! (TAXII-NOTES decision 15). The input's first 24 bytes choose the
+//! (docs/decisions.md#d15). The input's first 24 bytes choose the
 //! collection size, `max_page` and `hard_cap`; the rest, split at `\n`, are
 //! the header values. Beyond "never panics" (the arithmetic meets u64::MAX
 //! here), the window's invariants:

@@ -3,7 +3,7 @@
 //! percent-decoding, the duplicate and empty-value rules, filter
 //! interpretation (`added_after`, `match[version]`, `match[spec_version]`,
 //! `limit`), for each list endpoint. Beyond "never panics", two properties
-//! that `next` tokens rely on (TAXII-NOTES decisions 4 and 5):
+//! that `next` tokens rely on (docs/decisions.md#d4 and #d5):
 //! - the canonical filter string parses back to exactly the same filters
 //!   (`parse_canonical(canonical(q)) == q`), or a token would carry
 //!   different filters than the page that minted it;

@@ -1,7 +1,7 @@
 //! The nightly lifecycle of a collection: compare what this compile builds
 //! with what the previous generation published, and decide for every object
 //! its `modified`, its `date_added` and whether it is new, changed,
-//! unchanged, revoked or dropped (TAXII-NOTES decisions 9, 11 and 12).
+//! unchanged, revoked or dropped (docs/decisions.md#d9, #d11 and #d12).
 //!
 //! The rules, in one place:
 //! - an object whose content (everything but `modified`) is unchanged keeps
@@ -329,7 +329,7 @@ pub(crate) fn build_collection(
                 // An input's own date_added (medallion) is reproduced only
                 // when it is later than everything already published;
                 // otherwise pollers past that point would never see the
-                // object (decision 9).
+                // object (docs/decisions.md#d9).
                 s.date_added.filter(|d| *d > previous_last)
             }
         };
@@ -478,7 +478,7 @@ pub(crate) fn build_collection(
     let mut support: Vec<(String, String, Option<String>)> = Vec::new();
     if plan.offers_20 {
         // STIX 2.0 has no TLP 2.0: the 2.0 form references the TLP 1.0
-        // equivalents (amber+strict → red, decision 20), so their
+        // equivalents (amber+strict → red, docs/decisions.md#d20), so their
         // definitions must be in the collection too.
         let for_20: Vec<String> = markings
             .iter()
@@ -512,7 +512,7 @@ pub(crate) fn build_collection(
             }
             Some(r) => {
                 // Changed (a renamed identity): a new version needs a later
-                // `modified` than the one published (decision 11). Only the
+                // `modified` than the one published (docs/decisions.md#d11). Only the
                 // identity carries one; marking definitions never change.
                 if let Some(old) = version_of(&j21) {
                     let new = (r.modified + MILLI).max(time::truncate_ms(now));
@@ -673,7 +673,7 @@ fn build_indicator(
         })
     };
     let revoked = stix::is_revoked(ind);
-    // Decision 12: a key that was revoked and is not any more gets a new id.
+    // docs/decisions.md#d12: a key that was revoked and is not any more gets a new id.
     let epoch = match prev {
         Some(r) if r.revoked && !revoked => r.epoch + 1,
         Some(r) => r.epoch,
@@ -713,7 +713,7 @@ fn build_indicator(
         // newly added.
         Some(r) if r.content_hash == hash => (r.modified, None),
         // Different content under a known id: a later `modified` than any
-        // published (decision 11).
+        // published (docs/decisions.md#d11).
         Some(r) => (base.max(r.modified + MILLI), None),
         None => (base, None),
     };
@@ -820,7 +820,7 @@ pub(crate) fn publish(
     live: &Path,
     wopts: &WriteOptions,
 ) -> Result<(feed::WriteStats, Vec<Outcomes>), CompileError> {
-    // Decision 9: date_added is never earlier than the moment the version
+    // docs/decisions.md#d9: date_added is never earlier than the moment the version
     // becomes visible. The file becomes visible when it is renamed into
     // place, after it is written and verified, so new versions are dated
     // after a generous estimate of that moment (written at ~50 MB/s, twice

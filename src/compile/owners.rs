@@ -7,7 +7,7 @@
 //! - **Ids never change.** A collection id is a client's cursor key, so it
 //!   is derived, not stored: UUIDv5 over a fixed namespace, the api root and
 //!   the owner name (with the version digit set to 4, like indicator ids and
-//!   for the same reason: TAXII-NOTES decision 18, and STIX 2.0 identifiers
+//!   for the same reason: docs/decisions.md#d18, and STIX 2.0 identifiers
 //!   accept only v4). The same owner under the same api root gets the same
 //!   id in every run and on every replica, with nothing to remember.
 //! - **No new selection mechanism.** An owner collection is an ordinary
@@ -27,7 +27,7 @@
 //!   unreadable, as before.
 //!
 //! Only indicator records carry an owner (ThreatConnect `ownerName`, native
-//! `owner`); XSOAR records have none (INPUT-FORMATS.md) and passthrough
+//! `owner`); XSOAR records have none (docs/input-formats.md#xsoar) and passthrough
 //! STIX objects are never owner-selected, so neither appears in an owner
 //! collection.
 

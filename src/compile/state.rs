@@ -32,7 +32,7 @@ pub struct Row {
     pub content_hash: u64,
     pub modified: Micros,
     pub date_added: Micros,
-    /// Revocation epoch of the key (decision 12).
+    /// Revocation epoch of the key (docs/decisions.md#d12).
     pub epoch: u32,
     /// The published version is `revoked: true`.
     pub revoked: bool,

@@ -108,7 +108,7 @@ pub struct ServerConfig {
     /// Listen address for `serve` (overridden by `--listen`).
     pub listen: String,
     /// Public base URL (`https://taxii.example.com`), used for the absolute
-    /// TAXII 2.0 api_roots (TAXII-NOTES decision 16). Defaults to
+    /// TAXII 2.0 api_roots (docs/decisions.md#d16). Defaults to
     /// `http://<listen>`.
     pub public_url: Option<String>,
     /// Path prefix under which every TAXII URL lives (e.g. `/taxii-edge/`).
@@ -118,7 +118,7 @@ pub struct ServerConfig {
     pub default_page_size: u32,
     /// Largest `limit` honoured; larger values are clamped.
     pub max_page_size: u32,
-    /// Hard cap of items in one TAXII 2.0 Range answer (decision 15).
+    /// Hard cap of items in one TAXII 2.0 Range answer (docs/decisions.md#d15).
     pub max_range_items: u32,
     /// PEM certificate chain; TLS is on when both this and `tls_key` are set.
     pub tls_cert: Option<PathBuf>,
@@ -139,7 +139,7 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Seconds to drain connections on SIGTERM before closing them.
     pub shutdown_grace_secs: u64,
-    /// Decision 1: answer an empty list as `{"more":false,"objects":[]}`
+    /// docs/decisions.md#d1: answer an empty list as `{"more":false,"objects":[]}`
     /// instead of `{}` (for Elastic). Off by default.
     pub empty_as_list: bool,
     /// Whether collections the caller cannot read are listed (with
@@ -147,7 +147,7 @@ pub struct ServerConfig {
     pub list_unreadable_collections: bool,
     /// Overrides the pagination-token MAC key carried in the feed file.
     pub token_secret: Option<String>,
-    /// Use the TLP 2.0 marking definitions instead of TLP 1.0 (decision 20).
+    /// Use the TLP 2.0 marking definitions instead of TLP 1.0 (docs/decisions.md#d20).
     pub tlp2_markings: bool,
     /// `Cache-Control: max-age` for anonymous responses, seconds.
     pub cache_max_age_secs: u64,
@@ -578,8 +578,8 @@ pub fn normalize_sha256(s: &str) -> Option<String> {
 }
 
 /// The STIX properties a mapping may never set: the builder owns them and
-/// they are required or derived (DESIGN.md: a mapping cannot remove required
-/// properties).
+/// they are required or derived (a mapping cannot remove required properties:
+/// docs/decisions.md#d45).
 pub const PROTECTED_PROPERTIES: &[&str] = &[
     "type",
     "spec_version",

@@ -119,7 +119,7 @@ pub fn write(
                 )
             }
         };
-        // By id, where the files are, and by alias (decision 18), which
+        // By id, where the files are, and by alias (docs/decisions.md#d18), which
         // files never answer but which must be checked all the same.
         for name in std::iter::once(&cm.id).chain(cm.alias.as_ref()) {
             let _ = write!(

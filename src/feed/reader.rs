@@ -103,7 +103,7 @@ pub(crate) fn release_pages(m: &memmap2::Mmap, range: Range<usize>) {
     }
 }
 
-/// Keeps the mapping alive inside `Bytes` (CRATES.md: `Bytes::from_owner`
+/// Keeps the mapping alive inside `Bytes` (docs/decisions.md#d29: `Bytes::from_owner`
 /// needs `AsRef<[u8]>`) and returns a second handle for [`Feed::release`].
 fn map(path: &Path) -> Result<(Bytes, Arc<memmap2::Mmap>), FeedError> {
     let io = |e| FeedError::Io {

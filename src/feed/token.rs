@@ -1,5 +1,5 @@
 //! Pagination tokens (`next`): self-contained, stateless, MAC-signed
-//! (TAXII-NOTES decisions 4 and 5).
+//! (docs/decisions.md#d4 and #d5).
 //!
 //! A token carries the endpoint, api root, collection, object id (for the
 //! object and versions endpoints), the canonical filter string, the page

@@ -19,8 +19,7 @@
 //! and what is wrong.
 //!
 //! Ordering decision: `date_added` must be non-decreasing, not strictly
-//! increasing. Compiled feeds are strictly increasing (TAXII-NOTES decision
-//! 9), but imported STIX data may repeat values; the stored `rank` keeps
+//! increasing. Compiled feeds are strictly increasing (docs/decisions.md#d9), but imported STIX data may repeat values; the stored `rank` keeps
 //! pagination exact in that case, so the format allows it.
 
 use super::format::*;

@@ -34,7 +34,7 @@ fn release(opts: &WriteOptions) {
 }
 
 impl Default for WriteOptions {
-    /// zstd 3 and gzip 6: the measured sweet spots (CRATES.md).
+    /// zstd 3 and gzip 6: the measured sweet spots (docs/decisions.md#d30).
     fn default() -> Self {
         WriteOptions {
             zstd_level: 3,
@@ -763,7 +763,7 @@ fn build_page(
 
 /// A single gzip member with mtime 0 (deterministic bytes), by libdeflate:
 /// whole-buffer compression of a page at level 6 runs ~1.7x faster than
-/// zlib-rs and is slightly smaller (README "Performance"). The compressor
+/// zlib-rs and is slightly smaller (docs/decisions.md#d30). The compressor
 /// (~1 MB of state) is kept per thread.
 pub(crate) fn gzip(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
     use libdeflater::{CompressionLvl, Compressor};

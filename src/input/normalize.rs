@@ -6,7 +6,7 @@
 //! patterns all key on the normalised value, so two exports spelling the same
 //! indicator differently must end up byte-identical here.
 //!
-//! Policies (INPUT-FORMATS.md "Our policies"):
+//! Policies (docs/decisions.md#d48):
 //! - every value is trimmed of surrounding whitespace (a `Trimmed` warning);
 //! - network-ish types (ipv4, ipv6, cidr, domain, url, email) are refanged:
 //!   `hxxp`→`http` (any case of the `xx`), `[.]`/`(.)`→`.`, `[:]`→`:`,

@@ -1,5 +1,5 @@
 //! The `threatconnect` profile: ThreatConnect API v3 indicator records →
-//! canonical indicators, exactly as INPUT-FORMATS.md describes.
+//! canonical indicators, exactly as docs/input-formats.md#threatconnect describes.
 //!
 //! | `type` | value key (else `summary`) | canonical |
 //! |---|---|---|

@@ -1,5 +1,5 @@
 //! The `xsoar` profile: Cortex XSOAR indicator records → canonical
-//! indicators, exactly as INPUT-FORMATS.md describes.
+//! indicators, exactly as docs/input-formats.md#xsoar describes.
 //!
 //! Type: `indicator_type`, else `type`, compared case-insensitively:
 //! `IP` → ipv4 (an IPv6 value under `IP` is taken as ipv6), `IPv6` → ipv6,

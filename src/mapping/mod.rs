@@ -2,8 +2,8 @@
 //! record>"`.
 //!
 //! Three layers, later wins per property: the profile's defaults (which
-//! reproduce what that platform's own TAXII server emits, INPUT-FORMATS.md
-//! "What users will compare against"), the global `[mappings]`, then the
+//! reproduce what that platform's own TAXII server emits,
+//! docs/input-formats.md#platform-defaults), the global `[mappings]`, then the
 //! collection's `mappings`. One [`Mappings`] is compiled per collection and
 //! holds the merged list for every profile, because a collection may mix
 //! records of several inputs.
@@ -18,7 +18,7 @@
 //!   names the property (so the compile can count them per property), and
 //!   the builder's own value, if any, stays.
 //!
-//! Evaluation follows CRATES.md: expressions are compiled once and run with
+//! Evaluation follows docs/decisions.md#d61: expressions are compiled once and run with
 //! `jmespath::interpret` on the AST (`Expression::search` re-serializes the
 //! document each time); the source record is converted to a `Variable` once
 //! per record, and only when a mapping of that profile reads it (literal

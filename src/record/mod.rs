@@ -2,8 +2,7 @@
 //! collection filter and the STIX builder read.
 //!
 //! Two kinds of record flow through the compiler:
-//! - [`Indicator`]: a flat indicator of compromise (DESIGN.md "The canonical
-//!   indicator") built from ThreatConnect, XSOAR or native records;
+//! - [`Indicator`]: a flat indicator of compromise (docs/input-formats.md#canonical-indicator) built from ThreatConnect, XSOAR or native records;
 //! - [`StixRecord`]: a STIX object read from a STIX input, passed through as
 //!   it is.
 //!
@@ -278,7 +277,7 @@ impl Source {
     }
 }
 
-/// The canonical indicator (DESIGN.md). Everything is normalised: values
+/// The canonical indicator (docs/input-formats.md#canonical-indicator). Everything is normalised: values
 /// trimmed and refanged, domains lower-case, hashes lower-case, IPv6 in
 /// RFC 5952 form, timestamps truncated to milliseconds.
 #[derive(Debug, Clone, PartialEq)]

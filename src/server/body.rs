@@ -8,10 +8,10 @@
 //! sends head + prefix + objects + suffix in one `writev`. (Sending the
 //! chunks as separate frames made hyper flush after the first chunk that
 //! crossed its `max_buf_size` and send the 2-byte `]}` suffix in a second
-//! `writev`, a second TCP segment and a second wake-up of the client: issue
-//! 6, round 3.) The exact size hint makes hyper send `Content-Length` on
-//! HTTP/1.1 and h2 instead of chunked encoding (CRATES.md: `StreamBody`
-//! has no size hint).
+//! `writev`, a second TCP segment and a second wake-up of the client.) The
+//! exact size hint makes hyper send `Content-Length` on HTTP/1.1 and h2
+//! instead of chunked encoding (`StreamBody` has no size hint:
+//! docs/decisions.md#d29).
 
 use crate::feed::Coding;
 use bytes::{Buf, Bytes};
@@ -97,7 +97,7 @@ impl Body {
     }
 }
 
-/// libdeflate level of gzip made per request (decision 23,
+/// libdeflate level of gzip made per request (docs/decisions.md#d23,
 /// `docs/decisions.md#d23`; stored copies use level 6).
 pub const FLY_GZIP_LEVEL: u32 = 1;
 /// zstd level of zstd made per request (stored copies use level 3).

@@ -4,13 +4,13 @@
 //!
 //! Cost per request: parse the query, one binary search (added_after or
 //! the token's keyset position), a walk over at most `limit` matches plus
-//! the look-ahead for `more` (decision 3), then one `Bytes` slice per
+//! the look-ahead for `more` (docs/decisions.md#d3), then one `Bytes` slice per
 //! contiguous run of matches. No JSON is parsed and nothing is allocated
 //! per object (the index list is one `Vec` of at most `limit` entries).
 //! Collections that mix STIX 2.0 and 2.1 versions are the exception: there
 //! version selection looks at an object's other versions ([`Selection`]).
 //!
-//! Keyset resume (decision 4): a token holds a [`Position`], the sort key
+//! Keyset resume (docs/decisions.md#d4): a token holds a [`Position`], the sort key
 //! `(date_added, id, version)` the page continues after. Because date_added
 //! is stable across generations, superseded versions simply vanish and new
 //! ones sort later, a token keeps its meaning across a reload.
@@ -72,7 +72,7 @@ impl Plan {
 }
 
 /// What a `next` token carries for these filters: the canonical string
-/// itself (decision 4: a client may send only `next`), or, when it would
+/// itself (docs/decisions.md#d4: a client may send only `next`), or, when it would
 /// not fit in a token, `#` + its digest (the client then sends the filters
 /// again; a canonical string never starts with `#`).
 fn token_filters(canonical: &str) -> String {
@@ -99,7 +99,7 @@ fn processing(description: impl Into<String>) -> TaxiiError {
     )
 }
 
-/// Parses the query and checks the token (decisions 4, 5, 7).
+/// Parses the query and checks the token (docs/decisions.md#d4, #d5, #d7).
 pub fn plan(
     served: &Served,
     t: &Target<'_>,
@@ -456,7 +456,7 @@ pub fn render(
         "objects"
     };
     if page.idx.is_empty() {
-        // Decision 1.
+        // docs/decisions.md#d1.
         out.push(Bytes::from_static(match (empty_as_list, key) {
             (false, _) => b"{}",
             (true, "versions") => b"{\"more\":false,\"versions\":[]}",

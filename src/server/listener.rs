@@ -13,11 +13,11 @@
 //! end (its socket re-registered with that worker's reactor). Requests
 //! never hop threads and a wake-up never crosses cores, which is what the
 //! multi-threaded scheduler spent most of its time on when wrk shared the
-//! two cores (issue 6, round 3). In-process servers (tests, `start`) run
+//! two cores (docs/decisions.md#d57). In-process servers (tests, `start`) run
 //! connections on the caller's runtime instead ([`Workers::inline`]). The
 //! `JoinSet` tracks connections on any runtime, so the drain is the same.
 //!
-//! Protocol selection (CRATES.md traps): on TLS the protocol comes from
+//! Protocol selection (docs/decisions.md#d56): on TLS the protocol comes from
 //! ALPN, after a handshake bounded by the header timeout; on plain TCP we
 //! read the first bytes ourselves under the same timeout and compare them
 //! with the HTTP/2 preface (prior knowledge), instead of hyper-util's

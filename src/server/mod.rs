@@ -3,7 +3,7 @@
 //! A request's cost is: parse path and query, check credentials (cached),
 //! find the start (binary search on date_added or the `next` token's
 //! keyset position), walk the entry table applying filters, and send
-//! slices of the mapping (DESIGN.md "The edge server"). Nothing on that
+//! slices of the mapping (docs/decisions.md#d25). Nothing on that
 //! path parses JSON or allocates per object.
 //!
 //! Module map:
@@ -30,7 +30,7 @@
 //! Objects come back as STIX 2.0 bundles built from slices of the feed's
 //! 2.0 serializations, manifests in the 2.0 shape (one entry per object id
 //! with its `versions`), pages by `Range: items=A-B` / `Content-Range`
-//! (decision 15). The decisions are listed in [`v20`].
+//! (docs/decisions.md#d15). The decisions are listed in [`v20`].
 //!
 //! Reload: a rename onto the feed path (watched with `notify`), SIGHUP, or
 //! [`Running::reload`] re-opens the feed and re-reads the config in a
@@ -102,7 +102,7 @@ pub struct Settings {
     /// when set, relative ones otherwise (TAXII 2.1 section 4.1 allows
     /// both).
     pub public_url: Option<String>,
-    /// Base of the absolute TAXII 2.0 api_root URLs (decision 16):
+    /// Base of the absolute TAXII 2.0 api_root URLs (docs/decisions.md#d16):
     /// `public_url`, else `http(s)://<bound address>`.
     pub public_base20: String,
     /// `WWW-Authenticate` of every 401: `Basic realm="…"` with
@@ -450,7 +450,7 @@ pub async fn start_on(
     let tls = tls_acceptor(&config)?;
     // The dummy argon2 hash (equal cost for unknown users) is computed in
     // the background: tens of ms that must not delay the first answer
-    // (issue 6: first request ≤ 100 ms); a login arriving before it is
+    // (the first-request goal in docs/performance.md); a login arriving before it is
     // ready waits for it.
     drop(tokio::task::spawn_blocking(auth::Users::warm_up));
     let served = {
@@ -635,13 +635,13 @@ pub fn worker_count(server: &ServerConfig) -> usize {
 /// Runs the server until SIGTERM or SIGINT (graceful shutdown); SIGHUP
 /// reloads (and reopens an access-log file).
 ///
-/// Runtime shape (issue 6, round 3): thread-per-core. A current-thread
+/// Runtime shape (docs/decisions.md#d57): thread-per-core. A current-thread
 /// runtime on this thread accepts, reloads and handles signals; each of
 /// [`worker_count`] threads runs its own current-thread runtime and serves
 /// the connections handed to it (see [`listener`]). Measured against the
 /// multi-threaded runtime (work stealing), this cut the server's CPU per
 /// request and its cross-core wake-ups when the load generator shares the
-/// cores; README "Performance", round 3.
+/// cores (docs/performance.md).
 pub fn run(opts: ServeOptions, access_log: AccessLog) -> Result<(), ServeError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

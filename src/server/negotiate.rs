@@ -1,4 +1,4 @@
-//! Content negotiation: `Accept` (TAXII-NOTES decision 6), `Accept-Encoding`
+//! Content negotiation: `Accept` (docs/decisions.md#d6), `Accept-Encoding`
 //! (which content coding, if any) and `If-None-Match`.
 //!
 //! These run on every request, so they scan the header bytes in place
@@ -8,7 +8,7 @@ use crate::feed::Coding;
 
 /// Whether the `Accept` header admits a TAXII 2.1 answer.
 ///
-/// Accepted (decision 6): no header; `application/taxii+json` with
+/// Accepted (docs/decisions.md#d6): no header; `application/taxii+json` with
 /// `version=2.1` (spaces and quotes allowed) or with no version (= the
 /// latest, TAXII 2.1 section 1.6.8.1 media types); `*/*`; `application/*`.
 /// A media range with `q=0` is refused explicitly. Several headers or a
@@ -56,7 +56,7 @@ pub struct Negotiated {
     pub asked: TaxiiVersion,
 }
 
-/// Picks the TAXII version of the answer from `Accept` (decision 6 for
+/// Picks the TAXII version of the answer from `Accept` (docs/decisions.md#d6 for
 /// 2.1, TAXII 2.0 section 1.5 media types for 2.0).
 ///
 /// - `application/taxii+json` with `version=2.1` or no version → 2.1;
@@ -265,7 +265,7 @@ fn split_unquoted(s: &str, sep: u8) -> impl Iterator<Item = &str> {
     })
 }
 
-/// The content coding of the answer, `None` for identity (decision 23,
+/// The content coding of the answer, `None` for identity (docs/decisions.md#d23,
 /// `docs/decisions.md#d23`): zstd or gzip, whichever the client ranks
 /// higher by q-value, zstd on a tie (smaller, and cheaper to make). `q=0`
 /// refuses a coding; `*` stands for the codings not named (RFC 9110

@@ -2,8 +2,8 @@
 //! canonical filter string that `next` tokens carry.
 //!
 //! TAXII 2.1 ("Filtering" in section 3, and the URL parameter tables of
-//! 5.3, 5.4, 5.6 and 5.8) defines the filters per endpoint; TAXII-NOTES
-//! decisions 5, 7 and 8 fix what the spec leaves open:
+//! 5.3, 5.4, 5.6 and 5.8) defines the filters per endpoint;
+//! docs/decisions.md#d5, #d7 and #d8 fix what the spec leaves open:
 //! - names and values are percent-decoded (`match%5Btype%5D=a%2Cb`); bad
 //!   percent-encoding or invalid UTF-8 is a 400, never a panic; `+` is kept
 //!   literally (this is RFC 3986 percent-decoding, not HTML form decoding,
@@ -114,7 +114,7 @@ pub fn parse_raw(query: Option<&str>, kind: ListKind) -> Result<RawQuery, QueryE
             "next" => &mut raw.next,
             other => match FILTER_NAMES.iter().position(|f| *f == other) {
                 Some(i) if supported(kind, other) => &mut raw.filters[i],
-                // Unknown or not supported here: ignored (decision 7).
+                // Unknown or not supported here: ignored (docs/decisions.md#d7).
                 _ => continue,
             },
         };
@@ -190,7 +190,7 @@ pub struct VersionMatch {
 /// The interpreted filters of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filters {
-    /// Strictly later than (decision 8), on date_added.
+    /// Strictly later than (docs/decisions.md#d8), on date_added.
     pub added_after: Option<Micros>,
     pub ids: Option<Vec<String>>,
     pub types: Option<Vec<String>>,
@@ -294,7 +294,7 @@ impl Filters {
     }
 }
 
-/// `added_after` per decision 8: RFC 3339 with 0–9 fraction digits and `Z`
+/// `added_after` per docs/decisions.md#d8: RFC 3339 with 0–9 fraction digits and `Z`
 /// or `+00:00` (a literal `+` may arrive as itself; we never turn it into a
 /// space). Truncation to µs keeps "strictly later" exact for µs data: an
 /// entry at `…579` ns-truncated µs is earlier than the requested instant.

@@ -17,7 +17,7 @@
 //! MAY ignore any Range; we answer 400 for the same reason (a deliberate
 //! choice: no TAXII client sends them).
 //!
-//! The window rules are TAXII-NOTES decision 15; see [`window`].
+//! The window rules are docs/decisions.md#d15; see [`window`].
 
 /// A parsed `Range` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +101,7 @@ fn parse_one(value: &[u8]) -> Result<ItemsRange, String> {
 /// What a list answer covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
-    /// Nothing matches: 200, `Content-Range: items 0-0/0` (decision 15:
+    /// Nothing matches: 200, `Content-Range: items 0-0/0` (docs/decisions.md#d15:
     /// never 416 on an empty result).
     Empty,
     /// Items `first..=last` of `total`; `partial` = 206.
@@ -137,7 +137,7 @@ impl Window {
     }
 }
 
-/// The window for `total` matching items (decision 15):
+/// The window for `total` matching items (docs/decisions.md#d15):
 /// - no Range: everything, up to `hard_cap` items (206 when capped, else
 ///   200);
 /// - a Range: 206 with exactly the items sent; the requested size is

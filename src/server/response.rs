@@ -5,7 +5,7 @@
 //! define the same resource: `title` is required; `description`,
 //! `error_id`, `error_code`, `http_status` (a string), `external_details`
 //! and `details` are optional. Every TAXII 2.1 response, errors included,
-//! carries `Content-Type: application/taxii+json;version=2.1` (decision 6);
+//! carries `Content-Type: application/taxii+json;version=2.1` (docs/decisions.md#d6);
 //! every TAXII 2.0 error carries `application/vnd.oasis.taxii+json;
 //! version=2.0`.
 
@@ -14,7 +14,7 @@ use super::negotiate::TaxiiVersion;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, VARY, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
-/// The TAXII 2.1 media type, exactly as decision 6 spells it.
+/// The TAXII 2.1 media type, exactly as docs/decisions.md#d6 spells it.
 pub const TAXII21: &str = "application/taxii+json;version=2.1";
 /// STIX media type listed on collections.
 pub const STIX21: &str = "application/stix+json;version=2.1";

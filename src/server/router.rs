@@ -4,7 +4,7 @@
 //!
 //! Order of checks: no credentials where logging in would show more (401,
 //! `docs/decisions.md#d22`, see [`challenge`]) → path (404) → method (405
-//! with `Allow`, decision 13) → request body size (413) → credentials
+//! with `Allow`, docs/decisions.md#d13) → request body size (413) → credentials
 //! (401) → `Accept` (406) → collection access (401/403/404) → the
 //! collection offers the negotiated version (406) → the resource. TAXII 2.1
 //! section 4 and 5 list the endpoints; every TAXII 2.1 answer, errors
@@ -81,7 +81,7 @@ impl Route<'_> {
         }
     }
 
-    /// Methods this resource answers (decision 13).
+    /// Methods this resource answers (docs/decisions.md#d13).
     fn allow(&self) -> &'static str {
         match self {
             Route::Objects(..) => "GET, HEAD, POST",
@@ -129,7 +129,7 @@ fn seg(s: &str) -> Option<Cow<'_, str>> {
 }
 
 /// Splits `path` under `base` (which starts and ends with `/`). A trailing
-/// slash is optional (decision 7); empty inner segments are not found.
+/// slash is optional (docs/decisions.md#d7); empty inner segments are not found.
 pub(super) fn route<'a>(path: &'a str, base: &str) -> Route<'a> {
     match path {
         "/healthz" => return Route::Health,
@@ -379,7 +379,7 @@ pub(super) async fn dispatch<B>(
     (r, label, caller)
 }
 
-/// Decision 22 (`docs/decisions.md#d22`): 401 with the Basic challenge for
+/// docs/decisions.md#d22 (`docs/decisions.md#d22`): 401 with the Basic challenge for
 /// a request that carries no credentials at all (no `Authorization`, no
 /// client certificate: a certificate user is authenticated and never
 /// challenged) where logging in would show more than the anonymous view
@@ -504,7 +504,7 @@ pub(super) fn not_offered(v: TaxiiVersion) -> TaxiiError {
     )
 }
 
-/// Finds collection `c` (id or alias, decision 18) of root `root`,
+/// Finds collection `c` (id or alias, docs/decisions.md#d18) of root `root`,
 /// whichever TAXII versions it offers.
 pub(super) fn find_collection(served: &Served, root: &str, c: &str) -> Option<usize> {
     served
@@ -701,7 +701,7 @@ pub(super) fn collection_for(served: &Served, root: &str, c: &str) -> Result<usi
     find_collection(served, root, c).ok_or_else(|| TaxiiError::not_found("no such collection"))
 }
 
-/// Decision 13: 403 on a collection the caller can see (`can_write` is
+/// docs/decisions.md#d13: 403 on a collection the caller can see (`can_write` is
 /// false everywhere; a collection listed with `can_read: false` is seen
 /// too), 404 on one it cannot (TAXII 2.1 section 5.7 for DELETE), 401 when
 /// credentials could change that.
@@ -827,7 +827,7 @@ fn encoding_value(c: Coding) -> HeaderValue {
 /// Headers common to every successful TAXII answer, the content coding,
 /// and the 304 check.
 ///
-/// Content coding (decision 23, `docs/decisions.md#d23`): a body that is
+/// Content coding (docs/decisions.md#d23, `docs/decisions.md#d23`): a body that is
 /// already a stored copy (`Content-Encoding` set) is sent as it is; any
 /// other body of at least `compress_min_bytes` is marked for [`encode`]
 /// when `Accept-Encoding` allows gzip or zstd, after the 304 check (a
@@ -992,7 +992,7 @@ fn list_response<B>(
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
     // X-TAXII-Date-Added-First/Last: the returned items' first and last
-    // date_added (TAXII 2.1 section 3.2, custom headers); decision 2 for empty results.
+    // date_added (TAXII 2.1 section 3.2, custom headers); docs/decisions.md#d2 for empty results.
     let dates = match (page.idx.first(), page.idx.last()) {
         (Some(&a), Some(&b)) => Some((cf.entry(a).date_added_us, cf.entry(b).date_added_us)),
         _ => plan.filters.added_after.map(|t| (t, t)),

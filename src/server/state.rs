@@ -86,7 +86,7 @@ pub enum Access {
     Hidden,
 }
 
-/// What a request without credentials asks for, as far as decision 22
+/// What a request without credentials asks for, as far as docs/decisions.md#d22
 /// (`docs/decisions.md#d22`) is concerned: see [`Served::challenges_anonymous`].
 #[derive(Debug, Clone, Copy)]
 pub enum AnonScope<'a> {
@@ -186,7 +186,7 @@ impl Served {
                 })
     }
 
-    /// Decision 22 (`docs/decisions.md#d22`): whether a request without
+    /// docs/decisions.md#d22 (`docs/decisions.md#d22`): whether a request without
     /// credentials (no `Authorization`, no client certificate) for `scope`
     /// gets 401 with the Basic challenge instead of the anonymous view,
     /// before any 404.

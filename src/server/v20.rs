@@ -1,7 +1,7 @@
 //! TAXII 2.0 (OASIS cs01) next to 2.1: the same feed, other media types,
 //! bundles instead of envelopes, 2.0 manifests, and item-range pagination.
 //!
-//! Decisions taken here (TAXII-NOTES decisions 6, 13, 15, 16, 17 bind the
+//! Decisions taken here (docs/decisions.md#d6, #d13, #d15, #d16, #d17 bind the
 //! rest):
 //! - **Which entries exist in 2.0.** An entry is visible over 2.0 when the
 //!   feed stores a STIX 2.0 serialization for it (compiled indicators of a
@@ -41,7 +41,7 @@
 //!   index lookup per matching version.
 //! - **Discovery** lists every api root as an absolute URL built from
 //!   `server.public_url` (else `http(s)://<bound address>`) + base path;
-//!   `default` is one of those strings (decision 16). API roots say
+//!   `default` is one of those strings (docs/decisions.md#d16). API roots say
 //!   `versions: ["taxii-2.0"]` (TAXII 2.0 section 4.2). Collections list
 //!   only collections offering 2.0, without `alias` (not a 2.0 property),
 //!   with `media_types: ["application/vnd.oasis.stix+json; version=2.0"]`.
@@ -548,7 +548,7 @@ fn bundle_body(id: &str, cf: &CollectionFeed, idx: &[usize]) -> Body {
     head.push_str(id);
     head.push_str("\",\"spec_version\":\"2.0\"");
     if idx.is_empty() {
-        // Decision 17: no `objects` in an empty bundle.
+        // docs/decisions.md#d17: no `objects` in an empty bundle.
         head.push('}');
         body.push(Bytes::from(head));
         return body;
@@ -720,7 +720,7 @@ fn list<B>(
 }
 
 /// X-TAXII-Date-Added-First/Last (TAXII 2.0 section 3.2) of the returned
-/// items; decision 2 for an empty answer.
+/// items; docs/decisions.md#d2 for an empty answer.
 fn date_headers(resp: &mut Response<Body>, cf: &CollectionFeed, idx: &[usize], after: Option<i64>) {
     let dates = match (idx.first(), idx.last()) {
         (Some(&a), Some(&b)) => Some((cf.entry(a).date_added_us, cf.entry(b).date_added_us)),

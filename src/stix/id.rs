@@ -3,11 +3,10 @@
 //!
 //! Indicator ids are name-based (UUIDv5's SHA-1 computation, stamped as
 //! version 4 because STIX 2.0 only accepts v4 ids: see [`name_based_v4`])
-//! so that a recompile gives every indicator the same id (DESIGN.md
-//! "Deterministic ids"). The name input carries the
+//! so that a recompile gives every indicator the same id (docs/decisions.md#d33). The name input carries the
 //! collection id (one id never holds two collections' different contents,
-//! decision 19) and, after a revocation, an epoch (revocation is final,
-//! decision 12).
+//! docs/decisions.md#d19) and, after a revocation, an epoch (revocation is final,
+//! docs/decisions.md#d12).
 //!
 //! SCO ids follow STIX 2.1 §2.9: UUIDv5 in the namespace
 //! `00abedb4-aa42-466c-9c01-fed23315a9b7` over the RFC 8785 (JCS) canonical

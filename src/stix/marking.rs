@@ -1,5 +1,5 @@
 //! TLP marking definitions: the standard objects, verbatim, and which one an
-//! indicator references (TAXII-NOTES decision 20).
+//! indicator references (docs/decisions.md#d20).
 //!
 //! Clients recognise TLP by the marking-definition *id*, so the ids and the
 //! objects must be exactly the published ones:

@@ -1,7 +1,7 @@
 //! The STIX builder: canonical indicators → STIX 2.1 (and 2.0) indicator
 //! objects, their SCOs and the TLP marking definitions they reference.
 //!
-//! Building is split in two because of versioning (decision 11): the
+//! Building is split in two because of versioning (docs/decisions.md#d11): the
 //! compile first builds a [`Draft`] (everything but `modified`), compares
 //! its [`content_hash`] with the previous generation's, and only then
 //! serializes with either the previous `modified` (unchanged) or a new one
@@ -73,7 +73,7 @@ impl ValidFrom {
 /// Per-collection settings of the builder (built once per compile).
 #[derive(Debug, Clone)]
 pub struct BuildSettings<'a> {
-    /// Part of every indicator id (decision 19).
+    /// Part of every indicator id (docs/decisions.md#d19).
     pub collection_id: Uuid,
     /// The collection's TTL table (`collections[i].ttl`).
     pub ttl_collection: &'a TtlTable,
@@ -96,7 +96,7 @@ pub struct BuildSettings<'a> {
 
 /// An indicator ready to serialize, minus `modified` (which the compile
 /// lifecycle decides: it keeps the previous `modified` when nothing else
-/// changed, see decision 11).
+/// changed, see docs/decisions.md#d11).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Draft {
     /// `indicator--<uuid>` ([`indicator_id`]).
@@ -149,7 +149,7 @@ pub fn is_revoked(ind: &Indicator) -> bool {
 
 /// Builds the draft of one indicator in one collection. `epoch` is the
 /// indicator's revocation epoch (0 until it has been revoked once, see
-/// decision 12); `maps` are the collection's compiled mappings.
+/// docs/decisions.md#d12); `maps` are the collection's compiled mappings.
 pub fn build_indicator(ind: &Indicator, epoch: u32, s: &BuildSettings, maps: &Mappings) -> Draft {
     let id = indicator_id(&s.collection_id, ind.kind, &ind.value, epoch);
     build_indicator_as(ind, id, s, maps)

@@ -94,7 +94,7 @@ pub(crate) fn is_ipv6(value: &str) -> bool {
 
 /// The STIX pattern of an indicator, e.g. `[ipv4-addr:value = '198.51.100.1']`.
 ///
-/// Forms (TAXII-NOTES "Patterns by type"): CIDR blocks use the address
+/// Forms (docs/decisions.md#d39): CIDR blocks use the address
 /// object of their family with the prefix in the value; a `file` with
 /// several hashes ORs one comparison per present hash (MD5, SHA-1, SHA-256,
 /// SHA-512 order); an ASN is compared as a number when its value is

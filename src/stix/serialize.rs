@@ -6,7 +6,7 @@
 //! provenance and custom properties), because the feed stores these bytes
 //! and serves them as they are: the output must be deterministic, so that an
 //! unchanged indicator gives byte-identical JSON and the same
-//! [`content_hash`] from one compile to the next (decision 11). Strings are
+//! [`content_hash`] from one compile to the next (docs/decisions.md#d11). Strings are
 //! escaped exactly as `serde_json` (and RFC 8785) do: `"`, `\`, and control
 //! characters only; everything else is raw UTF-8.
 
@@ -31,7 +31,7 @@ const PLACED: [&str; 8] = [
     "lang",
     "external_references",
 ];
-/// Properties STIX 2.0 indicators do not have (decision 17).
+/// Properties STIX 2.0 indicators do not have (docs/decisions.md#d17).
 const NOT_IN_20: [&str; 3] = ["indicator_types", "confidence", "lang"];
 
 /// Appends `s` as a JSON string (quotes included), escaped like
@@ -286,7 +286,7 @@ pub fn hash20_extra(d: &Draft) -> u64 {
     }
 }
 
-/// The STIX 2.0 indicator (decision 17): no `spec_version`, `pattern_type`,
+/// The STIX 2.0 indicator (docs/decisions.md#d17): no `spec_version`, `pattern_type`,
 /// `pattern_version`, `indicator_types`, `confidence` or `lang`; `labels`
 /// always present (see [`labels20`]); TLP 2.0 marking ids replaced by their
 /// TLP 1.0 equivalents, amber+strict by red ([`marking::ref_for_20`]).
@@ -339,7 +339,7 @@ pub fn serialize20(d: &Draft, modified: Micros, revoked: bool) -> String {
 }
 
 /// A hash of everything in the object except `modified`, for change
-/// detection (decision 11): equal hashes mean the compile may keep the
+/// detection (docs/decisions.md#d11): equal hashes mean the compile may keep the
 /// previous version (and its `modified` and `date_added`). The STIX 2.0
 /// form is derived from the same draft, so hashing the 2.1 form covers it.
 ///

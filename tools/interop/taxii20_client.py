@@ -49,7 +49,7 @@ def version_of(o):
 
 def want_requests(total, n, max_page):
     # as_pages adapts to the first answer only when the total exceeds the
-    # request; the server clamps only then (decision 15).
+    # request; the server clamps only then (docs/decisions.md#d15).
     eff = n if total <= n else min(n, max_page)
     return max(1, math.ceil(total / eff))
 
