@@ -9,7 +9,7 @@
 //! Such an id depends on the value only, which decides what the scheme
 //! allows:
 //! - version-5 UUIDs are invalid in STIX 2.0: TAXII 2.1 only;
-//! - the id cannot change after a revocation (decision 12 would need a new
+//! - the id cannot change after a revocation (`#d12` would need a new
 //!   one), and it is the same in every collection of the tenant, so one
 //!   collection's revocation would contradict another's live copy: such a
 //!   collection never revokes. Indicators that leave it, or that the
