@@ -144,7 +144,8 @@ impl Draft {
 /// extends it). An expired XSOAR record without a date has nothing else to
 /// say it, so it is revoked.
 pub fn is_revoked(ind: &Indicator) -> bool {
-    !ind.active && !(ind.profile == Profile::Xsoar && ind.expiration.is_some())
+    let expiry_dated = ind.profile == Profile::Xsoar && ind.expiration.is_some();
+    !ind.active && !expiry_dated
 }
 
 /// Builds the draft of one indicator in one collection. `epoch` is the

@@ -273,8 +273,8 @@ fn labels20(d: &Draft) -> Value {
 /// `malicious-activity` every fallback was before profiles had their own
 /// (so the hashes of objects whose 2.0 form never changed stay as they
 /// were). Mixed into the hash of collections that serve 2.0, a change of
-/// the 2.0 form then makes a new version like any other change (decision
-/// 11) instead of new bytes under the same `modified`.
+/// the 2.0 form then makes a new version like any other change
+/// (`docs/decisions.md#d11`) instead of new bytes under the same `modified`.
 pub fn hash20_extra(d: &Draft) -> u64 {
     let mapped = ["labels", "indicator_types"]
         .iter()
