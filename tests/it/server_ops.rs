@@ -2,8 +2,7 @@
 //! hot reload while paging, a corrupt replacement, config reload, health,
 //! metrics and graceful shutdown.
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 use server_support::*;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! `publish`: atomic replacement, no temp file left, live untouched on error.
 
-mod feed_common;
+use crate::common::feed_support as feed_common;
 
 use feed_common::*;
 use taxii_edge::feed::{self, Feed, WriteOptions};

@@ -10,8 +10,7 @@
 //! anonymous, `private` readable by alice and carol (carol is disabled),
 //! `secret` by bob, and leaves `orphan` out of the config entirely.
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 use server_support::*;
 
 use std::time::{Duration, Instant};

@@ -14,12 +14,9 @@
 //! The certificate PKI is generated at test time (rcgen); the key is
 //! encrypted and decrypted with the `openssl` CLI, as an operator would.
 
-#[path = "common/compile_support.rs"]
-mod compile_support;
-#[path = "common/pki.rs"]
-mod pki;
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::compile_support;
+use crate::common::pki;
+use crate::common::server_support;
 
 use pki::*;
 use server_support::eventually;

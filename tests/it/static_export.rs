@@ -6,10 +6,8 @@
 //! the export to the OASIS `taxii2-client`, sending filtered requests to
 //! the origin.
 
-#[path = "common/compile_support.rs"]
-mod compile_support;
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::compile_support;
+use crate::common::server_support;
 
 use compile_support::{gunzip, python};
 

@@ -4,8 +4,7 @@
 //! are spread over the workers (fewest open connections first); and the
 //! server drains and stops with its workers.
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;

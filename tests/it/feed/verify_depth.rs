@@ -4,7 +4,7 @@
 //! inflated and compared). What each one catches, asserted exactly,
 //! including what only the full check sees.
 
-mod feed_common;
+use crate::common::feed_support as feed_common;
 
 use feed_common::*;
 use std::path::Path;

@@ -1,8 +1,7 @@
 //! The TAXII 2.1 read API over real sockets: every endpoint, filter,
 //! status code and header, and TAXII-NOTES decisions 1–8, 13 and 14.
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 use server_support::*;
 use std::io::Read;
 use taxii_edge::feed::ObjectVersion;

@@ -3,8 +3,7 @@
 //! filters, `Range: items` pagination (TAXII-NOTES decision 15) and the
 //! headers every answer carries.
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 use server_support::*;
 use taxii_edge::feed::{FeedSpec, ObjectVersion};
 use taxii_edge::server::response::{STIX20, TAXII20, TAXII21};

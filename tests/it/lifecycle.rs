@@ -2,8 +2,9 @@
 //! across regenerations, versions for changes, revocations for removals, a
 //! changed query, the shrink and reject guards, and SIGKILL during publish.
 
-#[path = "common/compile_support.rs"]
-mod compile_support;
+mod edge_cases;
+
+use crate::common::compile_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;

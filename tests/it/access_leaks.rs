@@ -1,8 +1,7 @@
 //! Regression tests from the adversarial review of the server: object
 //! existence must not leak before the access check.
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 use server_support::*;
 
 /// An anonymous caller can tell which object ids exist in a private

@@ -3,10 +3,8 @@
 //! owners (one needing escaping), plus records without an owner and one
 //! whose owner differs only in case.
 
-#[path = "common/generations.rs"]
-mod generations;
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::generations;
+use crate::common::server_support;
 
 use generations::*;
 use std::collections::BTreeSet;

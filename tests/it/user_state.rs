@@ -2,10 +2,8 @@
 //! and users changing on a config reload without a restart; over real
 //! sockets (and real TLS for the certificate case).
 
-#[path = "common/pki.rs"]
-mod pki;
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::pki;
+use crate::common::server_support;
 
 use pki::*;
 use server_support::*;

@@ -5,10 +5,8 @@
 //! handshake; `optional` falls back to Basic; a reload re-maps an open
 //! connection.
 
-#[path = "common/pki.rs"]
-mod pki;
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::pki;
+use crate::common::server_support;
 
 use pki::*;
 use server_support::*;

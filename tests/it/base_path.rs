@@ -4,8 +4,7 @@
 //! with `next` and TAXII 2.0 Range pages all answer under it, every URL the
 //! server writes carries it, and the same paths without the prefix are 404.
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 
 use server_support::*;
 

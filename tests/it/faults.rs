@@ -17,8 +17,7 @@
 //! Each test prints a `FAULT |` line with the honest clients' success
 //! count and the server's peak RSS (`VmHWM` from /proc).
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 use server_support::*;
 
 use std::io::Read;

@@ -14,8 +14,7 @@
 //! Attacks are bounded in count and time (each test well under 10 s of
 //! attack) so the suite stays fast on 2 cores.
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 use server_support::*;
 
 use bytes::Bytes;

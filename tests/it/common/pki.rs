@@ -185,7 +185,7 @@ pub struct TlsConn {
 
 /// A response, fully read (the same type as the plain-HTTP helpers'; every
 /// test that uses this module also declares `server_support`).
-pub use crate::server_support::Resp as TResp;
+pub use super::server_support::Resp as TResp;
 
 impl TlsConn {
     /// Connects and completes the TLS handshake (the server may still

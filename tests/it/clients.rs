@@ -17,10 +17,8 @@
 //! `ti_custom` CEL program, Microsoft Sentinel's look-back window, and the
 //! OASIS `taxii2-client` run as a real Python process.
 
-#[path = "common/generations.rs"]
-mod generations;
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::generations;
+use crate::common::server_support;
 
 use generations::*;
 use server_support::{get, Resp};

@@ -1,6 +1,6 @@
 //! Round trips through real files: write, open, read every entry.
 
-mod feed_common;
+use crate::common::feed_support as feed_common;
 
 use feed_common::*;
 use std::io::Read;

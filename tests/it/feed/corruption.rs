@@ -1,7 +1,7 @@
 //! Damaged files are refused with a message naming the file and the
 //! problem, never a panic; open is O(1) and leaves big sections to verify.
 
-mod feed_common;
+use crate::common::feed_support as feed_common;
 
 use feed_common::*;
 use std::path::Path;

@@ -4,8 +4,7 @@
 //! to stderr, unless `RUST_LOG` turns off `taxii_edge::access` (the switch
 //! that existed before the flag).
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 use server_support::*;
 
 use std::path::Path;
