@@ -78,6 +78,9 @@ fn records() -> &'static [Record] {
             json: Arc::from(sj),
             origin,
             source: Source(Arc::from(sj)),
+            problems: Vec::new(),
+            collections: Vec::new(),
+            files: vec![0],
         });
         vec![full, empty, stix]
     })

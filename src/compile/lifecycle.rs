@@ -16,6 +16,10 @@
 //!   (`removal = "revoke"`), or simply left out (`removal = "drop"`);
 //! - an indicator that comes back after its revocation gets a new id (its
 //!   epoch is bumped and remembered even after the tombstone is dropped);
+//! - a collection with XSOAR's ids (`ids = "xsoar"`, `config/ids.rs`)
+//!   never revokes: an indicator that leaves it, or that its source marks
+//!   inactive, is simply left out (its id cannot change, and other
+//!   collections share it);
 //! - passthrough STIX objects keep the date_added their input gives
 //!   (medallion `__meta.date_added` / manifest), so a collection can
 //!   reproduce another server's exactly; otherwise they follow the rules
@@ -28,7 +32,7 @@ use crate::config::{CollectionConfig, Config, RemovalPolicy};
 use crate::feed::{
     self, CollectionFeed, FeedMeta, FeedSpec, ObjectVersion, SpecVersion, WriteOptions,
 };
-use crate::record::{Indicator, Record, StixRecord};
+use crate::record::{Indicator, Profile, Record, StixRecord};
 use crate::stix::{self, BuildSettings};
 use crate::time::{self, Micros, DAY, MILLI, SECOND};
 use rayon::prelude::*;
@@ -120,13 +124,16 @@ enum Outcome {
         added: bool,
     },
     Expired(Option<Row>),
+    /// Not published: revoked in a collection with XSOAR's ids, or its id
+    /// is taken by another object (the key's row, kept absent).
+    LeftOut(Option<Row>),
 }
 
 impl Outcome {
     fn bodies(&mut self) -> impl Iterator<Item = &mut Body> {
         let (main, scos) = match self {
             Outcome::Object { pending, scos, .. } => (Some(pending), &mut scos[..]),
-            Outcome::Expired(_) => (None, &mut [][..]),
+            Outcome::Expired(_) | Outcome::LeftOut(_) => (None, &mut [][..]),
         };
         main.into_iter().chain(scos).flat_map(Pending::bodies)
     }
@@ -200,6 +207,12 @@ pub(crate) fn build_collection(
             IDENTITY_CREATED,
         )
     });
+    let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
+    // XSOAR's ids are chosen before the parallel build: one record's
+    // stixid may be another's id.
+    let xsoar = plan
+        .xsoar_ids
+        .map(|ns| xsoar_ids(&ns, &inds, &passthrough, &mut warnings));
     let settings = BuildSettings {
         collection_id: plan.id,
         ttl_collection: &col.ttl,
@@ -222,7 +235,18 @@ pub(crate) fn build_collection(
                 .enumerate()
                 .map(|(k, (key, ind))| {
                     let pos = b * PARK_BATCH + k;
-                    build_indicator(key, ind, pos, &settings, plan, col, prev.get(key), now)
+                    let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
+                    build_indicator(
+                        key,
+                        ind,
+                        pos,
+                        xsoar_id,
+                        &settings,
+                        plan,
+                        col,
+                        prev.get(key),
+                        now,
+                    )
                 })
                 .collect();
             spill.park(out.iter_mut().flat_map(Outcome::bodies))?;
@@ -234,7 +258,6 @@ pub(crate) fn build_collection(
     let mut objects: Vec<Pending> = Vec::with_capacity(inds.len() + passthrough.len());
     let mut remembered = Vec::new();
     let mut markings: BTreeSet<String> = BTreeSet::new();
-    let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
     // The keys this generation has (borrowed: a million indicators would
     // otherwise copy every key once more). Support objects are excluded
     // from removals below, so their keys need not be recorded.
@@ -269,6 +292,10 @@ pub(crate) fn build_collection(
             }
             Outcome::Expired(row) => {
                 report.expired += 1;
+                remembered.extend(row);
+            }
+            Outcome::LeftOut(row) => {
+                report.dropped += 1;
                 remembered.extend(row);
             }
         }
@@ -373,7 +400,7 @@ pub(crate) fn build_collection(
             report.dropped += 1;
             continue;
         }
-        if cfg.compile.removal == RemovalPolicy::Drop {
+        if cfg.compile.removal == RemovalPolicy::Drop || plan.xsoar_ids.is_some() {
             report.dropped += 1;
             remembered.push(remember(row.revoked));
             continue;
@@ -564,37 +591,115 @@ const IDENTITY_CREATED: Micros = 1_704_067_200_000_000; // 2024-01-01T00:00:00Z
 /// on every run). Documented in the README.
 const UNDATED: Micros = IDENTITY_CREATED;
 
+/// The id of each indicator of a collection with XSOAR's ids, in `inds`
+/// order: the record's `CustomFields.stixid` when it is an indicator id
+/// that no earlier object of the collection has, else XSOAR's id of the
+/// record's own `value` (of the canonical value for records of other
+/// profiles); `None` when that id is taken too, and the record is left out
+/// (one id, one object). Problems are counted in `warnings`.
+fn xsoar_ids(
+    namespace: &uuid::Uuid,
+    inds: &[(String, &Indicator)],
+    passthrough: &[(String, &StixRecord)],
+    warnings: &mut BTreeMap<String, u64>,
+) -> Vec<Option<String>> {
+    /// The two members XSOAR's ids are made of (the source keeps them,
+    /// `compile::source_reads`).
+    #[derive(serde::Deserialize)]
+    struct IdFields {
+        value: Option<serde_json::Value>,
+        #[serde(rename = "CustomFields")]
+        custom: Option<serde_json::Value>,
+    }
+    let mut taken: HashSet<String> = passthrough.iter().map(|(_, s)| s.id.clone()).collect();
+    let mut warn = |m: &str| *warnings.entry(m.to_string()).or_default() += 1;
+    inds.iter()
+        .map(|(_, ind)| {
+            let fields = (ind.profile == Profile::Xsoar)
+                .then(|| serde_json::from_str::<IdFields>(ind.source.as_str()).ok())
+                .flatten();
+            let (value, stixid) = match &fields {
+                Some(f) => (
+                    f.value.as_ref().and_then(|v| v.as_str()),
+                    f.custom
+                        .as_ref()
+                        .and_then(|c| c.get("stixid"))
+                        .and_then(|s| s.as_str())
+                        .filter(|s| !s.trim().is_empty()),
+                ),
+                None => (None, None),
+            };
+            if let Some(given) = stixid {
+                match stix::id::indicator_stixid(given) {
+                    Some(id) if taken.insert(id.clone()) => return Some(id),
+                    Some(_) => warn(
+                        "CustomFields.stixid is already the id of another object of the collection; XSOAR's id of the value is used",
+                    ),
+                    None => warn(
+                        "CustomFields.stixid is not an indicator id (XSOAR's own server would publish it as is, which is invalid STIX); XSOAR's id of the value is used",
+                    ),
+                }
+            }
+            let id = stix::id::xsoar_indicator_id(namespace, value.unwrap_or(&ind.value));
+            if taken.insert(id.clone()) {
+                Some(id)
+            } else {
+                warn("XSOAR's id of the value is already the id of another object of the collection; the record is left out");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Builds one indicator's object. `xsoar_id` is `None` in a collection with
+/// our own ids, else the id [`xsoar_ids`] chose (`Some(None)`: none).
 #[allow(clippy::too_many_arguments)]
 fn build_indicator(
     key: &str,
     ind: &Indicator,
     pos: usize,
+    xsoar_id: Option<Option<&str>>,
     settings: &BuildSettings,
     plan: &Plan,
     col: &CollectionConfig,
     prev: Option<&Row>,
     now: Micros,
 ) -> Outcome {
-    // Decision 12: a key that was revoked and is active again gets a new id.
-    let epoch = match prev {
-        Some(r) if r.revoked && ind.active => r.epoch + 1,
-        Some(r) => r.epoch,
-        None => 0,
-    };
-    let draft = stix::build_indicator(ind, epoch, settings, &plan.mappings);
-    if col.drop_expired && draft.valid_until.is_some_and(|v| v <= now) {
-        // An expired indicator is left out without a revocation: its
-        // valid_until already tells clients it no longer applies.
-        let row = prev.map(|r| Row {
+    let absent = || {
+        prev.map(|r| Row {
             present: false,
             tombstone: false,
             ..r.clone()
-        });
-        return Outcome::Expired(row);
+        })
+    };
+    let revoked = stix::is_revoked(ind);
+    // Decision 12: a key that was revoked and is not any more gets a new id.
+    let epoch = match prev {
+        Some(r) if r.revoked && !revoked => r.epoch + 1,
+        Some(r) => r.epoch,
+        None => 0,
+    };
+    let draft = match xsoar_id {
+        None => stix::build_indicator(ind, epoch, settings, &plan.mappings),
+        Some(Some(id)) => stix::build_indicator_as(ind, id.to_string(), settings, &plan.mappings),
+        Some(None) => return Outcome::LeftOut(absent()),
+    };
+    if col.drop_expired && draft.valid_until.is_some_and(|v| v <= now) {
+        // An expired indicator is left out without a revocation: its
+        // valid_until already tells clients it no longer applies.
+        return Outcome::Expired(absent());
     }
-    let revoked = !ind.active;
+    if revoked && xsoar_id.is_some() {
+        // XSOAR's ids cannot be revoked (config/ids.rs).
+        return Outcome::LeftOut(absent());
+    }
     let canon = stix::serialize::Canonical21::new(&draft);
-    let hash = with_revoked(canon.hash(), revoked);
+    let extra20 = if plan.offers_20 {
+        stix::serialize::hash20_extra(&draft)
+    } else {
+        0
+    };
+    let hash = with_revoked(canon.hash() ^ extra20, revoked);
     // The id this key published before (live, or remembered after it left).
     let same_id = prev.filter(|r| r.id == draft.id);
     let unchanged = same_id.is_some_and(|r| r.present && !r.tombstone && r.content_hash == hash);

@@ -4,8 +4,10 @@
 //! Stages, each timed in the summary:
 //! 1. **plan**: parse every collection's query and mappings first, so a
 //!    config mistake fails in milliseconds, before any input is read;
-//! 2. **read**: [`crate::input`] parses all files in parallel; rejected
-//!    records are counted per reason and fail the run above the threshold;
+//! 2. **read**: [`crate::input`] parses all files in parallel; passthrough
+//!    STIX objects that failed the structural check are kept with a warning
+//!    or rejected (`compile.stix_check`); rejected records are counted per
+//!    reason and fail the run above the threshold;
 //! 3. **select**: one parallel pass evaluates every collection's query on
 //!    every record;
 //! 4. **build**: per collection, STIX objects are built and compared with
@@ -24,12 +26,12 @@ pub mod owners;
 mod spill;
 pub mod state;
 
-use crate::config::Config;
+use crate::config::{Config, IdScheme, StixCheckMode};
 use crate::feed::{self, ApiRootMeta, CollectionMeta, Feed, FeedMeta, WriteOptions};
 use crate::filter::{EvalContext, Query};
 use crate::input::{self, ReadOutcome};
 use crate::mapping::Mappings;
-use crate::record::{Keep, Profile, Record};
+use crate::record::{Keep, Profile, Record, StixProblemKind};
 use crate::time::{self, Micros};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -123,8 +125,9 @@ pub struct CollectionReport {
     pub unchanged: u64,
     /// Revocations published this generation for indicators that left.
     pub revoked: u64,
-    /// Tombstones dropped after their retention, or removals under
-    /// `removal = "drop"`.
+    /// Tombstones dropped after their retention, removals under
+    /// `removal = "drop"`, and indicators a collection with XSOAR's ids
+    /// leaves out (revoked, or their id taken).
     pub dropped: u64,
     /// Left out by `drop_expired`.
     pub expired: u64,
@@ -156,6 +159,12 @@ pub struct Summary {
     pub warnings: BTreeMap<String, u64>,
     /// Up to 50 warnings with their location.
     pub warning_examples: Vec<String>,
+    /// Passthrough STIX objects that failed the structural check, per
+    /// reason (`id`, `timestamp`, `missing-property`, `spec-version`; an
+    /// object counts once under each reason it has). Whether they were kept
+    /// (warnings `stix-check`) or left out (rejects `stix-check`) is
+    /// `compile.stix_check`.
+    pub stix_check: BTreeMap<String, u64>,
     /// Builder and mapping warnings (clamped valid_until, dropped mapped
     /// values, TLP downgrades), counted by message.
     pub build_warnings: BTreeMap<String, u64>,
@@ -178,6 +187,9 @@ pub(crate) struct Plan {
     /// Profile defaults + global + collection mappings, per profile.
     pub mappings: Mappings,
     pub offers_20: bool,
+    /// `ids = "xsoar"`: the tenant's id namespace
+    /// ([`crate::stix::id::xsoar_namespace`]); `None` for our own ids.
+    pub xsoar_ids: Option<uuid::Uuid>,
 }
 
 fn plan_collections(cfg: &Config, now: Micros) -> Result<Vec<Plan>, CompileError> {
@@ -210,6 +222,18 @@ fn plan_collections(cfg: &Config, now: Micros) -> Result<Vec<Plan>, CompileError
             owners: c.owners.clone(),
             mappings,
             offers_20: c.versions().iter().any(|v| v == "2.0"),
+            xsoar_ids: match (c.ids, c.xsoar_license_id.as_deref()) {
+                (IdScheme::Xsoar, Some(license)) => {
+                    Some(crate::stix::id::xsoar_namespace(license.trim()))
+                }
+                (IdScheme::Xsoar, None) => {
+                    return Err(CompileError::Config {
+                        key: key("xsoar_license_id"),
+                        message: "required with ids = \"xsoar\"".into(),
+                    })
+                }
+                (IdScheme::TaxiiEdge, _) => None,
+            },
         });
     }
     Ok(plans)
@@ -251,9 +275,12 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         .collect();
     let files = input::expand(&patterns)?;
     let keep = source_reads(cfg, &plans)?;
-    let outcome = read_with_progress(&files, opts.progress, &keep)?;
+    let mut outcome = read_with_progress(&files, opts.progress, &keep)?;
+    let stix_problems = apply_stix_check(&mut outcome, cfg.compile.stix_check);
     summary.timings.read_ms = t.elapsed().as_millis() as u64;
     report_input(&outcome, &mut summary);
+    summary.stix_check = stix_problems;
+    let file_names = file_names(cfg, &outcome);
     check_rejects(&outcome, cfg.compile.reject_threshold, opts.strict)?;
 
     // Merge duplicates over all records before any query runs: a query that
@@ -272,7 +299,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     };
 
     // Select.
-    let selected = select(&records, &plans);
+    let selected = select(&records, &plans, &file_names);
     summary.timings.select_ms = t.elapsed().as_millis() as u64;
 
     // Build.
@@ -458,14 +485,20 @@ fn source_reads(cfg: &Config, plans: &[Plan]) -> Result<[Keep; 4], CompileError>
         ),
         None => None,
     };
+    // XSOAR's ids are made from the record's own `value` and
+    // `CustomFields.stixid` (lifecycle::xsoar_ids).
+    let xsoar_ids = plans.iter().any(|p| p.xsoar_ids.is_some());
     Ok(Profile::ALL.map(|p| {
         if p == Profile::Stix {
             return Keep::Whole;
         }
+        let ids = (p == Profile::Xsoar && xsoar_ids)
+            .then(|| Keep::Members(vec!["value".into(), "CustomFields".into()]));
         plans
             .iter()
             .flat_map(|plan| [plan.mappings.reads(p), plan.query.reads()])
             .chain(owner_mappings.as_ref().map(|m| m.reads(p)))
+            .chain(ids)
             .fold(Keep::Members(Vec::new()), Keep::union)
     }))
 }
@@ -498,6 +531,93 @@ fn read_with_progress(
     }
 }
 
+/// Applies `compile.stix_check` to the passthrough STIX objects that failed
+/// the structural check: under `warn` each one is kept and gets a warning,
+/// under `reject` it leaves the records for the rejects (its file's counts
+/// follow). Returns the per-reason counts of the objects found.
+fn apply_stix_check(o: &mut ReadOutcome, mode: StixCheckMode) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    let flagged = |r: &Record| matches!(r, Record::Stix(s) if !s.problems.is_empty());
+    if !o.records.iter().any(flagged) {
+        return counts;
+    }
+    let path_of = |files: &[input::FileSummary], file: u32| {
+        files
+            .get(file as usize)
+            .map(|f| f.path.clone())
+            .unwrap_or_default()
+    };
+    let records = std::mem::take(&mut o.records);
+    let mut kept = Vec::with_capacity(records.len());
+    for rec in records {
+        let Record::Stix(s) = &rec else {
+            kept.push(rec);
+            continue;
+        };
+        if s.problems.is_empty() {
+            kept.push(rec);
+            continue;
+        }
+        let mut kinds: Vec<StixProblemKind> = s.problems.iter().map(|p| p.kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        for k in kinds {
+            *counts.entry(k.as_str().to_string()).or_default() += 1;
+        }
+        let detail = s
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let path = path_of(&o.files, s.origin.file);
+        match mode {
+            StixCheckMode::Warn => {
+                o.warnings.push(input::Warning {
+                    origin: s.origin,
+                    path,
+                    kind: input::WarningKind::StixCheck,
+                    detail: format!("{}: {detail}", s.id),
+                });
+                kept.push(rec);
+            }
+            StixCheckMode::Reject => {
+                if let Some(f) = o.files.get_mut(s.origin.file as usize) {
+                    f.records -= 1;
+                    f.rejected += 1;
+                }
+                o.rejects.push(input::Reject {
+                    origin: s.origin,
+                    path,
+                    reason: input::RejectReason::StixCheck,
+                    detail: format!("{}: {detail}", s.id),
+                });
+            }
+        }
+    }
+    o.records = kept;
+    // Keep reports in file order, then position, as the reader leaves them.
+    o.rejects
+        .sort_by_key(|r| (r.origin.file, r.origin.position));
+    o.warnings
+        .sort_by_key(|w| (w.origin.file, w.origin.position));
+    counts
+}
+
+/// The `file` query field's names of the input files (indexed like
+/// `Origin::file`): the path relative to the config file's directory, as
+/// `[[inputs]]` names it, or the path as found for files elsewhere.
+fn file_names(cfg: &Config, o: &ReadOutcome) -> std::sync::Arc<[Box<str>]> {
+    let base = cfg.base_dir();
+    o.files
+        .iter()
+        .map(|f| {
+            let p = f.path.strip_prefix(&base).unwrap_or(&f.path);
+            p.to_string_lossy().into()
+        })
+        .collect()
+}
+
 fn report_input(o: &ReadOutcome, s: &mut Summary) {
     s.bytes_in = o.bytes_in;
     s.records_read = o.records_seen;
@@ -507,9 +627,7 @@ fn report_input(o: &ReadOutcome, s: &mut Summary) {
     }
     s.reject_examples = o.rejects.iter().take(50).map(|r| r.to_string()).collect();
     for w in &o.warnings {
-        *s.warnings
-            .entry(format!("{:?}", w.kind).to_lowercase())
-            .or_default() += 1;
+        *s.warnings.entry(w.kind.as_str().to_string()).or_default() += 1;
     }
     s.warning_examples = o.warnings.iter().take(50).map(|w| w.to_string()).collect();
     s.files = o
@@ -548,12 +666,18 @@ fn check_rejects(o: &ReadOutcome, threshold: f64, strict: bool) -> Result<(), Co
 
 /// One pass over all records evaluating every collection's query: for each
 /// collection, the indices of the records it selects, in record order.
-fn select(records: &[Record], plans: &[Plan]) -> Vec<Vec<u32>> {
+/// `files` names the input files for the `file` field.
+fn select(records: &[Record], plans: &[Plan], files: &std::sync::Arc<[Box<str>]>) -> Vec<Vec<u32>> {
     let hits: Vec<Vec<u32>> = records
         .par_iter()
         .enumerate()
         .fold(
-            || (EvalContext::new(), vec![Vec::new(); plans.len()]),
+            || {
+                (
+                    EvalContext::with_files(files.clone()),
+                    vec![Vec::new(); plans.len()],
+                )
+            },
             |(mut ctx, mut acc), (i, rec)| {
                 ctx.reset();
                 for (p, plan) in plans.iter().enumerate() {
@@ -587,13 +711,18 @@ fn select(records: &[Record], plans: &[Plan]) -> Vec<Vec<u32>> {
 
 /// One record per indicator (type, value) and per STIX (id, version): the
 /// most recently modified indicator record wins (ties: the later one in
-/// input order); the first copy of a STIX object version wins. Returns the
-/// winners in input order and how many records were merged away.
-fn dedupe(records: Vec<Record>) -> (Vec<Record>, u64) {
+/// input order); the first copy of a STIX object version wins, and takes
+/// over the medallion collections and input files of the copies merged
+/// into it (an object in two medallion collections or two bundles is
+/// selected by the `collection` / `file` of either). Returns the winners in
+/// input order and how many records were merged away.
+fn dedupe(mut records: Vec<Record>) -> (Vec<Record>, u64) {
     use std::collections::hash_map::Entry;
     use std::collections::HashMap;
     let mut winner: HashMap<String, usize> = HashMap::with_capacity(records.len());
     let mut keep = vec![true; records.len()];
+    // (winner, merged copy) of STIX object versions.
+    let mut stix_merges: Vec<(usize, usize)> = Vec::new();
     for (i, rec) in records.iter().enumerate() {
         let key = match rec {
             Record::Indicator(ind) => format!("ind:{}:{}", ind.kind.as_str(), ind.value),
@@ -616,6 +745,27 @@ fn dedupe(records: Vec<Record>) -> (Vec<Record>, u64) {
                     o.insert(i);
                 } else {
                     keep[i] = false;
+                    if matches!(rec, Record::Stix(_)) {
+                        stix_merges.push((prev, i));
+                    }
+                }
+            }
+        }
+    }
+    for (w, m) in stix_merges {
+        let (collections, files) = match &records[m] {
+            Record::Stix(s) => (s.collections.clone(), s.files.clone()),
+            Record::Indicator(_) => continue,
+        };
+        if let Record::Stix(s) = &mut records[w] {
+            for c in collections {
+                if !s.collections.contains(&c) {
+                    s.collections.push(c);
+                }
+            }
+            for f in files {
+                if !s.files.contains(&f) {
+                    s.files.push(f);
                 }
             }
         }
@@ -669,6 +819,23 @@ pub fn render_summary(s: &Summary) -> String {
     for (kind, n) in &s.warnings {
         let _ = writeln!(o, "  warning {kind}: {n}");
     }
+    if !s.stix_check.is_empty() {
+        let reasons: Vec<String> = s
+            .stix_check
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        let _ = writeln!(o, "  stix check: {}", reasons.join(", "));
+        // Rejected ones are among the reject examples above.
+        for e in s
+            .warning_examples
+            .iter()
+            .filter(|e| e.contains(": stix-check: "))
+            .take(10)
+        {
+            let _ = writeln!(o, "    {e}");
+        }
+    }
     for (msg, n) in &s.build_warnings {
         let _ = writeln!(o, "  build warning ({n}×): {msg}");
     }
@@ -716,13 +883,72 @@ mod tests {
         Keep::Members(v.iter().map(|s| s.to_string()).collect())
     }
 
+    fn stix_copy(modified: i64, collection: &str, file: u32, position: u64) -> Record {
+        use crate::record::{Origin, Source, StixRecord};
+        let json: std::sync::Arc<str> = r#"{"type":"malware"}"#.into();
+        Record::Stix(StixRecord {
+            id: "malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b".into(),
+            stix_type: "malware".into(),
+            spec_version: "2.1".into(),
+            created: Some(modified),
+            modified: Some(modified),
+            date_added: None,
+            json: json.clone(),
+            origin: Origin {
+                file,
+                position,
+                is_line: false,
+            },
+            source: Source(json),
+            problems: Vec::new(),
+            collections: vec![collection.into()],
+            files: vec![file],
+        })
+    }
+
+    #[test]
+    fn merged_stix_copies_keep_every_collection_and_file() {
+        let records = vec![
+            stix_copy(1, "a", 0, 0),
+            stix_copy(1, "b", 0, 1),
+            stix_copy(2, "c", 0, 2),
+            stix_copy(1, "a", 1, 0),
+        ];
+        let (kept, merged) = dedupe(records);
+        assert_eq!(merged, 2);
+        let got: Vec<(Vec<String>, Vec<u32>, u64)> = kept
+            .iter()
+            .map(|r| match r {
+                Record::Stix(s) => (
+                    s.collections.iter().map(|c| c.to_string()).collect(),
+                    s.files.clone(),
+                    s.origin.position,
+                ),
+                Record::Indicator(_) => unreachable!(),
+            })
+            .collect();
+        // The first copy of version 1 wins and is in a, b (files 0 and 1);
+        // version 2 is its own record.
+        assert_eq!(
+            got,
+            vec![
+                (vec!["a".into(), "b".into()], vec![0, 1], 0),
+                (vec!["c".into()], vec![0], 2),
+            ]
+        );
+    }
+
     #[test]
     fn records_keep_what_mappings_filters_and_owner_collections_read() {
-        // Profile defaults (threatconnect: tags, rating; xsoar: score,
-        // CustomFields; native: tags) plus the query's `source.attributes`.
+        // Profile defaults (threatconnect: tags, rating, id, ownerName,
+        // type; xsoar: score; native: tags) plus the query's
+        // `source.attributes`.
         let k = keep_of("");
-        assert_eq!(k[0], members(&["tags", "rating", "attributes"]));
-        assert_eq!(k[1], members(&["score", "CustomFields", "attributes"]));
+        assert_eq!(
+            k[0],
+            members(&["tags", "rating", "id", "ownerName", "type", "attributes"])
+        );
+        assert_eq!(k[1], members(&["score", "attributes"]));
         assert_eq!(k[2], members(&["tags", "attributes"]));
         assert_eq!(k[3], Keep::Whole);
         // A global mapping, and owner collections' own mappings.

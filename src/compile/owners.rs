@@ -79,6 +79,8 @@ pub fn collection_config(
         taxii_versions: oc.taxii_versions.clone(),
         drop_expired: oc.drop_expired,
         emit_scos: oc.emit_scos,
+        ids: crate::config::IdScheme::TaxiiEdge,
+        xsoar_license_id: None,
     }
 }
 

@@ -8,6 +8,10 @@
 //! names the offending key in every message. Relative paths are resolved
 //! against the directory of the config file.
 
+mod ids;
+
+pub use ids::IdScheme;
+
 use crate::record::{IndicatorType, Profile};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -250,6 +254,18 @@ pub enum RemovalPolicy {
     Drop,
 }
 
+/// What `compile` does with a passthrough STIX object that fails the
+/// structural check (README "STIX passthrough check").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StixCheckMode {
+    /// Keep the object and count a warning.
+    #[default]
+    Warn,
+    /// Leave the object out and count a rejected record.
+    Reject,
+}
+
 /// `[compile]`: how the compiler runs and publishes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -270,6 +286,9 @@ pub struct CompileConfig {
     pub zstd_level: i32,
     /// gzip level of precompressed pages.
     pub gzip_level: u32,
+    /// Passthrough STIX objects with structural problems: kept with a
+    /// warning, or rejected.
+    pub stix_check: StixCheckMode,
 }
 
 impl Default for CompileConfig {
@@ -283,6 +302,7 @@ impl Default for CompileConfig {
             identity: None,
             zstd_level: 3,
             gzip_level: 6,
+            stix_check: StixCheckMode::Warn,
         }
     }
 }
@@ -390,6 +410,11 @@ pub struct CollectionConfig {
     /// Also emit STIX Cyber-observable objects with deterministic ids.
     #[serde(default)]
     pub emit_scos: bool,
+    /// How indicator ids are made (`ids.rs`): ours, or XSOAR's.
+    #[serde(default)]
+    pub ids: IdScheme,
+    /// The XSOAR tenant's license id, for `ids = "xsoar"`.
+    pub xsoar_license_id: Option<String>,
 }
 
 /// `[owner_collections]`: ThreatConnect's model, one collection per source
@@ -895,6 +920,7 @@ impl Config {
                 }
             }
         }
+        ids::check(&self.collections, &mut add);
         self.check_owner_collections(&mut add);
         p
     }

@@ -43,7 +43,16 @@
 //! | `created`, `last_modified`, `expiration` | timestamp | `created`, `modified` (no `expiration`) |
 //! | `profile` | input profile | always `stix` |
 //! | `spec_version` | absent | string |
+//! | `collection` | absent | the id of the medallion collection it came from (absent for other inputs) |
+//! | `file` | the input file it came from | the input file(s) it came from |
 //! | `source.<path>` | JSON inside the source record | same |
+//!
+//! `file` is the path as the config's `[[inputs]]` names it: relative to the
+//! config file's directory (`inputs/stix-bundle.json`), or as found for a
+//! file elsewhere. A STIX object version found more than once (in two
+//! medallion collections, two bundles) is one record with every collection
+//! and file it came from: a test is true when any of them matches, and its
+//! negative form (`!=`, `not in`, …) when none does.
 //!
 //! A path is `source` followed by `.key`, `."odd key"` and `[n]` steps
 //! (`[-1]` is the last element): `source.attributes[0]."Value Name"`.
@@ -97,7 +106,7 @@ use crate::time::Micros;
 use pred::Node;
 
 /// The fields, as listed in "unknown field" errors.
-pub(crate) const FIELD_LIST: &str = "type, value, owner, confidence, rating, score, tags, tlp, active, created, last_modified, expiration, description, profile, spec_version and source.<path>";
+pub(crate) const FIELD_LIST: &str = "type, value, owner, confidence, rating, score, tags, tlp, active, created, last_modified, expiration, description, profile, spec_version, collection, file and source.<path>";
 
 /// A compiled collection filter. Immutable and `Send + Sync`: one query is
 /// evaluated from every rayon thread of the compile.

@@ -29,7 +29,7 @@ use crate::time::{parse_lenient, Micros};
 pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Field names as written in queries (compared case-insensitively).
-const FIELDS: [&str; 16] = [
+const FIELDS: [&str; 18] = [
     "type",
     "value",
     "owner",
@@ -45,6 +45,8 @@ const FIELDS: [&str; 16] = [
     "description",
     "profile",
     "spec_version",
+    "collection",
+    "file",
     "source",
 ];
 
@@ -109,7 +111,12 @@ impl Class {
     fn of(field: &Field) -> Class {
         match field {
             Field::Type => Class::Type,
-            Field::Value | Field::Owner | Field::Description | Field::SpecVersion => Class::Text,
+            Field::Value
+            | Field::Owner
+            | Field::Description
+            | Field::SpecVersion
+            | Field::Collection
+            | Field::File => Class::Text,
             Field::Confidence | Field::Rating | Field::Score => Class::Number,
             Field::Tags => Class::Tags,
             Field::Tlp => Class::Tlp,
@@ -362,6 +369,8 @@ impl<'a> Parser<'a> {
             "description" => Field::Description,
             "profile" => Field::Profile,
             "spec_version" => Field::SpecVersion,
+            "collection" => Field::Collection,
+            "file" => Field::File,
             "source" => Field::Source(self.path()?),
             _ => {
                 let suggestion = ALIASES

@@ -15,6 +15,7 @@ use simd_json::prelude::*;
 use simd_json::OwnedValue;
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
 
 /// A node of the predicate tree.
 #[derive(Debug, Clone)]
@@ -57,6 +58,10 @@ pub(crate) enum Field {
     Description,
     Profile,
     SpecVersion,
+    /// The medallion collection(s) a STIX record came from.
+    Collection,
+    /// The input file(s) a record came from.
+    File,
     /// A path into the source record's JSON.
     Source(Box<[Seg]>),
 }
@@ -193,6 +198,34 @@ enum Val<'a> {
     Profile(Profile),
     /// Never JSON null: null counts as absent.
     Json(&'a OwnedValue),
+    /// Strings with exact semantics, any of which may match (`collection`,
+    /// `file`). Never empty.
+    Strs(StrList<'a>),
+}
+
+/// The values of a several-valued string field, borrowed.
+#[derive(Clone, Copy)]
+enum StrList<'a> {
+    Shared(&'a [Arc<str>]),
+    /// Input file indices and the names they index.
+    Files(&'a [u32], &'a [Box<str>]),
+}
+
+impl<'a> StrList<'a> {
+    fn any(self, f: impl Fn(&str) -> bool) -> bool {
+        match self {
+            StrList::Shared(v) => v.iter().any(|s| f(s)),
+            StrList::Files(ix, names) => ix
+                .iter()
+                .filter_map(|&i| names.get(i as usize))
+                .any(|s| f(s)),
+        }
+    }
+
+    /// `None` when there is no value (the field is then absent).
+    fn nonempty(self) -> Option<Self> {
+        self.any(|_| true).then_some(self)
+    }
 }
 
 impl Node {
@@ -278,7 +311,10 @@ impl Field {
                 Field::Expiration => i.expiration.map(Val::Time),
                 Field::Description => i.description.as_deref().map(Val::Str),
                 Field::Profile => Some(Val::Profile(i.profile)),
-                Field::SpecVersion => None,
+                Field::SpecVersion | Field::Collection => None,
+                Field::File => StrList::Files(std::slice::from_ref(&i.origin.file), &ctx.files)
+                    .nonempty()
+                    .map(Val::Strs),
                 Field::Source(path) => ctx.source(&i.source).and_then(|v| resolve(v, path)),
             },
             Record::Stix(s) => match self {
@@ -288,6 +324,10 @@ impl Field {
                 Field::LastModified => s.modified.map(Val::Time),
                 Field::SpecVersion => Some(Val::Str(&s.spec_version)),
                 Field::Profile => Some(Val::Profile(Profile::Stix)),
+                Field::Collection => StrList::Shared(&s.collections).nonempty().map(Val::Strs),
+                Field::File => StrList::Files(&s.files, &ctx.files)
+                    .nonempty()
+                    .map(Val::Strs),
                 Field::Source(path) => ctx.source(&s.source).and_then(|v| resolve(v, path)),
                 _ => None,
             },
@@ -385,6 +425,7 @@ fn str_test(
         Val::Type(t) => type_ci(t.name()),
         Val::Tags(ts) => ts.iter().any(|t| ci(t)),
         Val::Json(j) => json_any(j, |x| x.as_str().is_some_and(&exact)),
+        Val::Strs(l) => l.any(exact),
         _ => false,
     }
 }
@@ -392,6 +433,7 @@ fn str_test(
 fn contains(v: Val<'_>, lit: &Lit) -> bool {
     match (v, lit) {
         (Val::Str(s), Lit::Str(l)) => s.contains(&**l),
+        (Val::Strs(v), Lit::Str(l)) => v.any(|s| s.contains(&**l)),
         (Val::Type(t), Lit::Str(l)) => ascii_ci_contains(t.name(), l),
         (Val::Tags(ts), Lit::Str(l)) => ts.iter().any(|t| ci_eq(t, l)),
         (Val::Json(j), _) => match j.as_array() {
@@ -408,6 +450,7 @@ fn contains(v: Val<'_>, lit: &Lit) -> bool {
 fn cmp(v: Val<'_>, op: CmpOp, lit: &Lit) -> bool {
     match (v, lit) {
         (Val::Str(s), Lit::Str(l)) => op.test(s.cmp(l)),
+        (Val::Strs(v), Lit::Str(l)) => v.any(|s| op.test(s.cmp(l))),
         (Val::Num(n), Lit::Num(l)) => n.partial_cmp(l).is_some_and(|o| op.test(o)),
         (Val::Bool(b), Lit::Bool(l)) => op == CmpOp::Eq && b == *l,
         (Val::Time(t), Lit::Time(l)) => op.test(t.cmp(l)),
@@ -507,6 +550,9 @@ pub struct EvalContext {
     buffers: simd_json::Buffers,
     /// How many times a source was parsed (tests check the sharing).
     pub(super) parses: u64,
+    /// The names of the input files (the `file` field), indexed like
+    /// `Origin::file`; empty when the caller gave none.
+    files: Arc<[Box<str>]>,
 }
 
 impl EvalContext {
@@ -517,6 +563,17 @@ impl EvalContext {
             scratch: Vec::new(),
             buffers: simd_json::Buffers::default(),
             parses: 0,
+            files: Arc::from(Vec::new()),
+        }
+    }
+
+    /// A context for records read from `files` (their names, indexed like
+    /// `Origin::file`), for the `file` field. Without them (`new`), `file`
+    /// is absent on every record.
+    pub fn with_files(files: Arc<[Box<str>]>) -> Self {
+        EvalContext {
+            files,
+            ..EvalContext::new()
         }
     }
 

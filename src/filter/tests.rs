@@ -96,6 +96,9 @@ fn stix() -> Record {
         json: Arc::from(json),
         origin: origin(),
         source: Source(Arc::from(json)),
+        problems: Vec::new(),
+        collections: Vec::new(),
+        files: vec![0],
     })
 }
 
@@ -111,6 +114,9 @@ fn stix_sco() -> Record {
         json: Arc::from(json),
         origin: origin(),
         source: Source(Arc::from(json)),
+        problems: Vec::new(),
+        collections: Vec::new(),
+        files: vec![0],
     })
 }
 
@@ -647,6 +653,9 @@ fn types_shared_by_stix_and_indicators_match_both() {
         json: Arc::from(json),
         origin: origin(),
         source: Source(Arc::from(json)),
+        problems: Vec::new(),
+        collections: Vec::new(),
+        files: vec![0],
     });
     for r in [&url_ind, &url_sco] {
         check(
@@ -789,7 +798,7 @@ fn error_unknown_fields() {
     assert_err(
         "foo = 1",
         0,
-        "unknown field \"foo\"; fields are type, value, owner, confidence, rating, score, tags, tlp, active, created, last_modified, expiration, description, profile, spec_version and source.<path>",
+        "unknown field \"foo\"; fields are type, value, owner, confidence, rating, score, tags, tlp, active, created, last_modified, expiration, description, profile, spec_version, collection, file and source.<path>",
     );
     assert_err(
         r#"summary = "x""#,
@@ -1122,7 +1131,7 @@ fn error_caret_counts_characters_and_flattens_lines() {
     assert_eq!(e.column, 19);
     assert_eq!(
         e.to_string(),
-        "in query: value = \"é\" and   bogus = 1\n                            ^ unknown field \"bogus\"; fields are type, value, owner, confidence, rating, score, tags, tlp, active, created, last_modified, expiration, description, profile, spec_version and source.<path>"
+        "in query: value = \"é\" and   bogus = 1\n                            ^ unknown field \"bogus\"; fields are type, value, owner, confidence, rating, score, tags, tlp, active, created, last_modified, expiration, description, profile, spec_version, collection, file and source.<path>"
     );
 }
 
@@ -1218,4 +1227,94 @@ proptest! {
             }
         }
     }
+}
+
+/// A STIX object version found in two medallion collections and two files
+/// (merged by the compile), read through a context that names the files.
+fn stix_in(collections: &[&str], files: Vec<u32>) -> Record {
+    let Record::Stix(mut s) = stix() else {
+        unreachable!()
+    };
+    s.collections = collections.iter().map(|c| Arc::from(*c)).collect();
+    s.files = files;
+    Record::Stix(s)
+}
+
+fn m_files(text: &str, r: &Record) -> bool {
+    let names: Arc<[Box<str>]> = vec![
+        Box::from("inputs/stix-bundle.json"),
+        Box::from("inputs/medallion-default_data.json"),
+        Box::from("/srv/exports/tc.json"),
+    ]
+    .into();
+    q(text).matches(r, &mut EvalContext::with_files(names))
+}
+
+#[test]
+fn collection_field_tests_every_medallion_collection() {
+    let r = stix_in(
+        &[
+            "91a7b528-80eb-42ed-a74d-c6fbd5a26116",
+            "52892447-4d7e-4f70-b94d-d7f22742ff63",
+        ],
+        vec![1],
+    );
+    check(
+        &r,
+        &[
+            r#"collection = "91a7b528-80eb-42ed-a74d-c6fbd5a26116""#,
+            r#"collection = "52892447-4d7e-4f70-b94d-d7f22742ff63""#,
+            r#"collection in ("x", "52892447-4d7e-4f70-b94d-d7f22742ff63")"#,
+            r#"collection startswith "9a" or collection startswith "91""#,
+            r#"collection contains "d7f2""#,
+            r#"collection ~ "^5289""#,
+            "collection exists",
+            r#"collection != "nope""#,
+            r#"collection not in ("a", "b")"#,
+        ],
+        &[
+            r#"collection = "91A7B528-80EB-42ED-A74D-C6FBD5A26116""#,
+            // Negative forms: true only when no collection matches.
+            r#"collection != "91a7b528-80eb-42ed-a74d-c6fbd5a26116""#,
+            r#"collection not contains "d7f2""#,
+            "not collection exists",
+        ],
+    );
+    // Objects of other inputs, and indicators, have no collection.
+    for r in [stix_in(&[], vec![0]), rec()] {
+        check(
+            &r,
+            &["not collection exists"],
+            &[r#"collection != "x""#, r#"collection = """#],
+        );
+    }
+}
+
+#[test]
+fn file_field_names_the_input_files() {
+    let both = stix_in(&[], vec![0, 1]);
+    for (text, want) in [
+        (r#"file = "inputs/stix-bundle.json""#, true),
+        (r#"file = "inputs/medallion-default_data.json""#, true),
+        (r#"file endswith "medallion-default_data.json""#, true),
+        (r#"file != "inputs/stix-bundle.json""#, false),
+        (r#"file not in ("a", "b")"#, true),
+        (r#"file = "/srv/exports/tc.json""#, false),
+    ] {
+        assert_eq!(m_files(text, &both), want, "{text}");
+    }
+    // Indicator records: their own file.
+    let mut ind = indicator();
+    ind.origin.file = 2;
+    let ind = Record::Indicator(ind);
+    assert!(m_files(r#"file = "/srv/exports/tc.json""#, &ind));
+    assert!(m_files(r#"file startswith "/srv/""#, &ind));
+    assert!(!m_files(r#"file = "inputs/stix-bundle.json""#, &ind));
+    // Without file names (a context from `new`) the field is absent, and
+    // an index past the table names nothing.
+    assert!(m(r#"not file exists"#, &ind));
+    assert!(m_files("not file exists", &stix_in(&[], vec![7])));
+    // Type errors as for any string field.
+    assert!(err("file > 3").to_string().contains("file"));
+    assert!(err("collection = true").to_string().contains("collection"));
 }

@@ -49,6 +49,7 @@ mod chunk;
 pub mod native;
 mod normalize;
 pub mod stix;
+pub(crate) mod stix_check;
 pub mod threatconnect;
 pub mod xsoar;
 
@@ -98,6 +99,10 @@ pub enum RejectReason {
     MissingValue,
     /// A value (or another field) that is not valid for its type.
     InvalidValue,
+    /// A passthrough STIX object that failed the structural check, under
+    /// `compile.stix_check = "reject"` (the compile turns such records
+    /// into rejects; the reader never does).
+    StixCheck,
 }
 
 impl RejectReason {
@@ -108,6 +113,7 @@ impl RejectReason {
             RejectReason::UnsupportedType => "unsupported-type",
             RejectReason::MissingValue => "missing-value",
             RejectReason::InvalidValue => "invalid-value",
+            RejectReason::StixCheck => "stix-check",
         }
     }
 }
@@ -147,6 +153,9 @@ pub enum WarningKind {
     Refanged,
     /// Whitespace around a value was removed.
     Trimmed,
+    /// A passthrough STIX object failed the structural check and was kept
+    /// (`compile.stix_check = "warn"`; added by the compile).
+    StixCheck,
 }
 
 impl WarningKind {
@@ -155,6 +164,7 @@ impl WarningKind {
         match self {
             WarningKind::Refanged => "refanged",
             WarningKind::Trimmed => "trimmed",
+            WarningKind::StixCheck => "stix-check",
         }
     }
 }

@@ -20,7 +20,15 @@
 //! for cyber-observable types (STIX 2.1 SCOs may omit it); otherwise `2.0`
 //! (STIX 2.1 requires `spec_version` on every SDO, SRO and marking, so an
 //! object without one is a STIX 2.0 object).
+//!
+//! Every object read is also put through the structural check of
+//! [`super::stix_check`]; what it finds travels with the record, and the
+//! compile decides by `compile.stix_check` whether the object is kept.
+//! Objects of a medallion file remember the id of the collection they are
+//! in (the `collection` query field), so a config can rebuild medallion's
+//! collections with one query each.
 
+use super::stix_check::{self, SpecFrom};
 use super::{chunk, RejectReason, Rejection};
 use crate::record::{Origin, Source, StixRecord};
 use crate::time::{self, Micros};
@@ -32,6 +40,8 @@ use std::sync::Arc;
 struct Meta {
     date_added: Option<Micros>,
     spec_version: Option<String>,
+    /// The id of the medallion collection holding the object.
+    collection: Option<Arc<str>>,
 }
 
 /// The version in a media type such as `application/stix+json;version=2.1`.
@@ -138,25 +148,28 @@ fn build(
         .map(|c| date("modified", c))
         .transpose()?
         .or(created);
-    let spec_version = match map.get("spec_version") {
-        Some(Value::String(s)) => s.clone(),
+    let (spec_version, from) = match map.get("spec_version") {
+        Some(Value::String(s)) => (s.clone(), SpecFrom::Object),
         Some(_) => {
             return Err((
                 RejectReason::InvalidValue,
                 "spec_version is not a string".into(),
             ))
         }
-        None => meta
-            .spec_version
-            .or_else(|| bundle_spec.map(str::to_string))
-            .unwrap_or_else(|| {
-                if crate::record::STIX_SCO_TYPES.contains(&stix_type.as_str()) {
-                    "2.1".into()
+        None => match (meta.spec_version, bundle_spec) {
+            (Some(v), _) => (v, SpecFrom::MediaType),
+            (None, Some(v)) => (v.to_string(), SpecFrom::Bundle),
+            (None, None) => {
+                let v = if crate::record::STIX_SCO_TYPES.contains(&stix_type.as_str()) {
+                    "2.1"
                 } else {
-                    "2.0".into()
-                }
-            }),
+                    "2.0"
+                };
+                (v.to_string(), SpecFrom::Default)
+            }
+        },
     };
+    let problems = stix_check::check(&map, &stix_type, &id, &spec_version, from);
     let json = serde_json::to_string(&Value::Object(map))
         .map_err(|e| (RejectReason::ParseError, e.to_string()))?;
     Ok(StixRecord {
@@ -169,6 +182,9 @@ fn build(
         json: Arc::from(json),
         origin,
         source,
+        problems,
+        collections: meta.collection.into_iter().collect(),
+        files: vec![origin.file],
     })
 }
 
@@ -205,12 +221,26 @@ pub(crate) fn medallion(bytes: &[u8], file: u32) -> Result<Medallion, String> {
         if name == "/discovery" {
             continue;
         }
-        let collections: Vec<Value> = match root.get("collections") {
-            Some(Value::Array(a)) => a.clone(),
-            Some(Value::Object(m)) => m.values().cloned().collect(),
+        // (collection id, collection): the newer layout keys collections
+        // by id, the older one has an `id` member.
+        let collections: Vec<(Option<String>, Value)> = match root.get("collections") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|c| {
+                    (
+                        c.get("id").and_then(Value::as_str).map(String::from),
+                        c.clone(),
+                    )
+                })
+                .collect(),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, c)| (Some(k.clone()), c.clone()))
+                .collect(),
             _ => continue,
         };
-        for coll in collections {
+        for (coll_id, coll) in collections {
+            let coll_id: Option<Arc<str>> = coll_id.map(Arc::from);
             let manifest = coll
                 .get("manifest")
                 .and_then(Value::as_array)
@@ -229,7 +259,8 @@ pub(crate) fn medallion(bytes: &[u8], file: u32) -> Result<Medallion, String> {
                 let result = match obj {
                     Value::Object(map) => {
                         let source = Source(Arc::from(obj.to_string()));
-                        let meta = manifest_meta(&manifest, map);
+                        let mut meta = manifest_meta(&manifest, map);
+                        meta.collection = coll_id.clone();
                         build(map.clone(), origin, source, meta, None)
                     }
                     _ => Err((

@@ -380,23 +380,59 @@ fn compile_one(field: &str, expr: &str) -> Result<Compiled, String> {
 
 /// The profile defaults: (property, JMESPath). See [`render_table`] for
 /// what each means and what the builder does on its own.
+///
+/// ThreatConnect's defaults follow its TAXII Server app (the objects in
+/// ThreatConnect's developer docs, `docs/rest_api/taxii/taxii_2.1.rst`, app
+/// 1.0 and 2.0): an integer `x_threat_rating` (0 when unset), the rating as
+/// a word label (`tcex/stix/model.py` in ThreatConnect's tcex library has
+/// the words for 1 and 3, which the docs do not show), `lang`, and app
+/// 2.0's `x_threatconnect_*` properties. A fractional rating counts by its
+/// whole part (`>=` thresholds: 4.5 is 4, "High"), so the number and the
+/// word always agree. XSOAR's follow its TAXII2 server
+/// (`XSOAR2STIXParser.get_labels_for_indicator` in demisto/content's
+/// `TAXII2ApiModule.py`): the score label only.
 pub fn default_mappings(profile: Profile) -> &'static [(&'static str, &'static str)] {
     match profile {
         Profile::Threatconnect => &[
             ("indicator_types", "`[\"malicious-activity\"]`"),
             (
                 "labels",
-                "[tags.data[].name, [rating][?@ != null].join('', ['Threat Rating: ', to_string(@)])][]",
+                "[tags.data[].name, to_number(rating) || `0` | \
+                 (@ >= `5` && 'Threat Rating: Very High') || (@ >= `4` && 'Threat Rating: High') || \
+                 (@ >= `3` && 'Threat Rating: Moderate') || (@ >= `2` && 'Threat Rating: Low') || \
+                 (@ >= `1` && 'Threat Rating: Suspicious') || `null`][]",
             ),
-            ("x_threat_rating", "rating"),
+            ("lang", "'en'"),
+            (
+                "x_threat_rating",
+                "to_number(rating) || `0` | (@ >= `5` && `5`) || (@ >= `4` && `4`) || \
+                 (@ >= `3` && `3`) || (@ >= `2` && `2`) || (@ >= `1` && `1`) || `0`",
+            ),
+            ("x_threatconnect_id", "id"),
+            ("x_threatconnect_owner", "ownerName"),
+            ("x_threatconnect_type", "type"),
         ],
         Profile::Xsoar => &[(
             "labels",
-            "[[to_number(score) == `1` && 'benign', to_number(score) == `2` && 'anomalous-activity', \
-             to_number(score) == `3` && 'malicious-activity'][?@], CustomFields.tags][]",
+            "to_number(score) | (@ == `1` && 'benign') || (@ == `2` && 'anomalous-activity') || \
+             (@ == `3` && 'malicious-activity') || `null`",
         )],
         Profile::Native => &[("labels", "tags")],
         Profile::Stix => &[],
+    }
+}
+
+/// The label of a STIX 2.0 indicator that has neither mapped `labels` nor
+/// `indicator_types` (STIX 2.0 requires at least one label). XSOAR records
+/// without a score label have an unknown score, and calling them malicious
+/// would be false: they get `unknown`, the STIX 2.1 indicator-type word for
+/// it (STIX 2.0's label vocabulary has none; the vocabulary is open, so
+/// validators only warn). Other profiles keep `malicious-activity`, what
+/// they label everything they export.
+pub fn stix20_fallback_label(profile: Profile) -> &'static str {
+    match profile {
+        Profile::Xsoar => "unknown",
+        _ => "malicious-activity",
     }
 }
 
@@ -572,9 +608,32 @@ fn built_in(profile: Profile) -> Vec<(&'static str, &'static str)> {
             "valid_until",
             "(built in) the source's expiration (XSOAR), else last modified + TTL hours of the type; none for -1",
         ),
-        ("revoked", "(built in) true when the record is inactive or expired"),
+        (
+            "revoked",
+            if profile == Profile::Xsoar {
+                "(built in) true when the record is expired without an expiration date; an expired record with one is not revoked, its valid_until says it (XSOAR's own server never revokes)"
+            } else {
+                "(built in) true when the record is inactive"
+            },
+        ),
+        (
+            "labels (STIX 2.0)",
+            if profile == Profile::Xsoar {
+                "(built in) required in 2.0: the mapped labels, else indicator_types, else \"unknown\" (an unknown score is not malicious)"
+            } else {
+                "(built in) required in 2.0: the mapped labels, else indicator_types, else \"malicious-activity\""
+            },
+        ),
         ("object_marking_refs", "(built in) the record's TLP marking definition"),
         ("created_by_ref", "(built in) [compile.identity], when configured"),
+        (
+            "id",
+            if profile == Profile::Xsoar {
+                "(built in) derived from collection, type and value; collections[i].ids = \"xsoar\" gives XSOAR's own ids (CustomFields.stixid first)"
+            } else {
+                "(built in) derived from collection, type and value; collections[i].ids = \"xsoar\" gives XSOAR's ids"
+            },
+        ),
     ];
     if profile == Profile::Stix {
         v = vec![(
@@ -591,11 +650,19 @@ fn meaning(profile: Profile, field: &str) -> &'static str {
             "always malicious-activity, like ThreatConnect's TAXII app"
         }
         (Profile::Threatconnect, "labels") => {
-            "the tag names, plus \"Threat Rating: N\" when the record has a rating"
+            "the tag names, plus ThreatConnect's rating word: 1 Suspicious, 2 Low, 3 Moderate, 4 High, 5 Very High (none for 0 or no rating)"
         }
-        (Profile::Threatconnect, "x_threat_rating") => "the threat rating 0-5",
+        (Profile::Threatconnect, "lang") => "always en, like ThreatConnect's TAXII app (STIX 2.1 only)",
+        (Profile::Threatconnect, "x_threat_rating") => {
+            "the threat rating as an integer 0-5 (its whole part), 0 when unset"
+        }
+        (Profile::Threatconnect, "x_threatconnect_id") => "the indicator's numeric id (app 2.0)",
+        (Profile::Threatconnect, "x_threatconnect_owner") => "ownerName (app 2.0)",
+        (Profile::Threatconnect, "x_threatconnect_type") => {
+            "the ThreatConnect type name, e.g. Host, CIDR (app 2.0)"
+        }
         (Profile::Xsoar, "labels") => {
-            "from score (1 benign, 2 anomalous-activity, 3 malicious-activity), plus the tags"
+            "from score only, like XSOAR's TAXII2 server: 1 benign, 2 anomalous-activity, 3 malicious-activity; none for 0 (unknown)"
         }
         (Profile::Native, "labels") => "the tags",
         _ => "",
@@ -603,46 +670,30 @@ fn meaning(profile: Profile, field: &str) -> &'static str {
 }
 
 /// The table `taxii-edge mappings --profile NAME` prints: every property the
-/// profile sets, its expression (or "(built in)") and what it means. Config
-/// mappings override the JMESPath rows (and may add `x_*` properties).
+/// profile sets and what it means, the built-in ones marked "(built in)",
+/// the mapped ones followed by their JMESPath expression on a line of its
+/// own (`= …`, whole, so it can be copied into a config mapping; config
+/// mappings override these rows and may add `x_*` properties).
 pub fn render_table(profile: Profile) -> String {
-    let mut rows: Vec<(String, String, String)> = Vec::new();
-    for (f, m) in built_in(profile) {
-        rows.push((
-            f.into(),
-            "(built in)".into(),
-            m.trim_start_matches("(built in) ").into(),
-        ));
-    }
-    for (f, e) in default_mappings(profile) {
-        rows.push(((*f).into(), (*e).into(), meaning(profile, f).into()));
-    }
-    let w0 = rows
+    let built = built_in(profile);
+    let mapped = default_mappings(profile);
+    let w = built
         .iter()
         .map(|r| r.0.len())
+        .chain(mapped.iter().map(|r| r.0.len()))
         .max()
         .unwrap_or(0)
         .max("property".len());
-    let w1 = rows
-        .iter()
-        .map(|r| r.1.len())
-        .max()
-        .unwrap_or(0)
-        .max("expression".len());
     let mut out = format!("Default mappings of the {} profile\n\n", profile.as_str());
-    out.push_str(&format!(
-        "{:w0$}  {:w1$}  meaning\n",
-        "property", "expression"
-    ));
-    out.push_str(&format!(
-        "{}  {}  {}\n",
-        "-".repeat(w0),
-        "-".repeat(w1),
-        "-".repeat(7)
-    ));
-    for (f, e, m) in rows {
-        out.push_str(format!("{f:w0$}  {e:w1$}  {m}").trim_end());
+    out.push_str(&format!("{:w$}  meaning\n", "property"));
+    out.push_str(&format!("{}  {}\n", "-".repeat(w), "-".repeat(7)));
+    for (f, m) in built {
+        out.push_str(&format!("{f:w$}  {m}\n"));
+    }
+    for (f, e) in mapped {
+        out.push_str(format!("{f:w$}  {}", meaning(profile, f)).trim_end());
         out.push('\n');
+        out.push_str(&format!("{:w$}    = {e}\n", ""));
     }
     out
 }

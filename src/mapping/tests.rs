@@ -37,51 +37,85 @@ fn every_default_compiles() {
 const TC: &str = r#"{"id":42,"type":"Address","ip":"198.51.100.1","rating":3.00,"confidence":80,
   "tags":{"data":[{"id":1,"name":"apt28"},{"id":2,"name":"c2"}]},"active":true}"#;
 
+/// The properties ThreatConnect's TAXII app adds, after the value-derived
+/// ones: `lang`, the integer rating and app 2.0's `x_threatconnect_*`.
+const TC_TAIL: &str =
+    r#""lang":"en","x_threat_rating":3,"x_threatconnect_id":42,"x_threatconnect_type":"Address""#;
+
 #[test]
 fn threatconnect_defaults_reproduce_the_tc_app() {
     let (out, w) = run(&Mappings::defaults(), Profile::Threatconnect, TC);
     assert_eq!(
         out,
-        r#"{"indicator_types":["malicious-activity"],"labels":["apt28","c2","Threat Rating: 3.0"],"x_threat_rating":3.0}"#
+        format!(
+            r#"{{"indicator_types":["malicious-activity"],"labels":["apt28","c2","Threat Rating: Moderate"],{TC_TAIL}}}"#
+        )
     );
     assert!(w.is_empty(), "{w:?}");
-    // An empty tag list arrives as {}; no rating → no rating label.
+    // An empty tag list arrives as {}; no rating → no rating label and
+    // x_threat_rating 0, as ThreatConnect's app writes it.
     let (out, w) = run(
         &Mappings::defaults(),
         Profile::Threatconnect,
-        r#"{"type":"Host","hostName":"x.test","tags":{}}"#,
-    );
-    assert_eq!(out, r#"{"indicator_types":["malicious-activity"]}"#);
-    assert!(w.is_empty(), "{w:?}");
-    // Rating 0 is a rating.
-    let (out, _) = run(
-        &Mappings::defaults(),
-        Profile::Threatconnect,
-        r#"{"rating":0,"tags":{"data":[]}}"#,
+        r#"{"id":9,"type":"Host","hostName":"x.test","ownerName":"Acme","tags":{}}"#,
     );
     assert_eq!(
         out,
-        r#"{"indicator_types":["malicious-activity"],"labels":["Threat Rating: 0"],"x_threat_rating":0}"#
+        r#"{"indicator_types":["malicious-activity"],"lang":"en","x_threat_rating":0,"x_threatconnect_id":9,"x_threatconnect_owner":"Acme","x_threatconnect_type":"Host"}"#
     );
+    assert!(w.is_empty(), "{w:?}");
 }
 
 #[test]
-fn xsoar_defaults_label_by_score_then_tags() {
+fn threatconnect_rating_words_and_integers() {
+    // ThreatConnect's words (its TAXII docs show 2, 4 and 5; tcex's
+    // x_threat_rating_map has 1 and 3); a fractional rating counts by its
+    // whole part, a numeric string like a number; 0 gets no label.
+    for (rating, word, int) in [
+        ("0", None, 0),
+        ("0.5", None, 0),
+        ("1", Some("Suspicious"), 1),
+        ("1.99", Some("Suspicious"), 1),
+        ("2.00", Some("Low"), 2),
+        ("\"3.00\"", Some("Moderate"), 3),
+        ("4", Some("High"), 4),
+        ("4.5", Some("High"), 4),
+        ("5", Some("Very High"), 5),
+        ("null", None, 0),
+    ] {
+        let json = format!(r#"{{"rating":{rating},"tags":{{"data":[{{"name":"t"}}]}}}}"#);
+        let (out, w) = run(&Mappings::defaults(), Profile::Threatconnect, &json);
+        assert!(w.is_empty(), "{rating}: {w:?}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let mut labels = vec![serde_json::json!("t")];
+        labels.extend(word.map(|w| serde_json::json!(format!("Threat Rating: {w}"))));
+        assert_eq!(v["labels"], serde_json::Value::Array(labels), "{rating}");
+        assert_eq!(v["x_threat_rating"], serde_json::json!(int), "{rating}");
+        assert!(
+            v["x_threat_rating"].is_u64(),
+            "{rating}: an integer, not {}",
+            v["x_threat_rating"]
+        );
+    }
+}
+
+#[test]
+fn xsoar_defaults_label_by_score_only() {
+    // XSOAR's TAXII2 server writes the score label and nothing else
+    // (get_labels_for_indicator); an unknown score gets no label.
     let m = Mappings::defaults();
     let cases = [
         (
             r#"{"score":3,"CustomFields":{"tags":["apt","c2"]}}"#,
-            r#"{"labels":["malicious-activity","apt","c2"]}"#,
+            r#"{"labels":["malicious-activity"]}"#,
         ),
         (
             r#"{"score":"2","CustomFields":null}"#,
             r#"{"labels":["anomalous-activity"]}"#,
         ),
         (r#"{"score":1}"#, r#"{"labels":["benign"]}"#),
-        (
-            r#"{"score":0,"CustomFields":{"tags":["t"]}}"#,
-            r#"{"labels":["t"]}"#,
-        ),
+        (r#"{"score":0,"CustomFields":{"tags":["t"]}}"#, r#"{}"#),
+        (r#"{"score":"x"}"#, r#"{}"#),
         (r#"{"value":"x"}"#, r#"{}"#),
     ];
     for (json, want) in cases {
@@ -110,7 +144,9 @@ fn collection_overrides_global_overrides_profile() {
     let (out, w) = run(&m, Profile::Threatconnect, TC);
     assert_eq!(
         out,
-        r#"{"indicator_types":["malicious-activity"],"labels":["c","Address"],"x_threat_rating":3.0,"x_source_id":42}"#
+        format!(
+            r#"{{"indicator_types":["malicious-activity"],"labels":["c","Address"],{TC_TAIL},"x_source_id":42}}"#
+        )
     );
     assert!(w.is_empty(), "{w:?}");
     let only_global = Mappings::new(&global, &BTreeMap::new(), "c").unwrap();
@@ -276,7 +312,24 @@ fn table_lists_built_ins_and_expressions() {
         t.starts_with("Default mappings of the threatconnect profile\n"),
         "{t}"
     );
-    assert!(t.contains("x_threat_rating      rating"), "{t}");
+    // A mapped row: the meaning, then the whole expression on its own line.
+    let rows: Vec<&str> = t.lines().collect();
+    let at = rows
+        .iter()
+        .position(|l| l.starts_with("x_threat_rating "))
+        .unwrap();
+    assert!(rows[at].contains("integer"), "{t}");
+    assert_eq!(
+        rows[at + 1].trim_start(),
+        format!(
+            "= {}",
+            default_mappings(Profile::Threatconnect)
+                .iter()
+                .find(|m| m.0 == "x_threat_rating")
+                .unwrap()
+                .1
+        )
+    );
     assert!(
         t.lines().any(|l| l.starts_with("valid_from")
             && l.contains("(built in)")
@@ -311,8 +364,10 @@ fn root_fields_are_the_top_level_members_an_expression_can_reach() {
     );
     assert_eq!(
         fields_of(default_mappings(Profile::Xsoar)[0].1),
-        some(&["score", "CustomFields"])
+        some(&["score"])
     );
+    // A pipe's right side reads the left side's result, not the root.
+    assert_eq!(fields_of("a || b | c.d"), some(&["a", "b"]));
     assert_eq!(fields_of("a.b.c"), some(&["a"]));
     assert_eq!(
         fields_of("{x: foo, y: bar.baz, z: foo}"),

@@ -311,6 +311,59 @@ pub struct Indicator {
     pub source: Source,
 }
 
+/// Why a passthrough STIX object failed the compiler's structural check
+/// (`input::stix_check`). The names ([`StixProblemKind::as_str`]) are the
+/// keys of the compile summary's `stix_check` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StixProblemKind {
+    /// An identifier (`id`, a `*_ref`, an item of a `*_refs`) or the type
+    /// name is not of the form the object's spec version requires.
+    Id,
+    /// A timestamp property is not a STIX timestamp (RFC 3339, UTC, `Z`;
+    /// `created`/`modified` to the millisecond).
+    Timestamp,
+    /// A property that the object's spec version requires of every object
+    /// of its kind, or of its type, is missing.
+    MissingProperty,
+    /// `spec_version` is not `2.0`/`2.1`, or breaks the rules for
+    /// cyber-observables (2.1 only) or SDOs/SROs (must state 2.1).
+    SpecVersion,
+}
+
+impl StixProblemKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [StixProblemKind; 4] = [
+        StixProblemKind::Id,
+        StixProblemKind::Timestamp,
+        StixProblemKind::MissingProperty,
+        StixProblemKind::SpecVersion,
+    ];
+
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StixProblemKind::Id => "id",
+            StixProblemKind::Timestamp => "timestamp",
+            StixProblemKind::MissingProperty => "missing-property",
+            StixProblemKind::SpecVersion => "spec-version",
+        }
+    }
+}
+
+/// One structural problem of a passthrough STIX object: its kind and what
+/// exactly is wrong (all problems of one kind in one sentence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StixProblem {
+    pub kind: StixProblemKind,
+    pub detail: String,
+}
+
+impl fmt::Display for StixProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.detail)
+    }
+}
+
 /// A STIX object read from a STIX input and passed through unchanged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StixRecord {
@@ -332,6 +385,17 @@ pub struct StixRecord {
     pub json: Arc<str>,
     pub origin: Origin,
     pub source: Source,
+    /// What the structural check found (empty for a clean object); the
+    /// compile keeps or rejects the object according to `compile.stix_check`.
+    pub problems: Vec<StixProblem>,
+    /// The ids of the medallion collections this object version came from
+    /// (the `collection` query field): one per collection that holds it,
+    /// once duplicates are merged; empty for other inputs.
+    pub collections: Vec<Arc<str>>,
+    /// The input files this object version came from (indices like
+    /// [`Origin::file`]; the `file` query field): its own file, plus the
+    /// files of identical copies merged into it.
+    pub files: Vec<u32>,
 }
 
 /// One usable record of any input.

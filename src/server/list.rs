@@ -7,6 +7,8 @@
 //! the look-ahead for `more` (decision 3), then one `Bytes` slice per
 //! contiguous run of matches. No JSON is parsed and nothing is allocated
 //! per object (the index list is one `Vec` of at most `limit` entries).
+//! Collections that mix STIX 2.0 and 2.1 versions are the exception: there
+//! version selection looks at an object's other versions ([`Selection`]).
 //!
 //! Keyset resume (decision 4): a token holds a [`Position`], the sort key
 //! `(date_added, id, version)` the page continues after. Because date_added
@@ -20,7 +22,7 @@
 //! generation where that page did not change, and those bytes are exactly
 //! the precompressed copies and the static export's files.
 
-use super::query::{self, Filters, ListKind, QueryError, RawQuery};
+use super::query::{self, Filters, ListKind, QueryError, RawQuery, SpecSet, VersionMatch};
 use super::response::TaxiiError;
 use super::state::Served;
 use crate::feed::token::{Endpoint, PageToken, Position};
@@ -205,31 +207,20 @@ pub fn walk(served: &Served, t: &Target<'_>, plan: &Plan, versions: Option<&[usi
             .map(|name| want.iter().any(|w| w == name))
             .collect()
     });
+    let select = Selection {
+        cf,
+        spec: f.spec,
+        version: &f.version,
+        mixed: served.cols[t.col_idx].mixed_spec(cf),
+        versions,
+    };
     let matches = |i: usize, e: &Entry| -> bool {
         if let Some(mask) = &type_ok {
             if !mask.get(usize::from(e.type_id)).copied().unwrap_or(false) {
                 return false;
             }
         }
-        let v = &f.version;
-        let version_ok = v.all
-            || (v.first && e.first)
-            || (v.last && e.last)
-            || v.at.binary_search(&e.version_us).is_ok();
-        if !version_ok {
-            return false;
-        }
-        match f.spec {
-            Some(set) => set.contains(e.spec_version),
-            // Default: the latest spec version of each object. Only a 2.0
-            // version can be shadowed (by a 2.1 version of the same id);
-            // 2.0 versions are rare (passthrough), so only they pay.
-            None if e.spec_version == SpecVersion::V20 => !cf
-                .versions_of(cf.id_of(i))
-                .iter()
-                .any(|&j| cf.entry(j).spec_version == SpecVersion::V21),
-            None => true,
-        }
+        select.selects(i, e)
     };
     let start = start_index(cf, plan);
     let limit = plan.limit as usize;
@@ -283,10 +274,126 @@ pub fn walk(served: &Served, t: &Target<'_>, plan: &Plan, versions: Option<&[usi
     }
 }
 
+/// `match[spec_version]` and `match[version]` of one request, applied in
+/// that order (docs/decisions.md#d21): the spec-version filter (default:
+/// the latest spec version each object has) decides which versions of an
+/// object take part, and `first`/`last` are chosen among those, so an
+/// object never disappears because its newest version is of another spec
+/// version (TAXII 2.1 sections 3.4.2 and 3.4.3: the server returns the
+/// versions of the objects matching the rest of the request).
+///
+/// Whether an entry is selected depends on the entry and its object only,
+/// never on where a walk starts: `more` look-ahead and `next` tokens see
+/// the same selection on every page.
+struct Selection<'a> {
+    cf: &'a CollectionFeed,
+    /// `None`: the default, the latest spec version of each object.
+    spec: Option<SpecSet>,
+    version: &'a VersionMatch,
+    /// The collection holds both 2.0 and 2.1 versions. When it does not,
+    /// every version of an object has the same spec version: the filter
+    /// keeps all of them or none, and the feed's `first`/`last` flags are
+    /// exact, so the common case costs nothing beyond the flags.
+    mixed: bool,
+    /// The object's entries, when the walk is over one object (object and
+    /// versions endpoints): saves the id index lookup.
+    versions: Option<&'a [usize]>,
+}
+
+impl Selection<'_> {
+    fn selects(&self, i: usize, e: &Entry) -> bool {
+        let v = self.version;
+        if let Some(set) = self.spec {
+            if !set.contains(e.spec_version) {
+                return false;
+            }
+        }
+        let any_version = v.all || v.at.binary_search(&e.version_us).is_ok();
+        let flagged = (v.first && e.first) || (v.last && e.last);
+        if !self.mixed {
+            return any_version || flagged;
+        }
+        if !any_version && !v.first && !v.last {
+            return false;
+        }
+        // The object's only version: of its latest spec version, and its
+        // own first and last.
+        if e.first && e.last {
+            return true;
+        }
+        // Entries known to take part without looking at the object: any
+        // entry an explicit filter kept, and a 2.1 version under the
+        // default (2.1 is the latest spec version there is). A flag the
+        // feed set over all versions stays true among fewer.
+        let takes_part = self.spec.is_some() || e.spec_version == SpecVersion::V21;
+        if takes_part && (any_version || flagged) {
+            return true;
+        }
+        if self.spec.is_some_and(|s| s.v20 && s.v21) {
+            // Every version takes part: the flags are exact.
+            return false;
+        }
+        // Look at the object's versions: one id index lookup, paid only
+        // in mixed collections, by entries of objects with several
+        // versions that the shortcuts above could not decide.
+        let looked_up;
+        let all: &[usize] = match self.versions {
+            Some(vs) => vs,
+            None => {
+                looked_up = self.cf.versions_of(self.cf.id_of(i));
+                &looked_up
+            }
+        };
+        let spec_of = |j: usize| {
+            if j == i {
+                e.spec_version
+            } else {
+                self.cf.entry(j).spec_version
+            }
+        };
+        let latest = match self.spec {
+            Some(_) => None,
+            None => all.iter().map(|&j| spec_of(j)).max(),
+        };
+        let keep = |s: SpecVersion| match self.spec {
+            Some(set) => set.contains(s),
+            None => Some(s) == latest,
+        };
+        if !keep(e.spec_version) {
+            return false;
+        }
+        if any_version {
+            return true;
+        }
+        // The feed's order of versions: by version, then date_added, then
+        // position (what its first/last flags use).
+        let key = |j: usize, x: &Entry| (x.version_us, x.date_added_us, j);
+        let mine = key(i, e);
+        let (mut first, mut last) = (true, true);
+        for &j in all {
+            if j == i {
+                continue;
+            }
+            let x = self.cf.entry(j);
+            if !keep(x.spec_version) {
+                continue;
+            }
+            if key(j, &x) < mine {
+                first = false;
+            } else {
+                last = false;
+            }
+        }
+        (v.first && first) || (v.last && last)
+    }
+}
+
 /// The walk of a default page request: the items of the default page the
 /// start falls in, from the start on. `None` when the request is not one
-/// (filters, another page size, another endpoint, or a collection where
-/// some 2.0 versions are shadowed and default pages do not apply).
+/// (filters, another page size, another endpoint, or a collection that
+/// mixes STIX 2.0 and 2.1: the writer's default pages hold the latest
+/// version of every object, but there the default selection is the latest
+/// version of each object's latest spec version, see [`Selection`]).
 fn default_walk(served: &Served, t: &Target<'_>, plan: &Plan) -> Option<Page> {
     if !matches!(t.endpoint, Endpoint::Objects | Endpoint::Manifest) || !plan.is_default(served) {
         return None;

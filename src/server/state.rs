@@ -48,9 +48,12 @@ impl ColState {
         }
     }
 
-    /// Whether the collection mixes STIX 2.0 and 2.1 versions; the
-    /// precompressed default pages assume the default `match[spec_version]`
-    /// removes nothing, which only holds when it does not.
+    /// Whether the collection mixes STIX 2.0 and 2.1 versions. When it
+    /// does not, `match[spec_version]` keeps all of an object's versions or
+    /// none, so the feed's `first`/`last` flags and its precompressed
+    /// default pages are exactly what version selection picks; when it
+    /// does, selection looks at each object's versions
+    /// (docs/decisions.md#d21).
     pub fn mixed_spec(&self, cf: &CollectionFeed) -> bool {
         *self.mixed_spec.get_or_init(|| {
             if let Some(stored) = cf.mixed_spec() {

@@ -8,7 +8,10 @@
 //!   2.0 collection, passthrough STIX 2.0 objects); passthrough 2.1 objects
 //!   have none and never appear. `first`/`last` are taken among the
 //!   versions that have a 2.0 form (only passthrough 2.0 versions in a
-//!   collection that also holds 2.1 versions need the id index for that).
+//!   collection that also holds 2.1 versions need the id index for that):
+//!   having a 2.0 form plays the part `match[spec_version]` plays in 2.1,
+//!   and version selection happens among those versions, as in 2.1
+//!   (docs/decisions.md#d21).
 //! - **Filters** (TAXII 2.0 section 3.5): `added_after` (strictly later,
 //!   on date_added, as in 2.1), `match[id]`, `match[type]`,
 //!   `match[version]` with the default `last`; `match[spec_version]`,

@@ -89,6 +89,44 @@ pub fn name_based_v4(namespace: &Uuid, name: &[u8]) -> Uuid {
     Uuid::from_bytes(b)
 }
 
+/// The namespace of XSOAR's TAXII2 server ids for one tenant:
+/// UUIDv5(UUIDv5(URL namespace, `https://www.paloaltonetworks.com`),
+/// license id), as demisto/content's TAXII2 server computes it
+/// (`uuid.uuid5(PAWN_UUID, demisto.getLicenseID())`).
+pub fn xsoar_namespace(license_id: &str) -> Uuid {
+    let pawn = Uuid::new_v5(&Uuid::NAMESPACE_URL, b"https://www.paloaltonetworks.com");
+    Uuid::new_v5(&pawn, license_id.as_bytes())
+}
+
+/// XSOAR's id of an indicator SDO: `indicator--` + UUIDv5(`namespace`,
+/// `indicator:<value>`), with the value exactly as XSOAR holds it
+/// (`XSOAR2STIXParser.create_sdo_stix_uuid` in `TAXII2ApiModule.py`). A
+/// true version 5 UUID: valid in STIX 2.1 (which only recommends v4 for
+/// SDOs), invalid in STIX 2.0, so such ids are only served in 2.1.
+pub fn xsoar_indicator_id(namespace: &Uuid, value: &str) -> String {
+    let mut name = String::with_capacity(10 + value.len());
+    name.push_str("indicator:");
+    name.push_str(value);
+    format!(
+        "indicator--{}",
+        Uuid::new_v5(namespace, name.as_bytes()).hyphenated()
+    )
+}
+
+/// An XSOAR `CustomFields.stixid` usable as an indicator's id:
+/// `indicator--<uuid>`, written back in lower case. Anything else (XSOAR
+/// keeps the id of whatever object a feed delivered, e.g. `ipv4-addr--…`)
+/// is `None`: XSOAR's server would put it on an indicator as it is, which
+/// is invalid STIX.
+pub fn indicator_stixid(stixid: &str) -> Option<String> {
+    let uuid = stixid.trim().strip_prefix("indicator--")?;
+    if uuid.len() != 36 {
+        return None;
+    }
+    let u = Uuid::parse_str(uuid).ok()?;
+    Some(format!("indicator--{}", u.hyphenated()))
+}
+
 /// A STIX 2.1 Cyber-observable object for an indicator's value (emitted
 /// when a collection sets `emit_scos`). SCOs carry no `created` or
 /// `modified`, so the object is complete and serialized once here; STIX
@@ -457,6 +495,44 @@ mod tests {
         assert!(!is_simple_email("a@localhost"));
         assert!(!is_simple_email("@example.com"));
         assert_eq!(sco(&ind(IndicatorType::Url, "1.2.3.4:89/wget")), None);
+    }
+
+    /// XSOAR's own test data: its TAXII2 server's objects for 8.8.8.8 and
+    /// 1.1.1.1 with the license id `test` (demisto/content
+    /// `Packs/TAXIIServer/Integrations/TAXII2Server/test_data/
+    /// objects20-indicators.json`, built from `ip_iocs.json`).
+    #[test]
+    fn xsoar_ids_match_xsoars_test_data() {
+        let ns = xsoar_namespace("test");
+        assert_eq!(
+            xsoar_indicator_id(&ns, "8.8.8.8"),
+            "indicator--5858b9e9-063f-573b-bb34-42cab292eaeb"
+        );
+        assert_eq!(
+            xsoar_indicator_id(&ns, "1.1.1.1"),
+            "indicator--40037b66-eb32-562f-8ed0-60f8db598e40"
+        );
+        // The same intermediate namespace as XSOAR's identity object.
+        assert_eq!(
+            Uuid::new_v5(&Uuid::NAMESPACE_URL, b"https://www.paloaltonetworks.com").to_string(),
+            "749249c0-f7c7-5428-a4ad-ea5e1627a221"
+        );
+        assert_ne!(
+            xsoar_indicator_id(&xsoar_namespace("other"), "8.8.8.8"),
+            xsoar_indicator_id(&ns, "8.8.8.8")
+        );
+        assert_eq!(
+            indicator_stixid(" indicator--5858B9E9-063F-573B-BB34-42CAB292EAEB"),
+            Some("indicator--5858b9e9-063f-573b-bb34-42cab292eaeb".into())
+        );
+        for bad in [
+            "ipv4-addr--5858b9e9-063f-573b-bb34-42cab292eaeb",
+            "indicator--5858b9e9063f573bbb3442cab292eaeb",
+            "indicator--x",
+            "",
+        ] {
+            assert_eq!(indicator_stixid(bad), None, "{bad}");
+        }
     }
 
     const EXPECTED_IDS: [&str; 16] = [

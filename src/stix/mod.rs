@@ -107,7 +107,8 @@ pub struct Draft {
     pub pattern: String,
     pub valid_from: Micros,
     pub valid_until: Option<Micros>,
-    /// True when the record itself is inactive (written as `revoked: true`).
+    /// True when the record itself is revoked ([`is_revoked`]; written as
+    /// `revoked: true`).
     pub revoked: bool,
     /// STIX 2.1 marking-definition ids ([`marking_ref`]); the 2.0 form maps
     /// them with [`marking::ref_for_20`].
@@ -115,6 +116,9 @@ pub struct Draft {
     /// Every other property (builder defaults, then mappings), in insertion
     /// order; the serializer places the known ones and appends the rest.
     pub fields: Map<String, Value>,
+    /// The STIX 2.0 `labels` when nothing is mapped to `labels` or
+    /// `indicator_types` ([`crate::mapping::stix20_fallback_label`]).
+    pub labels20_fallback: &'static str,
     /// The indicator's SCO when the collection asks for SCOs (2.1 only).
     pub scos: Vec<ScoDraft>,
     /// Data problems worth a line in the compile summary (clamped
@@ -132,12 +136,34 @@ impl Draft {
     }
 }
 
+/// Whether an indicator is published `revoked: true`: when its record is
+/// inactive, except an expired XSOAR record that has an expiration date,
+/// which stays unrevoked with that date as `valid_until`, as XSOAR's own
+/// TAXII server publishes it (it never revokes; a client that honours
+/// `valid_until` sees the expiry, and the indicator keeps its id when XSOAR
+/// extends it). An expired XSOAR record without a date has nothing else to
+/// say it, so it is revoked.
+pub fn is_revoked(ind: &Indicator) -> bool {
+    !ind.active && !(ind.profile == Profile::Xsoar && ind.expiration.is_some())
+}
+
 /// Builds the draft of one indicator in one collection. `epoch` is the
 /// indicator's revocation epoch (0 until it has been revoked once, see
 /// decision 12); `maps` are the collection's compiled mappings.
 pub fn build_indicator(ind: &Indicator, epoch: u32, s: &BuildSettings, maps: &Mappings) -> Draft {
-    let mut warnings = Vec::new();
     let id = indicator_id(&s.collection_id, ind.kind, &ind.value, epoch);
+    build_indicator_as(ind, id, s, maps)
+}
+
+/// [`build_indicator`] with an id chosen by the caller (a collection with
+/// XSOAR's ids, [`id::xsoar_indicator_id`]).
+pub fn build_indicator_as(
+    ind: &Indicator,
+    id: String,
+    s: &BuildSettings,
+    maps: &Mappings,
+) -> Draft {
+    let mut warnings = Vec::new();
     let created = match ind.created.or(ind.last_modified) {
         Some(t) => t,
         None => {
@@ -198,9 +224,10 @@ pub fn build_indicator(ind: &Indicator, epoch: u32, s: &BuildSettings, maps: &Ma
         pattern: pattern(ind),
         valid_from,
         valid_until,
-        revoked: !ind.active,
+        revoked: is_revoked(ind),
         markings,
         fields,
+        labels20_fallback: crate::mapping::stix20_fallback_label(ind.profile),
         scos,
         warnings,
     }

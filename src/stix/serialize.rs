@@ -255,7 +255,8 @@ impl Canonical21 {
 }
 
 /// The `labels` of the STIX 2.0 form, where they are required: the mapped
-/// `labels`, else the `indicator_types`, else `["malicious-activity"]`.
+/// `labels`, else the `indicator_types`, else the profile's fallback
+/// ([`Draft::labels20_fallback`]).
 fn labels20(d: &Draft) -> Value {
     for k in ["labels", "indicator_types"] {
         if let Some(Value::Array(a)) = d.fields.get(k) {
@@ -264,7 +265,25 @@ fn labels20(d: &Draft) -> Value {
             }
         }
     }
-    Value::Array(vec![Value::String("malicious-activity".into())])
+    Value::Array(vec![Value::String(d.labels20_fallback.into())])
+}
+
+/// What the STIX 2.0 form adds to [`content_hash`], which covers only the
+/// 2.1 form: the fallback label, when it is used and is not the
+/// `malicious-activity` every fallback was before profiles had their own
+/// (so the hashes of objects whose 2.0 form never changed stay as they
+/// were). Mixed into the hash of collections that serve 2.0, a change of
+/// the 2.0 form then makes a new version like any other change (decision
+/// 11) instead of new bytes under the same `modified`.
+pub fn hash20_extra(d: &Draft) -> u64 {
+    let mapped = ["labels", "indicator_types"]
+        .iter()
+        .any(|k| matches!(d.fields.get(*k), Some(Value::Array(a)) if !a.is_empty()));
+    if mapped || d.labels20_fallback == "malicious-activity" {
+        0
+    } else {
+        xxhash_rust::xxh3::xxh3_64(d.labels20_fallback.as_bytes())
+    }
 }
 
 /// The STIX 2.0 indicator (decision 17): no `spec_version`, `pattern_type`,
@@ -550,6 +569,7 @@ mod canonical_tests {
                 vec![]
             },
             fields,
+            labels20_fallback: "malicious-activity",
             scos: vec![],
             warnings: vec![],
         }

@@ -67,9 +67,9 @@ fn threatconnect_indicator_exact_json_21_and_20() {
                 r#""indicator_types":["malicious-activity"],"#,
                 r#""pattern":"[ipv4-addr:value = '198.51.100.1']","pattern_type":"stix","pattern_version":"2.1","#,
                 r#""valid_from":"2021-11-03T10:00:00.123Z","valid_until":"2021-11-04T10:00:00.123Z","#,
-                r#""labels":["apt28","Threat Rating: 3.0"],"confidence":80,"#,
+                r#""labels":["apt28","Threat Rating: Moderate"],"confidence":80,"lang":"en","#,
                 r#""object_marking_refs":["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"],"#,
-                r#""x_threat_rating":3.0}}"#
+                r#""x_threat_rating":3,"x_threatconnect_id":7,"x_threatconnect_type":"Address"}}"#
             ),
             id = id
         )
@@ -84,9 +84,9 @@ fn threatconnect_indicator_exact_json_21_and_20() {
                 r#""name":"198.51.100.1","description":"C2 \"server\"\nline two","#,
                 r#""pattern":"[ipv4-addr:value = '198.51.100.1']","#,
                 r#""valid_from":"2021-11-03T10:00:00.123Z","valid_until":"2021-11-04T10:00:00.123Z","#,
-                r#""labels":["apt28","Threat Rating: 3.0"],"revoked":true,"#,
+                r#""labels":["apt28","Threat Rating: Moderate"],"revoked":true,"#,
                 r#""object_marking_refs":["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"],"#,
-                r#""x_threat_rating":3.0}}"#
+                r#""x_threat_rating":3,"x_threatconnect_id":7,"x_threatconnect_type":"Address"}}"#
             ),
             id = id
         )
@@ -190,13 +190,58 @@ fn inactive_records_are_revoked_and_modified_never_precedes_created() {
     assert!(d.revoked);
     let j = serialize21(&d, 0, false);
     assert!(
-        j.contains(r#""confidence":80,"revoked":true,"object_marking_refs""#),
+        j.contains(r#""confidence":80,"lang":"en","revoked":true,"object_marking_refs""#),
         "{j}"
     );
     assert!(
         j.contains(r#""created":"2021-11-02T13:07:08.000Z","modified":"2021-11-02T13:07:08.000Z""#),
         "{j}"
     );
+}
+
+#[test]
+fn expired_xsoar_records_rely_on_valid_until_not_revoked() {
+    let mut i = ind(IndicatorType::Domain, "old.test");
+    i.profile = Profile::Xsoar;
+    i.active = false; // expirationStatus: expired
+    i.created = Some(t("2021-01-01T00:00:00Z"));
+    i.expiration = Some(t("2021-02-01T00:00:00Z"));
+    let none = TtlTable::default();
+    let d = build_indicator(&i, 0, &settings(&none, &none), &Mappings::defaults());
+    assert!(!d.revoked && !is_revoked(&i));
+    assert_eq!(d.valid_until, Some(t("2021-02-01T00:00:00Z")));
+    assert!(!serialize21(&d, 0, false).contains("revoked"));
+    // Without an expiration date nothing else would say it: revoked.
+    i.expiration = None;
+    assert!(is_revoked(&i));
+    assert!(build_indicator(&i, 0, &settings(&none, &none), &Mappings::defaults()).revoked);
+    // Other profiles: inactive is revoked, whatever their dates.
+    i.profile = Profile::Native;
+    i.expiration = Some(t("2021-02-01T00:00:00Z"));
+    assert!(is_revoked(&i));
+}
+
+#[test]
+fn xsoar_unknown_score_is_never_labelled_malicious() {
+    let mut i = ind(IndicatorType::Ipv4, "198.51.100.7");
+    i.profile = Profile::Xsoar;
+    i.created = Some(t("2024-01-01T00:00:00Z"));
+    let none = TtlTable::default();
+    let s = settings(&none, &none);
+    for score in ["0", "null"] {
+        i.source = Source(Arc::from(format!(
+            r#"{{"value":"198.51.100.7","score":{score},"CustomFields":{{"tags":["t"]}}}}"#
+        )));
+        let d = build_indicator(&i, 0, &s, &Mappings::defaults());
+        assert!(!serialize21(&d, 0, false).contains("labels"), "{score}");
+        let j20 = serialize20(&d, 0, false);
+        assert!(j20.contains(r#""labels":["unknown"]"#), "{score}: {j20}");
+        assert_ne!(serialize::hash20_extra(&d), 0);
+    }
+    i.source = Source(Arc::from(r#"{"value":"198.51.100.7","score":3}"#));
+    let d = build_indicator(&i, 0, &s, &Mappings::defaults());
+    assert!(serialize20(&d, 0, false).contains(r#""labels":["malicious-activity"]"#));
+    assert_eq!(serialize::hash20_extra(&d), 0);
 }
 
 #[test]

@@ -403,6 +403,10 @@ fn stix_bundle() {
     assert_eq!(o.rejects, vec![]);
     let s = stix_records(&o);
     assert_eq!(s.len(), 8);
+    // Clean objects, from no medallion collection.
+    assert!(s
+        .iter()
+        .all(|r| r.problems.is_empty() && r.collections.is_empty() && r.files == vec![0]));
     let types: Vec<&str> = s.iter().map(|r| r.stix_type.as_str()).collect();
     assert_eq!(
         types,
@@ -459,7 +463,7 @@ fn medallion_layouts() {
     );
     assert_eq!(o.rejects, vec![]);
     let s = stix_records(&o);
-    assert_eq!(s.len(), 7);
+    assert_eq!(s.len(), 9);
     let added: Vec<Option<String>> = s.iter().map(|r| r.date_added.map(fmt_us)).collect();
     assert_eq!(
         added,
@@ -469,6 +473,8 @@ fn medallion_layouts() {
             Some("2016-11-03T12:30:59.001000Z".into()),
             Some("2016-12-27T13:49:59.000000Z".into()),
             Some("2017-01-27T13:49:59.997000Z".into()),
+            Some("2018-02-24T08:00:00.000000Z".into()),
+            Some("2018-02-24T08:00:00.000001Z".into()),
             Some("2023-06-01T12:00:00.123456Z".into()),
             Some("2023-06-01T12:00:00.500000Z".into()),
         ]
@@ -478,13 +484,27 @@ fn medallion_layouts() {
         (s[4].stix_type.as_str(), s[4].spec_version.as_str()),
         ("malware", "2.0")
     );
-    assert_eq!(s[6].spec_version, "2.0");
-    assert!(!s[5].json.contains("__meta"));
-    assert!(s[5]
+    assert_eq!(s[8].spec_version, "2.0");
+    assert!(!s[7].json.contains("__meta"));
+    assert!(s[7]
         .json
         .starts_with(r#"{"type":"indicator","spec_version":"2.1","id":"indicator--b81f86b9"#));
     let pos: Vec<u64> = s.iter().map(|r| r.origin.position).collect();
-    assert_eq!(pos, vec![0, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(pos, (0..9).collect::<Vec<u64>>());
+    // Each object knows its medallion collection (older layout: the
+    // collection's `id`; newer layout: the key), and every object passes
+    // the structural check.
+    let cols: Vec<&str> = s.iter().map(|r| &*r.collections[0]).collect();
+    let (high, ivy, day) = (
+        "91a7b528-80eb-42ed-a74d-c6fbd5a26116",
+        "472c94ae-3113-4e3e-a4dd-a9f4ac7471d4",
+        "52892447-4d7e-4f70-b94d-d7f22742ff63",
+    );
+    assert_eq!(cols, vec![high, high, high, high, high, ivy, ivy, day, day]);
+    assert!(s
+        .iter()
+        .all(|r| r.collections.len() == 1 && r.files == vec![0]));
+    assert!(s.iter().all(|r| r.problems.is_empty()), "{s:?}");
 }
 
 fn rejects(o: &ReadOutcome) -> Vec<(u64, RejectReason)> {
