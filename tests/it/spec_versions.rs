@@ -13,10 +13,8 @@
 //! Every answer here is checked against [`model`], a direct transcription
 //! of that rule over what the compiled feed holds.
 
-#[path = "common/compile_support.rs"]
-mod compile_support;
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::compile_support;
+use crate::common::server_support;
 
 use server_support::{get, page_all, Resp};
 use std::collections::BTreeMap;

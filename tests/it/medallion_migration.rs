@@ -6,8 +6,7 @@
 //! object version in two collections is in both). Everything expected is
 //! read from the data file itself, not written down here.
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 
 use server_support::*;
 use std::collections::BTreeSet;

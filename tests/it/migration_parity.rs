@@ -13,8 +13,7 @@
 //! as a deliberate difference with the value we publish instead (the
 //! README's "Migrating from ThreatConnect / Cortex XSOAR" explains each).
 
-#[path = "common/server_support.rs"]
-mod server_support;
+use crate::common::server_support;
 
 use serde_json::{json, Value};
 use server_support::get;
