@@ -1,5 +1,5 @@
 //! One test per real client's polling pattern (issue 10 item 5), each over
-//! the same three-generation scenario (tests/common/generations.rs): compile
+//! the same three-generation scenario (common/generations.rs): compile
 //! generation 1, the client polls, compile generation 2 (records added,
 //! changed, removed), the server reloads, the client polls, and again for
 //! generation 3. The server is the real `serve` code on a real 127.0.0.1
@@ -17,6 +17,7 @@
 //! `ti_custom` CEL program, Microsoft Sentinel's look-back window, and the
 //! OASIS `taxii2-client` run as a real Python process.
 
+use crate::common::compile_support::{interop_script, python};
 use crate::common::generations;
 use crate::common::server_support;
 
@@ -24,7 +25,6 @@ use generations::*;
 use server_support::{get, Resp};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use taxii_edge::time;
 
 const ACCEPT21: &str = "application/taxii+json;version=2.1";
@@ -385,18 +385,6 @@ async fn client_sentinel_20_look_back_window_with_range() {
 
 // ---------------------------------------------------------- taxii2-client
 
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("TAXII_EDGE_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(
-        venv.exists(),
-        "TAXII_EDGE_PYTHON is not set and .venv is missing: run tools/interop/setup.sh (tools/test.sh does)"
-    );
-    venv
-}
-
 async fn taxii2client(version: &str) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
@@ -410,10 +398,7 @@ async fn taxii2client(version: &str) {
             let url = format!("{}/{discovery}/", base(addr));
             let out = tokio::task::spawn_blocking(move || {
                 std::process::Command::new(python())
-                    .arg(
-                        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                            .join("tools/interop/client_taxii2client.py"),
-                    )
+                    .arg(interop_script("client_taxii2client.py"))
                     .args(["--url", &url, "--version", &version, "--collection", ALL])
                     .args(["--per-request", "40", "--state"])
                     .arg(&state)

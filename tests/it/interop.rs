@@ -9,26 +9,14 @@
 //!   and pages through every readable collection with `as_pages`, getting
 //!   exactly the compiled objects.
 
+use crate::common::compile_support::{compile_into, interop_script, python};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use taxii_edge::compile::{self, CompileOptions};
 use taxii_edge::config::Config;
 use taxii_edge::feed::{Feed, SpecVersion};
 use taxii_edge::record::Profile;
 use taxii_edge::{server, synth, time};
-
-fn python() -> PathBuf {
-    PathBuf::from(std::env::var_os("TAXII_EDGE_PYTHON").expect(
-        "TAXII_EDGE_PYTHON is not set: run the suite with tools/test.sh, which creates .venv with the OASIS tools",
-    ))
-}
-
-fn tool(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tools/interop")
-        .join(name)
-}
 
 fn run_py(args: &[&std::ffi::OsStr]) -> (bool, String) {
     let out = Command::new(python())
@@ -41,27 +29,6 @@ fn run_py(args: &[&std::ffi::OsStr]) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
-}
-
-/// Compiles `config` (a path inside `dir`) into `dir/feed.taxii`.
-fn compile_into(config: &Path, dir: &Path) -> PathBuf {
-    let out = dir.join("feed.taxii");
-    let cfg = Config::load(config).expect("config");
-    let summary = compile::run(&CompileOptions {
-        config: cfg,
-        out: Some(out.clone()),
-        previous: None,
-        strict: false,
-        allow_shrink: false,
-        progress: false,
-        now: None,
-    })
-    .unwrap_or_else(|e| panic!("compile failed: {e}"));
-    assert!(
-        summary.collections.iter().any(|c| c.objects > 0),
-        "{summary:?}"
-    );
-    out
 }
 
 /// Writes every stored object of the feed as NDJSON, each under the STIX
@@ -112,7 +79,7 @@ fn dump_objects(
 
 fn validate(path: &Path, version: &str) {
     let (ok, text) = run_py(&[
-        tool("validate_stix.py").as_os_str(),
+        interop_script("validate_stix.py").as_os_str(),
         "--version".as_ref(),
         version.as_ref(),
         path.as_os_str(),
@@ -294,7 +261,7 @@ fn taxii2_client_pages_through_every_collection() {
         )
         .unwrap();
         let (ok, text) = run_py(&[
-            tool("taxii21_client.py").as_os_str(),
+            interop_script("taxii21_client.py").as_os_str(),
             "--url".as_ref(),
             url.as_ref(),
             "--user".as_ref(),

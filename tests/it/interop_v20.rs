@@ -7,27 +7,14 @@
 //! must give exactly the compiled objects, no loss, no duplicate, one
 //! request per page.
 
+use crate::common::compile_support::{compile_into, interop_script, python};
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use taxii_edge::compile::{self, CompileOptions};
 use taxii_edge::config::Config;
 use taxii_edge::feed::Feed;
 use taxii_edge::record::Profile;
 use taxii_edge::{server, synth, time};
-
-fn python() -> PathBuf {
-    PathBuf::from(std::env::var_os("TAXII_EDGE_PYTHON").expect(
-        "TAXII_EDGE_PYTHON is not set: run the suite with tools/test.sh, which creates .venv with the OASIS tools",
-    ))
-}
-
-fn tool(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tools/interop")
-        .join(name)
-}
 
 /// The expectations of `taxii20_client.py` for one user: per collection
 /// offering 2.0 and readable by the user, the latest version having a STIX
@@ -128,18 +115,7 @@ fn taxii2_client_v20_pages_through_every_collection() {
         3
     );
     std::fs::write(dir.path().join("example.toml"), text).unwrap();
-    let out = dir.path().join("feed.taxii");
-    let cfg = Config::load(&dir.path().join("example.toml")).expect("config");
-    compile::run(&CompileOptions {
-        config: cfg,
-        out: Some(out.clone()),
-        previous: None,
-        strict: false,
-        allow_shrink: false,
-        progress: false,
-        now: None,
-    })
-    .unwrap_or_else(|e| panic!("compile failed: {e}"));
+    let out = compile_into(&dir.path().join("example.toml"), dir.path());
     let feed = Feed::open(&out).unwrap();
 
     let mut config = Config::load(&dir.path().join("example.toml")).unwrap();
@@ -181,7 +157,7 @@ fn taxii2_client_v20_pages_through_every_collection() {
             .join(format!("expect20-{}.json", user.unwrap_or("anonymous")));
         std::fs::write(&expect, serde_json::to_vec(&expect_v).unwrap()).unwrap();
         let mut cmd = Command::new(python());
-        cmd.arg(tool("taxii20_client.py"))
+        cmd.arg(interop_script("taxii20_client.py"))
             .arg("--url")
             .arg(&url)
             .arg("--expect")

@@ -72,10 +72,6 @@ fn setup(dir: &std::path::Path, mode: &str) -> Setup {
     }
 }
 
-fn spec1() -> taxii_edge::feed::FeedSpec {
-    spec("gen-1", 5, objects(8, T0))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_required_maps_certificates_to_users() {
     let dir = tempfile::tempdir().unwrap();

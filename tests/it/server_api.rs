@@ -1,9 +1,9 @@
 //! The TAXII 2.1 read API over real sockets: every endpoint, filter,
 //! status code and header, and TAXII-NOTES decisions 1–8, 13 and 14.
 
+use crate::common::gunzip;
 use crate::common::server_support;
 use server_support::*;
-use std::io::Read;
 use taxii_edge::feed::ObjectVersion;
 
 const PAGE: u32 = 5;
@@ -180,14 +180,6 @@ async fn paging_with_any_limit_returns_everything_once() {
         "{sizes:?}"
     );
     s.running.shutdown().await;
-}
-
-fn gunzip(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(b)
-        .read_to_end(&mut out)
-        .unwrap();
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

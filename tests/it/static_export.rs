@@ -9,7 +9,8 @@
 use crate::common::compile_support;
 use crate::common::server_support;
 
-use compile_support::{gunzip, python};
+use crate::common::gunzip;
+use compile_support::python;
 
 use server_support::{basic, free_port, get};
 use std::collections::{BTreeMap, BTreeSet, HashSet};

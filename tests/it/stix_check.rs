@@ -4,9 +4,10 @@
 //! reason) counted like any other reject; the counts per reason are in the
 //! summary, its text form and `compile --json`.
 
+use crate::common::compile_support::compile_config as run;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use taxii_edge::compile::{self, CompileError, CompileOptions, Summary};
+use taxii_edge::compile::{self, CompileOptions};
 use taxii_edge::config::Config;
 use taxii_edge::feed::Feed;
 
@@ -50,18 +51,6 @@ title = "Passthrough"
     let path = dir.path().join("check.toml");
     std::fs::write(&path, config).unwrap();
     (dir, path)
-}
-
-fn run(config: &Path) -> Result<Summary, CompileError> {
-    compile::run(&CompileOptions {
-        config: Config::load(config).unwrap(),
-        out: None,
-        previous: None,
-        strict: false,
-        allow_shrink: false,
-        progress: false,
-        now: None,
-    })
 }
 
 fn expected_counts() -> BTreeMap<String, u64> {

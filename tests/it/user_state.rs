@@ -11,10 +11,6 @@ use server_support::*;
 const GENERIC: &str = "valid HTTP Basic credentials are required for this resource";
 const LOCKED: &str = "this account is locked; ask the feed's administrator to unlock it";
 
-fn spec1() -> taxii_edge::feed::FeedSpec {
-    spec("gen-1", 5, objects(8, T0))
-}
-
 async fn status_and_description(
     addr: std::net::SocketAddr,
     col: &str,

@@ -1,9 +1,7 @@
 //! Test support shared by the tests that compile real exports: write a
 //! generated native export, run the compiler on a config file, find the
-//! Python of the OASIS tools, inflate gzip.
-#![allow(dead_code)]
-
-use std::io::{Read, Write};
+//! Python of the OASIS tools and their scripts in tools/interop.
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use taxii_edge::compile::{self, CompileError, CompileOptions, Summary};
 use taxii_edge::config::Config;
@@ -40,17 +38,45 @@ pub fn compile_config(config: &Path) -> Result<Summary, CompileError> {
     })
 }
 
-/// The Python of the virtualenv `tools/test.sh` creates.
-pub fn python() -> PathBuf {
-    PathBuf::from(std::env::var_os("TAXII_EDGE_PYTHON").expect(
-        "TAXII_EDGE_PYTHON is not set: run the suite with tools/test.sh, which creates .venv with the OASIS tools",
-    ))
+/// Compiles `config` (a path inside `dir`) into `dir/feed.taxii`, which
+/// must hold at least one object.
+pub fn compile_into(config: &Path, dir: &Path) -> PathBuf {
+    let out = dir.join("feed.taxii");
+    let cfg = Config::load(config).expect("config");
+    let summary = compile::run(&CompileOptions {
+        config: cfg,
+        out: Some(out.clone()),
+        previous: None,
+        strict: false,
+        allow_shrink: false,
+        progress: false,
+        now: None,
+    })
+    .unwrap_or_else(|e| panic!("compile failed: {e}"));
+    assert!(
+        summary.collections.iter().any(|c| c.objects > 0),
+        "{summary:?}"
+    );
+    out
 }
 
-pub fn gunzip(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(b)
-        .read_to_end(&mut out)
-        .unwrap();
-    out
+/// The Python of the OASIS tools: `TAXII_EDGE_PYTHON` (`tools/test.sh`
+/// sets it), else the `.venv` that `tools/interop/setup.sh` creates.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("TAXII_EDGE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "TAXII_EDGE_PYTHON is not set and .venv is missing: run tools/interop/setup.sh (tools/test.sh does)"
+    );
+    venv
+}
+
+/// A script of tools/interop (run with [`python`]).
+pub fn interop_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tools/interop")
+        .join(name)
 }

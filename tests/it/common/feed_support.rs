@@ -1,6 +1,4 @@
 //! Hand-built feeds for the feed tests: no compiler needed.
-#![allow(dead_code)]
-
 use taxii_edge::feed::{
     token, ApiRootMeta, CollectionData, CollectionMeta, FeedMeta, FeedSpec, ObjectVersion,
     SpecVersion,
@@ -105,4 +103,27 @@ pub fn sections(b: &[u8]) -> Vec<(u16, u32, usize, usize)> {
             )
         })
         .collect()
+}
+
+/// Recomputes every checksum (sections whose offsets are out of range are
+/// left alone), so a mutation reaches the semantic checks of open and
+/// verify instead of stopping at a CRC.
+pub fn refresh_checksums(b: &mut [u8]) {
+    let off = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
+    let len = u64::from_le_bytes(b[24..32].try_into().unwrap()) as usize;
+    if off.checked_add(len).is_none_or(|e| e > b.len()) || len % 32 != 0 {
+        return;
+    }
+    for r in (off..off + len).step_by(32) {
+        let so = u64::from_le_bytes(b[r + 8..r + 16].try_into().unwrap()) as usize;
+        let sl = u64::from_le_bytes(b[r + 16..r + 24].try_into().unwrap()) as usize;
+        if so.checked_add(sl).is_some_and(|e| e <= b.len()) {
+            let crc = crc32c::crc32c(&b[so..so + sl]);
+            b[r + 24..r + 28].copy_from_slice(&crc.to_le_bytes());
+        }
+    }
+    let crc = crc32c::crc32c(&b[off..off + len]);
+    b[32..36].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32c::crc32c(&b[..60]);
+    b[60..64].copy_from_slice(&crc.to_le_bytes());
 }

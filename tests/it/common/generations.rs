@@ -13,12 +13,10 @@
 //!   added.
 //!
 //! Removals stay well under the shrink guard, so every compile publishes.
-#![allow(dead_code)]
-
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use taxii_edge::compile::{self, CompileOptions, Summary};
 use taxii_edge::config::Config;
 use taxii_edge::feed::Feed;
@@ -170,14 +168,8 @@ impl Scenario {
     }
 
     /// The latest version (`id modified`) of every object collection `col`
-    /// serves in the live feed: what a client polling now must end up
-    /// having seen.
-    pub fn live_versions(&self, col: &str) -> BTreeSet<String> {
-        self.live_added(col).into_iter().map(|(k, _)| k).collect()
-    }
-
-    /// [`Scenario::live_versions`] with each version's date_added (µs), in
-    /// date_added order.
+    /// serves in the live feed, with its date_added (µs), in date_added
+    /// order: what a client polling now must end up having seen.
     pub fn live_added(&self, col: &str) -> Vec<(String, i64)> {
         let feed = Feed::open(&self.feed_path).unwrap();
         let ci = feed
@@ -296,9 +288,4 @@ pub fn objects_url(col: &str) -> String {
 /// The `http://addr` base of a running server.
 pub fn base(addr: SocketAddr) -> String {
     format!("http://{addr}")
-}
-
-/// The config directory (for scripts that write next to it).
-pub fn dir_of(s: &Scenario) -> &Path {
-    s.dir.path()
 }

@@ -3,8 +3,6 @@
 //! certificates with chosen subject names, an expired one, a revoked one
 //! with its CRL, and one from a foreign CA; plus a TLS client over real
 //! sockets that presents (or not) a client certificate.
-#![allow(dead_code)]
-
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
     ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, SanType,

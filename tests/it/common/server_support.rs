@@ -1,7 +1,5 @@
 //! Test support for the edge-server tests: hand-made feeds, a config with
 //! users, a started server, and a tiny HTTP client over real sockets.
-#![allow(dead_code)]
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -111,6 +109,11 @@ pub fn meta(generation: &str, page_size: u32) -> FeedMeta {
         page_size,
         token_key: KEY_HEX.to_string(),
     }
+}
+
+/// Generation `gen-1`: 8 objects in `public`, pages of 5.
+pub fn spec1() -> FeedSpec {
+    spec("gen-1", 5, objects(8, T0))
 }
 
 /// A spec: `public` holds `objs`, the others a few objects each.

@@ -1,9 +1,7 @@
 //! Damaged files are refused with a message naming the file and the
 //! problem, never a panic; open is O(1) and leaves big sections to verify.
 
-use crate::common::feed_support as feed_common;
-
-use feed_common::*;
+use crate::common::feed_support::*;
 use std::path::Path;
 use taxii_edge::feed::{self, Feed, FeedError, WriteOptions};
 
@@ -197,28 +195,6 @@ fn missing_file_is_an_io_error_naming_it() {
         .unwrap();
     assert!(matches!(e, FeedError::Io { .. }));
     assert!(e.to_string().starts_with("/nonexistent/feed.taxii: "));
-}
-
-/// Recomputes every checksum, so a mutation reaches the semantic checks of
-/// open and verify instead of stopping at a CRC.
-fn refresh_checksums(b: &mut [u8]) {
-    let off = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
-    let len = u64::from_le_bytes(b[24..32].try_into().unwrap()) as usize;
-    if off.checked_add(len).is_none_or(|e| e > b.len()) || len % 32 != 0 {
-        return;
-    }
-    for r in (off..off + len).step_by(32) {
-        let so = u64::from_le_bytes(b[r + 8..r + 16].try_into().unwrap()) as usize;
-        let sl = u64::from_le_bytes(b[r + 16..r + 24].try_into().unwrap()) as usize;
-        if so.checked_add(sl).is_some_and(|e| e <= b.len()) {
-            let crc = crc32c::crc32c(&b[so..so + sl]);
-            b[r + 24..r + 28].copy_from_slice(&crc.to_le_bytes());
-        }
-    }
-    let crc = crc32c::crc32c(&b[off..off + len]);
-    b[32..36].copy_from_slice(&crc.to_le_bytes());
-    let crc = crc32c::crc32c(&b[..60]);
-    b[60..64].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// With checksums made consistent, verify still finds semantic damage.

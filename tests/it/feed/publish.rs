@@ -1,8 +1,6 @@
 //! `publish`: atomic replacement, no temp file left, live untouched on error.
 
-use crate::common::feed_support as feed_common;
-
-use feed_common::*;
+use crate::common::feed_support::*;
 use taxii_edge::feed::{self, Feed, WriteOptions};
 
 fn names(dir: &std::path::Path) -> Vec<String> {

@@ -1,19 +1,9 @@
 //! Round trips through real files: write, open, read every entry.
 
-use crate::common::feed_support as feed_common;
-
-use feed_common::*;
-use std::io::Read;
+use crate::common::feed_support::*;
+use crate::common::gunzip;
 use taxii_edge::feed::token::{Endpoint, PageToken, Position};
 use taxii_edge::feed::{self, Coding, Feed, PageKind, SpecVersion, WriteOptions};
-
-fn gunzip(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(b)
-        .read_to_end(&mut out)
-        .unwrap();
-    out
-}
 
 fn unzstd(b: &[u8]) -> Vec<u8> {
     zstd::stream::decode_all(b).unwrap()
@@ -404,8 +394,9 @@ fn feed_is_send_and_sync() {
     assert_send_sync::<feed::CollectionFeed>();
 }
 
-/// A size check run by hand (`cargo test --test feed_roundtrip -- --ignored
-/// --nocapture`): 200k objects written, opened and verified.
+/// A size check run by hand (`cargo test --test it
+/// feed::roundtrip::large_feed -- --ignored --nocapture`): 200k objects
+/// written, opened and verified.
 #[test]
 #[ignore]
 fn large_feed_writes_and_verifies() {

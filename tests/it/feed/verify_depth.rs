@@ -4,9 +4,7 @@
 //! inflated and compared). What each one catches, asserted exactly,
 //! including what only the full check sees.
 
-use crate::common::feed_support as feed_common;
-
-use feed_common::*;
+use crate::common::feed_support::*;
 use std::path::Path;
 use taxii_edge::feed::{self, Depth, Feed, WriteOptions};
 
@@ -16,23 +14,6 @@ fn sample_bytes() -> Vec<u8> {
         &WriteOptions::default(),
     )
     .unwrap()
-}
-
-/// Recomputes every checksum (as in feed_corruption.rs), so a mutation
-/// reaches the checks behind the CRCs.
-fn refresh_checksums(b: &mut [u8]) {
-    let off = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
-    let len = u64::from_le_bytes(b[24..32].try_into().unwrap()) as usize;
-    for r in (off..off + len).step_by(32) {
-        let so = u64::from_le_bytes(b[r + 8..r + 16].try_into().unwrap()) as usize;
-        let sl = u64::from_le_bytes(b[r + 16..r + 24].try_into().unwrap()) as usize;
-        let crc = crc32c::crc32c(&b[so..so + sl]);
-        b[r + 24..r + 28].copy_from_slice(&crc.to_le_bytes());
-    }
-    let crc = crc32c::crc32c(&b[off..off + len]);
-    b[32..36].copy_from_slice(&crc.to_le_bytes());
-    let crc = crc32c::crc32c(&b[..60]);
-    b[60..64].copy_from_slice(&crc.to_le_bytes());
 }
 
 fn open(b: Vec<u8>) -> Feed {
