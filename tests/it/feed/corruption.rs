@@ -247,7 +247,18 @@ fn verify_catches_damage_behind_valid_checksums() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+    // Failing cases are kept beside this file, in
+    // corruption.proptest-regressions, and replayed first. (Proptest's
+    // default would use tests/proptest-regressions/feed/corruption.txt:
+    // it files them next to the nearest directory holding a main.rs,
+    // here tests/it.)
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 400,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
 
     /// The fuzz target's body on mutated valid files: open, verify and a
     /// full walk never panic, whatever the bytes (checksums refreshed so
