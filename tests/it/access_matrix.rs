@@ -6,7 +6,7 @@
 //!
 //! The feed gives each collection its own object ids (public 0…, private
 //! 1000…, secret 2000…, orphan 3000…), so a leaked object is recognisable
-//! in any body. The config (tests/common/server_support.rs) makes `public`
+//! in any body. The config (common/server_support.rs) makes `public`
 //! anonymous, `private` readable by alice and carol (carol is disabled),
 //! `secret` by bob, and leaves `orphan` out of the config entirely.
 

@@ -2,7 +2,7 @@
 //! bundled sample export (`testdata/inputs/*`) are kept in
 //! `testdata/golden/`. Any change to parsing, mapping or serialization shows
 //! up here as a diff to review. After a deliberate change, regenerate with
-//! `TAXII_EDGE_BLESS=1 cargo test --test golden` and review the diff.
+//! `TAXII_EDGE_BLESS=1 cargo test --test it golden` and review the diff.
 
 use std::path::Path;
 use taxii_edge::compile::{self, CompileOptions};

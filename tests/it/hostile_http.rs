@@ -37,7 +37,9 @@ struct HonestReport {
 }
 
 /// Peak RSS of this test process so far (server, attackers and honest
-/// client share it; run with `--test-threads=1` for one attack at a time).
+/// client share it, and so do the other families' tests running alongside:
+/// `cargo test --test it hostile_http -- --test-threads=1` for one attack
+/// at a time).
 fn peak_rss() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
