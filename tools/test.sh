@@ -3,11 +3,13 @@
 # interoperability tests that run the OASIS stix2-validator, stix2-patterns
 # and taxii2-client against what we compile and serve. Sets up what it needs
 # (a Python virtualenv with those packages, from PyPI) on the first run.
+# Of the objects compiled from the generated 100,000-record exports the
+# validator gets a spread sample here; tools/validate-full validates them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/interop/setup.sh
-# nginx fronts the static export in tests/static_export.rs; openssl makes
+# nginx fronts the static export in tests/it/static_export.rs; openssl makes
 # its htpasswd hashes and test certificates.
 tools/need-apt /usr/sbin/nginx:nginx openssl:openssl
 export TAXII_EDGE_PYTHON="$PWD/.venv/bin/python"

@@ -40,7 +40,8 @@ mod workers;
 #[test]
 fn every_test_file_is_a_module_of_this_binary() {
     use std::path::Path;
-    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tests = root.join("tests");
     let mut problems = Vec::new();
     for e in std::fs::read_dir(&tests).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
@@ -84,8 +85,8 @@ fn every_test_file_is_a_module_of_this_binary() {
             if !declares {
                 problems.push(format!(
                     "{} is not compiled: declare `mod {stem};` in {}",
-                    path.strip_prefix(&tests).unwrap().display(),
-                    parent.strip_prefix(&tests).unwrap().display()
+                    path.strip_prefix(root).unwrap().display(),
+                    parent.strip_prefix(root).unwrap().display()
                 ));
             }
         }

@@ -4,7 +4,7 @@ built on it polls incrementally: discovery → api roots → the collection,
 then `as_pages(col.get_objects, per_request=N, added_after=<cursor>)`, and
 the next cursor from the last `X-TAXII-Date-Added-Last` header (the library
 does not return headers, so a `requests` response hook on its session reads
-them). Used by tests/clients.rs, once per feed generation.
+them). Used by tests/it/clients.rs, once per feed generation.
 
     client_taxii2client.py --url http://127.0.0.1:PORT/taxii2/ --version 21 \
         --collection ID --per-request 40 --state state.json
