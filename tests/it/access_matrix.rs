@@ -661,18 +661,7 @@ async fn matrix_taxii20() {
         c.taxii_versions = vec!["2.1".into(), "2.0".into()];
     }
     for col in &mut sp.collections {
-        for o in &mut col.objects {
-            o.json20 = Some(
-                format!(
-                    "{{\"type\":\"{}\",\"id\":\"{}\",\"created\":\"{}\",\"modified\":\"{}\",\"labels\":[\"x\"]}}",
-                    o.stix_type,
-                    o.id,
-                    taxii_edge::time::fmt_ms(T0),
-                    taxii_edge::time::fmt_ms(o.version_us)
-                )
-                .into(),
-            );
-        }
+        add_stix20_forms(&mut col.objects);
     }
     let s = start_with(&sp, NO_THROTTLE).await;
     let mut cells = 0;

@@ -37,18 +37,7 @@ fn feed(public20: bool) -> FeedSpec {
         };
     }
     for col in &mut sp.collections {
-        for o in &mut col.objects {
-            o.json20 = Some(
-                format!(
-                    "{{\"type\":\"{}\",\"id\":\"{}\",\"created\":\"{}\",\"modified\":\"{}\",\"labels\":[\"x\"]}}",
-                    o.stix_type,
-                    o.id,
-                    taxii_edge::time::fmt_ms(T0),
-                    taxii_edge::time::fmt_ms(o.version_us)
-                )
-                .into(),
-            );
-        }
+        add_stix20_forms(&mut col.objects);
     }
     sp
 }

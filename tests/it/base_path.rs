@@ -15,18 +15,7 @@ const STIX20: &str = "application/vnd.oasis.stix+json; version=2.0";
 fn spec_both() -> taxii_edge::feed::FeedSpec {
     let mut sp = spec("gen-bp", 4, objects(10, T0));
     sp.meta.collections[0].taxii_versions = vec!["2.1".into(), "2.0".into()];
-    for o in &mut sp.collections[0].objects {
-        o.json20 = Some(
-            format!(
-                "{{\"type\":\"{}\",\"id\":\"{}\",\"created\":\"{}\",\"modified\":\"{}\",\"labels\":[\"x\"]}}",
-                o.stix_type,
-                o.id,
-                taxii_edge::time::fmt_ms(T0),
-                taxii_edge::time::fmt_ms(o.version_us)
-            )
-            .into(),
-        );
-    }
+    add_stix20_forms(&mut sp.collections[0].objects);
     sp
 }
 

@@ -40,6 +40,24 @@ pub fn basic(user: &str, pw: &str) -> String {
     )
 }
 
+/// Gives each object a STIX 2.0 form (for collections that also offer
+/// TAXII 2.0): its type, id, `created` at [`T0`], its version as
+/// `modified`, and the `labels` STIX 2.0 requires.
+pub fn add_stix20_forms<'a>(objects: impl IntoIterator<Item = &'a mut ObjectVersion>) {
+    for o in objects {
+        o.json20 = Some(
+            format!(
+                "{{\"type\":\"{}\",\"id\":\"{}\",\"created\":\"{}\",\"modified\":\"{}\",\"labels\":[\"x\"]}}",
+                o.stix_type,
+                o.id,
+                taxii_edge::time::fmt_ms(T0),
+                taxii_edge::time::fmt_ms(o.version_us)
+            )
+            .into(),
+        );
+    }
+}
+
 /// One object version: `indicator--…{n:012}` etc.
 pub fn ov(stix_type: &str, n: u32, version: u32, date_added_us: i64) -> ObjectVersion {
     let id = format!("{stix_type}--00000000-0000-4000-8000-{n:012}");
