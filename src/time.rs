@@ -172,6 +172,17 @@ pub fn push_us(out: &mut String, t: Micros) {
     push_fixed(out, t, 6);
 }
 
+/// The TAXII "version" of an object version as it appears in manifests:
+/// the STIX `modified` timestamp, which we write with 3 fraction digits;
+/// only a version that is not a whole millisecond (imported data) needs 6.
+pub fn push_version(out: &mut String, version_us: i64) {
+    if version_us.rem_euclid(MILLI) == 0 {
+        push_ms(out, version_us);
+    } else {
+        push_us(out, version_us);
+    }
+}
+
 /// [`push_us`] into a byte buffer (the access log's line buffer).
 pub fn push_us_bytes(out: &mut Vec<u8>, t: Micros) {
     let mut buf = [0u8; 28];

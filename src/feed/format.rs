@@ -289,17 +289,6 @@ pub(crate) fn plain_token(s: &str) -> bool {
             .all(|c| (0x21..=0x7e).contains(&c) && c != b'"' && c != b'\\')
 }
 
-/// The TAXII "version" of an object version as it appears in manifests:
-/// the STIX `modified` timestamp, which we write with 3 fraction digits;
-/// only a version that is not a whole millisecond (imported data) needs 6.
-pub(crate) fn push_version(out: &mut String, version_us: i64) {
-    if version_us.rem_euclid(time::MILLI) == 0 {
-        time::push_ms(out, version_us);
-    } else {
-        time::push_us(out, version_us);
-    }
-}
-
 /// Appends one manifest record, exactly:
 /// `{"id":"…","date_added":"…","version":"…","media_type":"application/stix+json;version=2.x"}`.
 pub(crate) fn push_manifest(
@@ -314,7 +303,7 @@ pub(crate) fn push_manifest(
     out.push_str("\",\"date_added\":\"");
     time::push_us(out, date_added_us);
     out.push_str("\",\"version\":\"");
-    push_version(out, version_us);
+    time::push_version(out, version_us);
     out.push_str("\",\"media_type\":\"application/stix+json;version=");
     out.push_str(spec.as_str());
     out.push_str("\"}");

@@ -51,10 +51,11 @@
 use super::auth::{Caller, ConnInfo};
 use super::body::Body;
 use super::negotiate;
+use super::resource::access_error;
 use super::response::TaxiiError;
-use super::router::{access_error, find_collection, route};
+use super::route::route;
+use super::shared::Shared;
 use super::state::{Access, Served};
-use super::Shared;
 use http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CACHE_CONTROL};
 use http::{Request, Response, StatusCode};
 use std::net::IpAddr;
@@ -130,7 +131,7 @@ pub(super) async fn answer<B>(
     };
     let access = match scope(path, &shared.settings.base_path) {
         Scope::Other => Access::Read,
-        Scope::Collection(root, c) => match find_collection(served, &root, &c) {
+        Scope::Collection(root, c) => match served.find_collection(&root, &c) {
             Some(i) => served.access(
                 i,
                 &caller,

@@ -27,7 +27,7 @@ use super::response::TaxiiError;
 use super::state::Served;
 use crate::feed::token::{Endpoint, PageToken, Position};
 use crate::feed::{CollectionFeed, Entry, PageKind, SpecVersion};
-use crate::time::{self, Micros};
+use crate::time;
 use bytes::Bytes;
 
 /// Which list resource, where.
@@ -487,7 +487,7 @@ pub fn render(
                 s.push(',');
             }
             s.push('"');
-            push_version(&mut s, cf.entry(i).version_us);
+            time::push_version(&mut s, cf.entry(i).version_us);
             s.push('"');
         }
         out.push(Bytes::from(s));
@@ -517,17 +517,6 @@ pub fn render(
         emit(run_start, prev + 1, out);
     }
     out.push(Bytes::from_static(b"]}"));
-}
-
-/// A TAXII version string: milliseconds when the version is a whole
-/// millisecond (as STIX `modified` is written), else microseconds; the
-/// same rule as the feed's manifest records.
-pub fn push_version(s: &mut String, v: Micros) {
-    if v % time::MILLI == 0 {
-        time::push_ms(s, v);
-    } else {
-        time::push_us(s, v);
-    }
 }
 
 /// The precompressed page this request may use: a whole default page.

@@ -26,7 +26,8 @@
 //! (bytes read that never complete a request do not count).
 
 use super::auth::ConnInfo;
-use super::{router, Shared};
+use super::router;
+use super::shared::Shared;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};

@@ -6,19 +6,26 @@
 //! slices of the mapping (docs/decisions.md#d25). Nothing on that
 //! path parses JSON or allocates per object.
 //!
-//! Module map:
+//! Module map (each file imports only files below it in this list, so
+//! there is no import loop):
 //! - [`listener`]: accept loop, connection limit, TLS/ALPN, plain-text h2
 //!   prior knowledge, timeouts, graceful drain;
-//! - [`router`]: routing, methods, auth, negotiation, small resources,
-//!   ETag/304/HEAD, access log and metrics;
-//! - [`list`]: the list endpoints (objects, manifest, object, versions);
-//! - [`query`]: query strings, filters and their canonical form;
-//! - [`negotiate`], [`auth`], [`body`], [`response`], [`metrics`];
+//! - [`router`]: the request pipeline only: the authentication challenge,
+//!   methods, body size, credentials, version negotiation, then one of the
+//!   resources; HEAD, on-the-fly compression, access log and metrics;
 //! - [`auth_request`]: the authentication subrequest of an nginx in front
 //!   of a static export;
-//! - [`access_log`]: one line per request, batched by a writer thread;
-//! - [`state`]: one generation as served, swapped whole on reload;
-//! - [`v20`] and [`range`]: TAXII 2.0 (below).
+//! - [`v21`] and [`v20`]: the TAXII 2.1 and 2.0 resources, siblings that
+//!   do not import each other;
+//! - [`list`] (2.1) and [`list20`] (2.0): which entries a list request
+//!   returns and their bodies; [`range`]: TAXII 2.0 item ranges;
+//! - [`resource`]: what both versions' resources share (access errors,
+//!   discovery fields, ETag, 304, cache headers, content coding choice);
+//! - [`route`]: paths to resources;
+//! - [`shared`]: the settings and the state every handler reads;
+//!   [`state`]: one generation as served, swapped whole on reload;
+//! - [`query`], [`negotiate`], [`auth`], [`body`], [`response`],
+//!   [`metrics`], [`access_log`]: the leaves.
 //!
 //! TAXII 2.0: discovery at `/taxii/` (under `server.base_path`), and the
 //! same api-root paths as 2.1, where `Accept` picks the version
@@ -42,17 +49,24 @@ pub mod auth;
 pub mod auth_request;
 pub mod body;
 pub mod list;
+pub mod list20;
 pub mod listener;
 pub mod metrics;
 pub mod negotiate;
 pub mod query;
 pub mod range;
+pub mod resource;
 pub mod response;
+pub mod route;
 pub mod router;
+pub mod shared;
 pub mod state;
 pub mod v20;
+pub mod v21;
 
 pub use auth::hash_password;
+pub(crate) use shared::normalize_base;
+use shared::{Settings, Shared};
 
 use crate::config::{Config, ServerConfig};
 use crate::feed::FeedError;
@@ -90,77 +104,6 @@ pub enum ServeError {
     Tls(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
-}
-
-/// Settings fixed for the life of the server (limits and URLs are not
-/// hot-reloaded; users, readers and the feed are).
-pub struct Settings {
-    pub server: ServerConfig,
-    /// `server.base_path` with a leading and trailing `/`.
-    pub base_path: String,
-    /// `server.public_url` without a trailing `/`; absolute api_root URLs
-    /// when set, relative ones otherwise (TAXII 2.1 section 4.1 allows
-    /// both).
-    pub public_url: Option<String>,
-    /// Base of the absolute TAXII 2.0 api_root URLs (docs/decisions.md#d16):
-    /// `public_url`, else `http(s)://<bound address>`.
-    pub public_base20: String,
-    /// `WWW-Authenticate` of every 401: `Basic realm="…"` with
-    /// `server.realm`, else `server.title`.
-    pub www_authenticate: http::HeaderValue,
-    /// Requests without credentials are challenged where logging in would
-    /// show more (`docs/decisions.md#d22`). Off in [`Offline`]: the static
-    /// export renders the anonymous view, and the web server in front of
-    /// the files does the challenging.
-    pub challenge_anonymous: bool,
-    /// Bodies of at least this many bytes without a stored copy are
-    /// compressed on the fly for a client that accepts gzip or zstd
-    /// (`docs/decisions.md#d23`).
-    pub compress_min_bytes: u64,
-}
-
-/// [`Settings::compress_min_bytes`] of `serve`: below about 1 KB a coding
-/// saves less than it costs.
-pub const COMPRESS_MIN_BYTES: u64 = 1024;
-
-impl Settings {
-    /// `bound`: `scheme://address` of the listener, the 2.0 api-root base
-    /// when no `public_url` is configured.
-    fn new(config: &Config, bound: String) -> Settings {
-        let public_url = config
-            .server
-            .public_url
-            .as_ref()
-            .map(|u| u.trim_end_matches('/').to_string());
-        Settings {
-            public_base20: public_url.clone().unwrap_or(bound),
-            base_path: normalize_base(&config.server.base_path),
-            public_url,
-            www_authenticate: basic_challenge(
-                config
-                    .server
-                    .realm
-                    .as_deref()
-                    .unwrap_or(&config.server.title),
-            ),
-            challenge_anonymous: true,
-            server: config.server.clone(),
-            compress_min_bytes: COMPRESS_MIN_BYTES,
-        }
-    }
-}
-
-/// `Basic realm="<realm>"`. A realm is a quoted-string (RFC 7617): `"` and
-/// `\` are escaped; a realm that is not printable ASCII (a title in
-/// another script, say; config validation refuses such a `server.realm`)
-/// falls back to `taxii-edge`, since clients read header bytes beyond ASCII
-/// differently.
-fn basic_challenge(realm: &str) -> http::HeaderValue {
-    let printable = !realm.is_empty() && realm.bytes().all(|b| (b' '..=b'~').contains(&b));
-    let realm = if printable { realm } else { "taxii-edge" };
-    let escaped = realm.replace('\\', "\\\\").replace('"', "\\\"");
-    http::HeaderValue::from_str(&format!("Basic realm=\"{escaped}\""))
-        .unwrap_or_else(|_| http::HeaderValue::from_static("Basic realm=\"taxii-edge\""))
 }
 
 /// The server without a socket: answers requests in process through the
@@ -244,21 +187,6 @@ impl Offline {
     }
 }
 
-/// State shared by every connection.
-pub struct Shared {
-    /// The generation being served; requests `load_full` it once.
-    pub served: ArcSwap<Served>,
-    pub settings: Settings,
-    pub metrics: Metrics,
-    /// Failed-login throttling and per-user rate buckets: outlive reloads.
-    pub gate: auth::Gate,
-    /// Where each finished request is logged.
-    pub access_log: AccessLog,
-    /// The last config that loaded, re-read on reload.
-    config: Mutex<Config>,
-    feed_path: PathBuf,
-}
-
 /// A started server.
 pub struct Running {
     /// The bound address (useful with port 0).
@@ -298,17 +226,6 @@ impl Running {
     pub fn access_log(&self) -> &AccessLog {
         &self.shared.access_log
     }
-}
-
-/// `server.base_path` with one leading and one trailing `/` (`/` alone
-/// when empty).
-pub(crate) fn normalize_base(p: &str) -> String {
-    let mut s = String::from("/");
-    s.push_str(p.trim_matches('/'));
-    if s.len() > 1 {
-        s.push('/');
-    }
-    s
 }
 
 fn tls_acceptor(cfg: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, ServeError> {

@@ -33,7 +33,7 @@ pub struct ColState {
     pub v20: bool,
     /// The unfiltered TAXII 2.0 view (built on first need, once per
     /// generation: one pass over the entry table).
-    pub view20: OnceLock<super::v20::View20>,
+    pub view20: OnceLock<super::list20::View20>,
     /// Holds both 2.0 and 2.1 object versions (computed on first need: it
     /// takes a pass over the entry table, and opening must stay O(1)).
     mixed_spec: OnceLock<bool>,
@@ -175,6 +175,21 @@ impl Served {
         })
     }
 
+    /// Finds collection `c` (id or alias, docs/decisions.md#d18) of root
+    /// `root`, whichever TAXII versions it offers.
+    pub fn find_collection(&self, root: &str, c: &str) -> Option<usize> {
+        self.feed
+            .meta()
+            .collections
+            .iter()
+            .position(|m| m.api_root == root && (m.id == c || m.alias.as_deref() == Some(c)))
+    }
+
+    /// Whether the feed has an api root named `root`.
+    pub fn root_exists(&self, root: &str) -> bool {
+        self.feed.meta().api_roots.iter().any(|r| r.name == root)
+    }
+
     /// Whether `caller` may read collection `i`.
     pub fn readable(&self, i: usize, caller: &Caller) -> bool {
         let c = &self.cols[i];
@@ -215,9 +230,7 @@ impl Served {
         match scope {
             AnonScope::Discovery(v) => !open_in(None, v),
             AnonScope::Root(r, v) => !open_in(Some(r), v),
-            AnonScope::Collection(r, c) => {
-                !super::router::find_collection(self, r, c).is_some_and(open)
-            }
+            AnonScope::Collection(r, c) => !self.find_collection(r, c).is_some_and(open),
             AnonScope::Unknown => !(0..self.cols.len()).any(open),
         }
     }

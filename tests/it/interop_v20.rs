@@ -60,7 +60,7 @@ fn expectations(
             let version = obj.get("modified").or(obj.get("created")).unwrap().clone();
             objects.push(serde_json::json!([id, version]));
             let mut s = String::new();
-            server::list::push_version(&mut s, v);
+            taxii_edge::time::push_version(&mut s, v);
             manifest.push(serde_json::json!([id, [s]]));
             added.push(serde_json::Value::String(time::fmt_us(
                 c.entry(i).date_added_us,
