@@ -74,6 +74,14 @@ impl RawQuery {
         self.filters.iter().any(Option::is_some)
     }
 
+    /// Forgets filter `name` (a parameter the TAXII version asked for does
+    /// not have, e.g. `match[spec_version]` in 2.0).
+    pub fn remove_filter(&mut self, name: &str) {
+        if let Some(i) = FILTER_NAMES.iter().position(|f| *f == name) {
+            self.filters[i] = None;
+        }
+    }
+
     /// The canonical filter string (see the module docs).
     pub fn canonical(&self) -> String {
         let mut out = String::new();

@@ -5,23 +5,24 @@
 use super::auth::Caller;
 use super::body::Body;
 use super::negotiate::{self, TaxiiVersion};
-use super::response::{TaxiiError, VARY_VALUE};
+use super::response::{TaxiiError, STIX20, STIX21, TAXII21, VARY_VALUE};
 use super::shared::Settings;
 use super::state::{Access, Served};
-use crate::feed::Coding;
+use crate::feed::{Coding, CollectionFeed, CollectionMeta};
+use crate::time::{self, Micros};
 use http::header::{
     HeaderName, HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG,
     IF_NONE_MATCH, VARY,
 };
-use http::{Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
+use serde_json::Value;
 
-pub(super) static DATE_ADDED_FIRST: HeaderName =
-    HeaderName::from_static("x-taxii-date-added-first");
-pub(super) static DATE_ADDED_LAST: HeaderName = HeaderName::from_static("x-taxii-date-added-last");
+static DATE_ADDED_FIRST: HeaderName = HeaderName::from_static("x-taxii-date-added-first");
+static DATE_ADDED_LAST: HeaderName = HeaderName::from_static("x-taxii-date-added-last");
 
 /// 406 for a collection that does not offer `v` (checked after access, so
 /// a hidden collection stays a 404).
-pub(super) fn not_offered(v: TaxiiVersion) -> TaxiiError {
+fn not_offered(v: TaxiiVersion) -> TaxiiError {
     TaxiiError::new(
         StatusCode::NOT_ACCEPTABLE,
         "Not Acceptable",
@@ -41,31 +42,176 @@ pub(super) fn access_error(a: Access) -> TaxiiError {
     }
 }
 
-/// The collection behind a list endpoint, or the access error. Write
-/// methods reach here too: their answer depends on readability.
-pub(super) fn collection_for(served: &Served, root: &str, c: &str) -> Result<usize, TaxiiError> {
-    served
-        .find_collection(root, c)
-        .ok_or_else(|| TaxiiError::not_found("no such collection"))
-}
-
-/// docs/decisions.md#d13: 403 on a collection the caller can see (`can_write` is
-/// false everywhere; a collection listed with `can_read: false` is seen
-/// too), 404 on one it cannot (TAXII 2.1 section 5.7 for DELETE), 401 when
-/// credentials could change that.
-pub(super) fn write_refused(
+/// The collection a list or object request names, checked for reading
+/// (docs/decisions.md#d13): 404 when it does not exist; for a write method
+/// (`write` says what cannot be done), 403 on a collection the caller can
+/// see (`can_write` is false everywhere; a collection listed with
+/// `can_read: false` is seen too), 404 on one it cannot (TAXII 2.1 section
+/// 5.7 for DELETE), 401 when credentials could change that; for a read,
+/// the access decision. Whether the collection offers the TAXII version
+/// asked for is [`offered`], checked by the caller where its order matters.
+pub(super) fn readable_collection(
     served: &Served,
-    i: usize,
     caller: &Caller,
+    root: &str,
+    c: &str,
     list_unreadable: bool,
-    what: &str,
-) -> Result<Response<Body>, TaxiiError> {
-    match served.access(i, caller, list_unreadable) {
-        Access::Read | Access::Forbidden => Err(TaxiiError::forbidden(format!(
+    write: Option<&str>,
+) -> Result<usize, TaxiiError> {
+    let i = served
+        .find_collection(root, c)
+        .ok_or_else(|| TaxiiError::not_found("no such collection"))?;
+    match (served.access(i, caller, list_unreadable), write) {
+        (Access::Read, None) => Ok(i),
+        (Access::Read | Access::Forbidden, Some(what)) => Err(TaxiiError::forbidden(format!(
             "this collection is read-only (can_write: false): {what}"
         ))),
-        Access::Unauthenticated => Err(TaxiiError::unauthorized()),
-        _ => Err(TaxiiError::not_found("no such collection")),
+        (Access::Hidden, Some(_)) => Err(TaxiiError::not_found("no such collection")),
+        (a, _) => Err(access_error(a)),
+    }
+}
+
+/// 406 for a collection that does not offer TAXII version `v` (checked
+/// after access, so a hidden collection stays a 404).
+pub(super) fn offered(served: &Served, i: usize, v: TaxiiVersion) -> Result<(), TaxiiError> {
+    if served.cols[i].offers(v) {
+        Ok(())
+    } else {
+        Err(not_offered(v))
+    }
+}
+
+/// The api root resource: the same fields in TAXII 2.1 and 2.0 (section
+/// 4.2 of both) but `versions`.
+pub(super) fn api_root_json(
+    served: &Served,
+    s: &Settings,
+    root: &str,
+    version: TaxiiVersion,
+) -> Result<Value, TaxiiError> {
+    let r = served
+        .feed
+        .meta()
+        .api_roots
+        .iter()
+        .find(|r| r.name == root)
+        .ok_or_else(|| TaxiiError::not_found("no such API root"))?;
+    let mut v = serde_json::Map::new();
+    v.insert("title".into(), r.title.clone().into());
+    if let Some(d) = &r.description {
+        v.insert("description".into(), d.clone().into());
+    }
+    let versions = match version {
+        TaxiiVersion::V21 => TAXII21,
+        TaxiiVersion::V20 => "taxii-2.0",
+    };
+    v.insert("versions".into(), serde_json::json!([versions]));
+    v.insert(
+        "max_content_length".into(),
+        (s.server.max_body_bytes as u64).into(),
+    );
+    Ok(Value::Object(v))
+}
+
+/// `GET {root}/status/{id}/`: this read-only server never creates a
+/// status (no add-objects request succeeds), so it is always a 404.
+pub(super) fn status(served: &Served, root: &str) -> TaxiiError {
+    if served.root_exists(root) {
+        TaxiiError::not_found("no such status resource")
+    } else {
+        TaxiiError::not_found("no such API root")
+    }
+}
+
+/// The collection resources of api root `root` offered in `version` that
+/// `caller` may read, or may see listed (`list_unreadable_collections`).
+pub(super) fn collections_json(
+    served: &Served,
+    caller: &Caller,
+    root: &str,
+    version: TaxiiVersion,
+    list_unreadable: bool,
+) -> Result<Vec<Value>, TaxiiError> {
+    if !served.root_exists(root) {
+        return Err(TaxiiError::not_found("no such API root"));
+    }
+    Ok(served
+        .feed
+        .meta()
+        .collections
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| served.cols[*i].offers(version) && m.api_root == root)
+        .filter_map(|(i, m)| {
+            let can_read = served.readable(i, caller);
+            (can_read || (list_unreadable && served.cols[i].configured))
+                .then(|| collection_json(m, can_read, version))
+        })
+        .collect())
+}
+
+/// `GET {root}/collections/{id}/`: a collection the caller can read, or
+/// may see listed (described with `can_read: false`).
+pub(super) fn collection_resource(
+    served: &Served,
+    caller: &Caller,
+    root: &str,
+    c: &str,
+    version: TaxiiVersion,
+    list_unreadable: bool,
+) -> Result<Value, TaxiiError> {
+    let i = served
+        .find_collection(root, c)
+        .ok_or_else(|| TaxiiError::not_found("no such collection"))?;
+    match served.access(i, caller, list_unreadable) {
+        Access::Read | Access::Forbidden => {}
+        a => return Err(access_error(a)),
+    }
+    offered(served, i, version)?;
+    let m = &served.feed.meta().collections[i];
+    Ok(collection_json(m, served.readable(i, caller), version))
+}
+
+/// A collection resource; `alias` is not a TAXII 2.0 property.
+fn collection_json(m: &CollectionMeta, can_read: bool, version: TaxiiVersion) -> Value {
+    let mut v = serde_json::Map::new();
+    v.insert("id".into(), m.id.clone().into());
+    v.insert("title".into(), m.title.clone().into());
+    if let Some(d) = &m.description {
+        v.insert("description".into(), d.clone().into());
+    }
+    if let (Some(a), TaxiiVersion::V21) = (&m.alias, version) {
+        v.insert("alias".into(), a.clone().into());
+    }
+    v.insert("can_read".into(), can_read.into());
+    v.insert("can_write".into(), false.into());
+    let media_type = match version {
+        TaxiiVersion::V21 => STIX21,
+        TaxiiVersion::V20 => STIX20,
+    };
+    v.insert("media_types".into(), serde_json::json!([media_type]));
+    Value::Object(v)
+}
+
+/// `X-TAXII-Date-Added-First/Last` (TAXII 2.1 and 2.0 section 3.2): the
+/// first and last `date_added` of the returned entries `idx`, or
+/// `added_after` for an empty answer (docs/decisions.md#d2).
+pub(super) fn date_headers(
+    h: &mut HeaderMap,
+    cf: &CollectionFeed,
+    idx: &[usize],
+    added_after: Option<Micros>,
+) {
+    let dates = match (idx.first(), idx.last()) {
+        (Some(&a), Some(&b)) => Some((cf.entry(a).date_added_us, cf.entry(b).date_added_us)),
+        _ => added_after.map(|t| (t, t)),
+    };
+    if let Some((a, b)) = dates {
+        for (name, t) in [(&DATE_ADDED_FIRST, a), (&DATE_ADDED_LAST, b)] {
+            if let Ok(v) = HeaderValue::from_str(&time::fmt_us(t)) {
+                h.insert(name.clone(), v);
+            }
+        }
     }
 }
 

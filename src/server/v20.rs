@@ -51,27 +51,21 @@
 use super::auth::Caller;
 use super::body::Body;
 use super::list20::{bundle_body, manifest_body, Matcher, View20};
-use super::negotiate::TaxiiVersion;
+use super::negotiate::TaxiiVersion::V20;
 use super::query::{self, Filters, ListKind};
 use super::range::{self, ItemsRange, Window};
-use super::resource::{self, DATE_ADDED_FIRST, DATE_ADDED_LAST};
+use super::resource::{
+    api_root_json, collection_resource, collections_json, date_headers, discovery_fields, finish,
+    json_resource, offered, readable_collection, status, Tag,
+};
 use super::response::{TaxiiError, STIX20, TAXII20};
 use super::route::Route;
 use super::shared::Shared;
-use super::state::{Access, Served};
-use crate::feed::CollectionFeed;
-use crate::time;
+use super::state::Served;
 use http::header::{HeaderValue, ACCEPT_RANGES, CONTENT_RANGE, RANGE, VARY};
 use http::{Request, Response, StatusCode};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-fn ok_or_406(served: &Served, i: usize) -> Result<(), TaxiiError> {
-    if served.cols[i].v20 {
-        Ok(())
-    } else {
-        Err(resource::not_offered(TaxiiVersion::V20))
-    }
-}
 
 /// Every TAXII 2.0 resource (errors are turned into 2.0 error bodies by the
 /// caller).
@@ -85,118 +79,37 @@ pub(super) fn resource<B>(
 ) -> Result<Response<Body>, TaxiiError> {
     let s = &shared.settings;
     let list_unreadable = s.server.list_unreadable_collections;
+    let json = |v: Value| Ok(json_resource(req, served, caller, s, TAXII20, v));
     match route {
         Route::Discovery20 => {
-            let meta = served.feed.meta();
             let url = |name: &str| format!("{}{}{}/", s.public_base20, s.base_path, name);
-            let v = resource::discovery_fields(meta, url);
-            Ok(resource::json_resource(
-                req,
-                served,
-                caller,
-                s,
-                TAXII20,
-                serde_json::Value::Object(v),
-            ))
+            json(Value::Object(discovery_fields(served.feed.meta(), url)))
         }
-        Route::ApiRoot(root) => {
-            let r = served
-                .feed
-                .meta()
-                .api_roots
-                .iter()
-                .find(|r| r.name == **root)
-                .ok_or_else(|| TaxiiError::not_found("no such API root"))?;
-            let mut v = serde_json::Map::new();
-            v.insert("title".into(), r.title.clone().into());
-            if let Some(d) = &r.description {
-                v.insert("description".into(), d.clone().into());
-            }
-            v.insert("versions".into(), serde_json::json!(["taxii-2.0"]));
-            v.insert(
-                "max_content_length".into(),
-                (s.server.max_body_bytes as u64).into(),
-            );
-            Ok(resource::json_resource(
-                req,
-                served,
-                caller,
-                s,
-                TAXII20,
-                serde_json::Value::Object(v),
-            ))
-        }
-        Route::Status(root) => {
-            if !served.root_exists(root) {
-                return Err(TaxiiError::not_found("no such API root"));
-            }
-            Err(TaxiiError::not_found("no such status resource"))
-        }
+        Route::ApiRoot(root) => json(api_root_json(served, s, root, V20)?),
+        Route::Status(root) => Err(status(served, root)),
         Route::Collections(root) => {
-            if !served.root_exists(root) {
-                return Err(TaxiiError::not_found("no such API root"));
-            }
-            let meta = served.feed.meta();
-            let cols: Vec<serde_json::Value> = meta
-                .collections
-                .iter()
-                .enumerate()
-                .filter(|(i, m)| served.cols[*i].v20 && m.api_root == **root)
-                .filter_map(|(i, m)| {
-                    let can_read = served.readable(i, caller);
-                    (can_read || (list_unreadable && served.cols[i].configured))
-                        .then(|| collection_json(m, can_read))
-                })
-                .collect();
+            let cols = collections_json(served, caller, root, V20, list_unreadable)?;
             collections_page(shared, served, req, caller, cols)
         }
-        Route::Collection(root, c) => {
-            let i = served
-                .find_collection(root, c)
-                .ok_or_else(|| TaxiiError::not_found("no such collection"))?;
-            match served.access(i, caller, list_unreadable) {
-                Access::Read | Access::Forbidden => {}
-                a => return Err(resource::access_error(a)),
-            }
-            ok_or_406(served, i)?;
-            let m = &served.feed.meta().collections[i];
-            let v = collection_json(m, served.readable(i, caller));
-            Ok(resource::json_resource(req, served, caller, s, TAXII20, v))
-        }
+        Route::Collection(root, c) => json(collection_resource(
+            served,
+            caller,
+            root,
+            c,
+            V20,
+            list_unreadable,
+        )?),
         Route::Objects(root, c) | Route::Manifest(root, c) => {
-            let i = resource::collection_for(served, root, c)?;
-            if !read {
-                return resource::write_refused(
-                    served,
-                    i,
-                    caller,
-                    list_unreadable,
-                    "objects cannot be added",
-                );
-            }
-            readable(served, i, caller, list_unreadable)?;
-            list(
-                shared,
-                served,
-                req,
-                caller,
-                root,
-                i,
-                matches!(route, Route::Manifest(..)),
-            )
+            let write = (!read).then_some("objects cannot be added");
+            let i = readable_collection(served, caller, root, c, list_unreadable, write)?;
+            offered(served, i, V20)?;
+            let manifest = matches!(route, Route::Manifest(..));
+            list(shared, served, req, caller, root, i, manifest)
         }
         Route::Object(root, c, oid) => {
-            let i = resource::collection_for(served, root, c)?;
-            if !read {
-                return resource::write_refused(
-                    served,
-                    i,
-                    caller,
-                    list_unreadable,
-                    "objects cannot be deleted",
-                );
-            }
-            readable(served, i, caller, list_unreadable)?;
+            let write = (!read).then_some("objects cannot be deleted");
+            let i = readable_collection(served, caller, root, c, list_unreadable, write)?;
+            offered(served, i, V20)?;
             object(shared, served, req, caller, root, i, oid)
         }
         Route::Versions(..)
@@ -205,32 +118,6 @@ pub(super) fn resource<B>(
         | Route::Metrics
         | Route::NotFound => Err(TaxiiError::not_found("no TAXII 2.0 resource at this path")),
     }
-}
-
-fn readable(
-    served: &Served,
-    i: usize,
-    caller: &Caller,
-    list_unreadable: bool,
-) -> Result<(), TaxiiError> {
-    match served.access(i, caller, list_unreadable) {
-        Access::Read => {}
-        a => return Err(resource::access_error(a)),
-    }
-    ok_or_406(served, i)
-}
-
-fn collection_json(m: &crate::feed::CollectionMeta, can_read: bool) -> serde_json::Value {
-    let mut v = serde_json::Map::new();
-    v.insert("id".into(), m.id.clone().into());
-    v.insert("title".into(), m.title.clone().into());
-    if let Some(d) = &m.description {
-        v.insert("description".into(), d.clone().into());
-    }
-    v.insert("can_read".into(), can_read.into());
-    v.insert("can_write".into(), false.into());
-    v.insert("media_types".into(), serde_json::json!([STIX20]));
-    serde_json::Value::Object(v)
 }
 
 fn parse_range<B>(req: &Request<B>) -> Result<ItemsRange, TaxiiError> {
@@ -267,7 +154,7 @@ fn vary_range(mut resp: Response<Body>) -> Response<Body> {
 }
 
 /// Status, `Content-Range` and `Accept-Ranges` of a list answer (`Vary`
-/// is set after [`resource::finish`] by [`vary_range`]).
+/// is set after [`finish`] by [`vary_range`]).
 fn range_headers(resp: &mut Response<Body>, w: &Window) {
     if matches!(w, Window::Items { partial: true, .. }) {
         *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -313,13 +200,13 @@ fn collections_page<B>(
     hasher.update(TAXII20.as_bytes());
     hasher.update(body.as_bytes());
     hasher.update(w.content_range().as_bytes());
-    let tag = resource::Tag {
+    let tag = Tag {
         gen: served.etag_gen,
         hash: hasher.digest(),
     };
     let mut resp = Response::new(Body::from_bytes(body));
     range_headers(&mut resp, &w);
-    Ok(vary_range(resource::finish(
+    Ok(vary_range(finish(
         req,
         &shared.settings,
         caller,
@@ -333,7 +220,7 @@ fn collections_page<B>(
 /// not have dropped.
 fn filters(query: Option<&str>, kind: ListKind) -> Result<(Filters, String), TaxiiError> {
     let mut raw = query::parse_raw(query, kind).map_err(|e| TaxiiError::bad_request(e.0))?;
-    raw.filters[2] = None; // match[spec_version]: not in TAXII 2.0
+    raw.remove_filter("match[spec_version]");
     raw.limit = None;
     raw.next = None;
     let canonical = raw.canonical();
@@ -452,14 +339,14 @@ fn list<B>(
         hasher.update(p);
         hasher.update(b"\0");
     }
-    let tag = resource::Tag {
+    let tag = Tag {
         gen: served.etag_gen,
         hash: hasher.digest(),
     };
     let mut resp = Response::new(body);
     range_headers(&mut resp, &w);
-    date_headers(&mut resp, cf, &idx, f.added_after);
-    Ok(vary_range(resource::finish(
+    date_headers(resp.headers_mut(), cf, &idx, f.added_after);
+    Ok(vary_range(finish(
         req,
         &shared.settings,
         caller,
@@ -467,22 +354,6 @@ fn list<B>(
         tag,
         resp,
     )))
-}
-
-/// X-TAXII-Date-Added-First/Last (TAXII 2.0 section 3.2) of the returned
-/// items; docs/decisions.md#d2 for an empty answer.
-fn date_headers(resp: &mut Response<Body>, cf: &CollectionFeed, idx: &[usize], after: Option<i64>) {
-    let dates = match (idx.first(), idx.last()) {
-        (Some(&a), Some(&b)) => Some((cf.entry(a).date_added_us, cf.entry(b).date_added_us)),
-        _ => after.map(|t| (t, t)),
-    };
-    if let Some((a, b)) = dates {
-        for (name, t) in [(&DATE_ADDED_FIRST, a), (&DATE_ADDED_LAST, b)] {
-            if let Ok(v) = HeaderValue::from_str(&time::fmt_us(t)) {
-                resp.headers_mut().insert(name.clone(), v);
-            }
-        }
-    }
 }
 
 /// `GET …/objects/{oid}/`: a bundle of the object's matching versions (not
@@ -537,20 +408,13 @@ fn object<B>(
         hasher.update(p);
         hasher.update(b"\0");
     }
-    let tag = resource::Tag {
+    let tag = Tag {
         gen: served.etag_gen,
         hash: hasher.digest(),
     };
     let mut resp = Response::new(bundle_body(&id, cf, &idx));
-    date_headers(&mut resp, cf, &idx, f.added_after);
-    Ok(resource::finish(
-        req,
-        &shared.settings,
-        caller,
-        STIX20,
-        tag,
-        resp,
-    ))
+    date_headers(resp.headers_mut(), cf, &idx, f.added_after);
+    Ok(finish(req, &shared.settings, caller, STIX20, tag, resp))
 }
 
 #[cfg(test)]

@@ -5,19 +5,20 @@
 use super::auth::Caller;
 use super::body::Body;
 use super::list::{self, Target};
-use super::negotiate::{self, TaxiiVersion};
+use super::negotiate::{self, TaxiiVersion::V21};
 use super::resource::{
-    access_error, collection_for, discovery_fields, encoding_value, finish, json_resource,
-    not_offered, write_refused, Tag, DATE_ADDED_FIRST, DATE_ADDED_LAST,
+    api_root_json, collection_resource, collections_json, date_headers, discovery_fields,
+    encoding_value, finish, json_resource, offered, readable_collection, status, Tag,
 };
-use super::response::{TaxiiError, STIX21, TAXII21};
+use super::response::{TaxiiError, TAXII21};
 use super::route::Route;
 use super::shared::Shared;
-use super::state::{Access, Served};
+use super::state::Served;
 use crate::feed::token::Endpoint;
 use crate::feed::Coding;
 use http::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING};
 use http::{Request, Response};
+use serde_json::Value;
 
 pub(super) fn resource<B>(
     shared: &Shared,
@@ -29,115 +30,44 @@ pub(super) fn resource<B>(
 ) -> Result<Response<Body>, TaxiiError> {
     let s = &shared.settings;
     let list_unreadable = s.server.list_unreadable_collections;
+    let json = |v: Value| Ok(json_resource(req, served, caller, s, TAXII21, v));
     match route {
         Route::Discovery => {
-            let meta = served.feed.meta();
             let url = |name: &str| match &s.public_url {
                 Some(base) => format!("{}{}{}/", base.trim_end_matches('/'), s.base_path, name),
                 None => format!("{}{}/", s.base_path, name),
             };
-            let v = discovery_fields(meta, url);
-            Ok(json_resource(
-                req,
-                served,
-                caller,
-                s,
-                TAXII21,
-                serde_json::Value::Object(v),
-            ))
+            json(Value::Object(discovery_fields(served.feed.meta(), url)))
         }
-        Route::ApiRoot(root) => {
-            let r = served
-                .feed
-                .meta()
-                .api_roots
-                .iter()
-                .find(|r| r.name == **root)
-                .ok_or_else(|| TaxiiError::not_found("no such API root"))?;
-            let mut v = serde_json::Map::new();
-            v.insert("title".into(), r.title.clone().into());
-            if let Some(d) = &r.description {
-                v.insert("description".into(), d.clone().into());
-            }
-            v.insert("versions".into(), serde_json::json!([TAXII21]));
-            v.insert(
-                "max_content_length".into(),
-                (s.server.max_body_bytes as u64).into(),
-            );
-            Ok(json_resource(
-                req,
-                served,
-                caller,
-                s,
-                TAXII21,
-                serde_json::Value::Object(v),
-            ))
-        }
-        Route::Status(root) => {
-            if !served.root_exists(root) {
-                return Err(TaxiiError::not_found("no such API root"));
-            }
-            // Read-only: no add-objects request ever creates a status.
-            Err(TaxiiError::not_found("no such status resource"))
-        }
+        Route::ApiRoot(root) => json(api_root_json(served, s, root, V21)?),
+        Route::Status(root) => Err(status(served, root)),
         Route::Collections(root) => {
-            if !served.root_exists(root) {
-                return Err(TaxiiError::not_found("no such API root"));
-            }
-            let meta = served.feed.meta();
-            let cols: Vec<serde_json::Value> = meta
-                .collections
-                .iter()
-                .enumerate()
-                .filter(|(i, m)| served.cols[*i].v21 && m.api_root == **root)
-                .filter_map(|(i, m)| {
-                    let can_read = served.readable(i, caller);
-                    (can_read || (list_unreadable && served.cols[i].configured))
-                        .then(|| collection_json(m, can_read))
-                })
-                .collect();
-            let v = if cols.is_empty() {
+            let cols = collections_json(served, caller, root, V21, list_unreadable)?;
+            json(if cols.is_empty() {
                 serde_json::json!({})
             } else {
                 serde_json::json!({ "collections": cols })
-            };
-            Ok(json_resource(req, served, caller, s, TAXII21, v))
+            })
         }
-        Route::Collection(root, c) => {
-            let i = served
-                .find_collection(root, c)
-                .ok_or_else(|| TaxiiError::not_found("no such collection"))?;
-            match served.access(i, caller, list_unreadable) {
-                Access::Read => {}
-                // A listed collection may be described (can_read: false).
-                Access::Forbidden => {}
-                a => return Err(access_error(a)),
-            }
-            if !served.cols[i].v21 {
-                return Err(not_offered(TaxiiVersion::V21));
-            }
-            let m = &served.feed.meta().collections[i];
-            let v = collection_json(m, served.readable(i, caller));
-            Ok(json_resource(req, served, caller, s, TAXII21, v))
-        }
+        Route::Collection(root, c) => json(collection_resource(
+            served,
+            caller,
+            root,
+            c,
+            V21,
+            list_unreadable,
+        )?),
         Route::Objects(root, c) | Route::Manifest(root, c) => {
-            let i = collection_for(served, root, c)?;
-            if !read {
-                return write_refused(
-                    served,
-                    i,
-                    caller,
-                    list_unreadable,
-                    "objects cannot be added",
-                );
-            }
-            let ep = if matches!(route, Route::Objects(..)) {
+            let write = (!read).then_some("objects cannot be added");
+            let i = readable_collection(served, caller, root, c, list_unreadable, write)?;
+            offered(served, i, V21)?;
+            let endpoint = if matches!(route, Route::Objects(..)) {
                 Endpoint::Objects
             } else {
                 Endpoint::Manifest
             };
             let t = Target {
-                endpoint: ep,
+                endpoint,
                 root,
                 col_idx: i,
                 col_id: &served.feed.meta().collections[i].id,
@@ -146,34 +76,22 @@ pub(super) fn resource<B>(
             list_response(shared, served, req, caller, &t, None)
         }
         Route::Object(root, c, oid) | Route::Versions(root, c, oid) => {
-            let i = collection_for(served, root, c)?;
-            if !read {
-                return write_refused(
-                    served,
-                    i,
-                    caller,
-                    list_unreadable,
-                    "objects cannot be deleted",
-                );
+            // Access first: whether an object exists is itself information
+            // a caller who cannot read the collection must not get.
+            let write = (!read).then_some("objects cannot be deleted");
+            let i = readable_collection(served, caller, root, c, list_unreadable, write)?;
+            let versions = served.feed.collections()[i].versions_of(oid);
+            if versions.is_empty() {
+                return Err(TaxiiError::not_found("no such object in this collection"));
             }
-            let ep = if matches!(route, Route::Object(..)) {
+            offered(served, i, V21)?;
+            let endpoint = if matches!(route, Route::Object(..)) {
                 Endpoint::Object
             } else {
                 Endpoint::Versions
             };
-            // Access first: whether an object exists is itself information
-            // a caller who cannot read the collection must not get.
-            match served.access(i, caller, list_unreadable) {
-                Access::Read => {}
-                a => return Err(access_error(a)),
-            }
-            let cf = &served.feed.collections()[i];
-            let versions = cf.versions_of(oid);
-            if versions.is_empty() {
-                return Err(TaxiiError::not_found("no such object in this collection"));
-            }
             let t = Target {
-                endpoint: ep,
+                endpoint,
                 root,
                 col_idx: i,
                 col_id: &served.feed.meta().collections[i].id,
@@ -187,22 +105,6 @@ pub(super) fn resource<B>(
     }
 }
 
-fn collection_json(m: &crate::feed::CollectionMeta, can_read: bool) -> serde_json::Value {
-    let mut v = serde_json::Map::new();
-    v.insert("id".into(), m.id.clone().into());
-    v.insert("title".into(), m.title.clone().into());
-    if let Some(d) = &m.description {
-        v.insert("description".into(), d.clone().into());
-    }
-    if let Some(a) = &m.alias {
-        v.insert("alias".into(), a.clone().into());
-    }
-    v.insert("can_read".into(), can_read.into());
-    v.insert("can_write".into(), false.into());
-    v.insert("media_types".into(), serde_json::json!([STIX21]));
-    serde_json::Value::Object(v)
-}
-
 /// The "generation" part of content-derived ETags of default pages.
 const PAGE_ETAG: u64 = 0x7061_6765_0000_0000; // "page"
 
@@ -214,17 +116,6 @@ fn list_response<B>(
     t: &Target<'_>,
     versions: Option<&[usize]>,
 ) -> Result<Response<Body>, TaxiiError> {
-    match served.access(
-        t.col_idx,
-        caller,
-        shared.settings.server.list_unreadable_collections,
-    ) {
-        Access::Read => {}
-        a => return Err(access_error(a)),
-    }
-    if !served.cols[t.col_idx].v21 {
-        return Err(not_offered(TaxiiVersion::V21));
-    }
     let s = &shared.settings;
     let plan = list::plan(served, t, req.uri().query(), s.server.max_page_size)?;
     let page = list::walk(served, t, &plan, versions);
@@ -288,19 +179,7 @@ fn list_response<B>(
 
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
-    // X-TAXII-Date-Added-First/Last: the returned items' first and last
-    // date_added (TAXII 2.1 section 3.2, custom headers); docs/decisions.md#d2 for empty results.
-    let dates = match (page.idx.first(), page.idx.last()) {
-        (Some(&a), Some(&b)) => Some((cf.entry(a).date_added_us, cf.entry(b).date_added_us)),
-        _ => plan.filters.added_after.map(|t| (t, t)),
-    };
-    if let Some((a, b)) = dates {
-        for (name, t) in [(&DATE_ADDED_FIRST, a), (&DATE_ADDED_LAST, b)] {
-            if let Ok(v) = HeaderValue::from_str(&crate::time::fmt_us(t)) {
-                h.insert(name.clone(), v);
-            }
-        }
-    }
+    date_headers(h, cf, &page.idx, plan.filters.added_after);
     if let Some(c) = coding {
         h.insert(CONTENT_ENCODING, encoding_value(c));
     }
