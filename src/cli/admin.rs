@@ -145,3 +145,42 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
         Err(e) => Err(Failure::new(1, format!("cannot write to stdout: {e}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_a_man_page_and_the_main_page_the_exit_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        man(Some(dir.path())).unwrap();
+        let mut cmd = Cli::command();
+        cmd.build();
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let page = dir.path().join(format!("taxii-edge-{}.1", sub.get_name()));
+            let text = std::fs::read_to_string(&page).unwrap();
+            assert!(text.contains(".SH OPTIONS") || sub.get_arguments().count() == 0);
+        }
+        assert!(!dir.path().join("taxii-edge-help.1").exists());
+        let main = std::fs::read_to_string(dir.path().join("taxii-edge.1")).unwrap();
+        for want in [
+            ".SH \"EXIT STATUS\"",
+            "\\fB2\\fR",
+            "taxii\\-edge\\-compile(1)",
+        ] {
+            assert!(main.contains(want), "{want} missing:\n{main}");
+        }
+    }
+
+    #[test]
+    fn completions_know_every_command() {
+        for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh] {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "taxii-edge", &mut buf);
+            let text = String::from_utf8(buf).unwrap();
+            for sub in ["check-config", "export-static", "--allow-shrink"] {
+                assert!(text.contains(sub), "{shell}: {sub}");
+            }
+        }
+    }
+}
