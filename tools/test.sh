@@ -12,6 +12,9 @@ tools/interop/setup.sh
 # nginx fronts the static export in tests/it/static_export.rs; openssl makes
 # its htpasswd hashes and test certificates.
 tools/need-apt /usr/sbin/nginx:nginx openssl:openssl
+# The package test (tests/it/package.rs) installs the .deb (it depends on
+# adduser), verifies its units with systemd-analyze and its man pages with man.
+tools/need-apt adduser:adduser systemd-analyze:systemd man:man-db
 export TAXII_EDGE_PYTHON="$PWD/.venv/bin/python"
 
 # Library, binaries, integration tests and examples; the criterion benches

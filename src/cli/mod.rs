@@ -2,6 +2,7 @@
 //! per subcommand that calls the library. `main.rs` only turns the result
 //! into an exit code.
 
+mod admin;
 pub mod demo;
 
 use crate::compile::{self, CompileOptions};
@@ -154,6 +155,23 @@ pub enum Command {
         /// 1% of the records, spread evenly. 0: none.
         #[arg(long, default_value_t = 0)]
         revise_every: u64,
+    },
+    /// Validate a configuration file without compiling (exit 1 naming every
+    /// bad key).
+    CheckConfig {
+        /// The configuration file (TOML).
+        file: PathBuf,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man {
+        /// Write taxii-edge.1 and taxii-edge-COMMAND.1 into this directory.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
     },
 }
 
@@ -383,6 +401,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             };
             result.map_err(|e| Failure::new(1, format!("writing the export failed: {e}")))
         }
+        Command::CheckConfig { file } => admin::check_config(&file),
+        Command::Completions { shell } => admin::completions(shell),
+        Command::Man { out_dir } => admin::man(out_dir.as_deref()),
     }
 }
 

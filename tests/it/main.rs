@@ -25,6 +25,7 @@ mod medallion_migration;
 mod migration_parity;
 mod mtls;
 mod owner_collections;
+mod package;
 mod server_api;
 mod server_ops;
 mod spec_versions;
