@@ -15,8 +15,8 @@
 //! the OASIS `stix2` library does (`_choose_one_hash`), so that our ids
 //! equal the ones other STIX producers compute for the same file.
 
+use super::json::{push_json_str, push_value};
 use super::pattern::{asn_number, is_ipv6, present_hashes};
-use super::serialize::push_json_str;
 use crate::record::{Indicator, IndicatorType};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -245,7 +245,7 @@ pub fn sco(ind: &Indicator) -> Option<Sco> {
         json.push(',');
         push_json_str(&mut json, k);
         json.push(':');
-        super::serialize::push_value(&mut json, v);
+        push_value(&mut json, v);
     }
     json.push('}');
     Some(Sco {
@@ -418,7 +418,7 @@ pub fn push_canonical(out: &mut String, v: &Value) {
             }
             out.push(']');
         }
-        other => super::serialize::push_value(out, other),
+        other => push_value(out, other),
     }
 }
 

@@ -28,6 +28,7 @@
 //!   already expired, which is what the source meant.
 
 pub mod id;
+pub mod json;
 pub mod marking;
 pub mod pattern;
 pub mod serialize;
