@@ -9,8 +9,9 @@
 //! against the directory of the config file.
 
 mod ids;
+pub mod owners;
 
-pub use ids::IdScheme;
+pub use ids::{name_based_v4, IdScheme};
 
 use crate::record::{IndicatorType, Profile};
 use serde::Deserialize;

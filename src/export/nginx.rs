@@ -72,7 +72,7 @@ fn collection_config(cfg: &Config, cm: &CollectionMeta) -> Option<CollectionConf
                 .is_some_and(|id| id.eq_ignore_ascii_case(&cm.id))
         })
         .cloned()
-        .or_else(|| crate::compile::owners::served_config(cfg, cm))
+        .or_else(|| crate::config::owners::served_config(cfg, cm))
 }
 
 /// Returns the configuration text and warnings; with

@@ -136,7 +136,7 @@ impl Served {
         let page_size = meta.page_size.max(1);
         let mut cols = Vec::with_capacity(meta.collections.len());
         for (cm, cf) in meta.collections.iter().zip(feed.collections()) {
-            let owner_conf = crate::compile::owners::served_config(cfg, cm);
+            let owner_conf = crate::config::owners::served_config(cfg, cm);
             let conf = cfg
                 .collections
                 .iter()

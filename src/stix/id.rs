@@ -71,22 +71,7 @@ pub fn indicator_id(collection_id: &Uuid, kind: IndicatorType, value: &str, epoc
     )
 }
 
-/// A deterministic UUID for an SDO: the UUIDv5 (SHA-1, name-based)
-/// computation with the version nibble set to 4.
-///
-/// Why not plain v5: STIX 2.0 (Part 1, the Identifier type) requires the UUID part of
-/// every id to be an RFC 4122 *version 4* UUID; the OASIS validator rejects
-/// anything else in 2.0 and warns in 2.1 ("SHOULD be UUIDv4" for SDOs), and
-/// the `stix2` library refuses to parse 2.0 objects with other versions.
-/// Version 4 only promises 122 unpredictable bits, which the SHA-1 output
-/// provides, so the id stays deterministic and is valid in both versions
-/// (one id per indicator in both serializations). SCO ids stay true v5:
-/// STIX 2.1 defines them that way.
-pub fn name_based_v4(namespace: &Uuid, name: &[u8]) -> Uuid {
-    let mut b = *Uuid::new_v5(namespace, name).as_bytes();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    Uuid::from_bytes(b)
-}
+pub use crate::config::name_based_v4;
 
 /// The namespace of XSOAR's TAXII2 server ids for one tenant:
 /// UUIDv5(UUIDv5(URL namespace, `https://www.paloaltonetworks.com`),

@@ -1,4 +1,4 @@
-//! Owner collections (`[owner_collections]`, src/compile/owners.rs) end to
+//! Owner collections (`[owner_collections]`, src/config/owners.rs and src/compile/owners.rs) end to
 //! end: real compiles of a native export whose records rotate over three
 //! owners (one needing escaping), plus records without an owner and one
 //! whose owner differs only in case.
@@ -8,7 +8,7 @@ use crate::common::server_support;
 
 use generations::*;
 use std::collections::BTreeSet;
-use taxii_edge::compile::owners;
+use taxii_edge::config::owners;
 use taxii_edge::feed::Feed;
 
 const OWNERS_ON: &str = "\n[owner_collections]\nenabled = true\ntitle = \"{owner} (owner)\"\n\
