@@ -11,6 +11,7 @@ pub mod compile;
 pub mod config;
 pub mod export;
 pub mod feed;
+pub(crate) mod files;
 pub mod filter;
 pub mod input;
 pub mod mapping;

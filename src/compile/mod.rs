@@ -314,7 +314,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     };
     // Serialized objects wait in an unnamed file beside the output (same
     // filesystem as the feed, not a tmpfs) until the writer runs.
-    let spill_dir = feed::containing_dir(&live);
+    let spill_dir = crate::files::containing_dir(&live);
     let spill = spill::Spill::new_in(&spill_dir)?;
     let mut built = Vec::with_capacity(plans.len());
     for plan in &plans {

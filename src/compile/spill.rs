@@ -12,7 +12,8 @@
 //! ([`crate::feed::WriteOptions::release`]), so the page cache, not the
 //! process, holds the bytes.
 
-use crate::feed::{release_pages, shared_bytes, FeedError, Json, ReleaseHook};
+use crate::feed::{FeedError, Json, ReleaseHook};
+use crate::files::{release_pages, shared_bytes};
 use bytes::Bytes;
 use std::fs::File;
 use std::io::{self, Write};
@@ -122,7 +123,7 @@ impl Spill {
         }
         // SAFETY: the file is unnamed (no other process can open it) and
         // this process no longer writes it: the mapping cannot change.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| FeedError::Io {
+        let map = unsafe { crate::files::map(&file) }.map_err(|e| FeedError::Io {
             path: self.dir.clone(),
             source: io::Error::new(e.kind(), format!("mapping the spill file: {e}")),
         })?;

@@ -32,6 +32,7 @@ pub mod nginx;
 
 use crate::config::Config;
 use crate::feed::{self, PageKind, WriteOptions};
+use crate::files;
 use crate::server::Offline;
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -212,7 +213,7 @@ pub fn export(opts: ExportOptions) -> Result<ExportReport, ExportError> {
 
     // Publish: rename into place, then swap `current`.
     let mut report = w.report;
-    fs::rename(&tmp, &final_dir).map_err(io_err(&final_dir))?;
+    files::rename_durably(&tmp, &final_dir).map_err(io_err(&final_dir))?;
     swap_current(&opts.out, &dir_name)?;
     report.removed = prune(&gens, &dir_name, opts.retention.max(1))?;
     report.seconds = t0.elapsed().as_secs_f64();
@@ -226,11 +227,7 @@ fn swap_current(out: &Path, dir: &str) -> Result<(), ExportError> {
     let tmp = out.join(format!(".current-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     std::os::unix::fs::symlink(Path::new("generations").join(dir), &tmp).map_err(io_err(&tmp))?;
-    fs::rename(&tmp, &link).map_err(io_err(&link))?;
-    if let Ok(d) = fs::File::open(out) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    files::rename_durably(&tmp, &link).map_err(io_err(&link))
 }
 
 /// Removes the oldest generations beyond `keep` (by modification time;

@@ -27,11 +27,10 @@ mod writer;
 pub(crate) use format::page_token;
 pub use inspect::{inspect, CollectionReport, InspectReport, PageReport, SectionReport, TypeCount};
 pub use json::Json;
-pub(crate) use reader::{release_pages, shared_bytes};
 pub use reader::{CollectionFeed, Feed};
 pub use token::Position;
 pub use verify::Depth;
-pub(crate) use writer::{containing_dir, gzip, zstd};
+pub(crate) use writer::{gzip, zstd};
 pub use writer::{publish, write, write_to_vec};
 
 use serde::{Deserialize, Serialize};

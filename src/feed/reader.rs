@@ -9,6 +9,7 @@
 use super::format::*;
 use super::token::{key_from_hex, Position};
 use super::{Coding, Entry, FeedError, FeedMeta, PageKind, SpecVersion};
+use crate::files::{self, release_pages, shared_bytes};
 use bytes::Bytes;
 use std::collections::HashSet;
 use std::fs::File;
@@ -32,21 +33,6 @@ pub struct Feed {
     /// The mapping behind `bytes` when the feed was opened from a file
     /// (`None` for bytes already in memory): [`Feed::release`] uses it.
     mapping: Option<Arc<memmap2::Mmap>>,
-}
-
-/// Lets `Bytes` own a shared mapping, so the owner can still reach the
-/// mapping itself (to drop resident pages) while slices keep it alive.
-struct SharedMap(Arc<memmap2::Mmap>);
-
-/// The mapping as `Bytes` (zero-copy; keeps the mapping alive).
-pub(crate) fn shared_bytes(map: Arc<memmap2::Mmap>) -> Bytes {
-    Bytes::from_owner(SharedMap(map))
-}
-
-impl AsRef<[u8]> for SharedMap {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
 }
 
 /// One collection's view into the mapping.
@@ -81,30 +67,8 @@ fn invalid(path: &Path, what: impl Into<String>) -> FeedError {
     }
 }
 
-/// Drops this process's resident pages of `range` (clamped to the
-/// mapping) of a read-only file mapping. Callers map files nobody modifies
-/// (feed files, exports being read, the compile's spill file), so
-/// MADV_DONTNEED only discards page-table entries and a later read faults
-/// the same bytes back in from the page cache: whole-file passes call it
-/// behind them so a file read once is not resident all at once.
-pub(crate) fn release_pages(m: &memmap2::Mmap, range: Range<usize>) {
-    let end = range.end.min(m.len());
-    if range.start >= end {
-        return;
-    }
-    // SAFETY: see above: a read-only mapping of an unmodified file.
-    #[cfg(unix)]
-    unsafe {
-        let _ = m.unchecked_advise_range(
-            memmap2::UncheckedAdvice::DontNeed,
-            range.start,
-            end - range.start,
-        );
-    }
-}
-
-/// Keeps the mapping alive inside `Bytes` (docs/decisions.md#d29: `Bytes::from_owner`
-/// needs `AsRef<[u8]>`) and returns a second handle for [`Feed::release`].
+/// Maps the feed file as `Bytes` and returns a second handle to the
+/// mapping for [`Feed::release`].
 fn map(path: &Path) -> Result<(Bytes, Arc<memmap2::Mmap>), FeedError> {
     let io = |e| FeedError::Io {
         path: path.to_path_buf(),
@@ -118,12 +82,9 @@ fn map(path: &Path) -> Result<(Bytes, Arc<memmap2::Mmap>), FeedError> {
             "the file is empty (not a taxii-edge feed file, or truncated to nothing)",
         ));
     }
-    // SAFETY: feed files are immutable by contract: they are written under a
-    // temporary name and renamed into place, never modified in place, so the
-    // mapped bytes cannot change under us. (A user truncating the file by
-    // hand would be outside that contract: the OS then signals SIGBUS, as
-    // with every mmap-based reader.)
-    let mmap = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?);
+    // SAFETY: feed files are written under a temporary name and renamed
+    // into place, never modified in place.
+    let mmap = Arc::new(unsafe { files::map(&file) }.map_err(io)?);
     Ok((shared_bytes(Arc::clone(&mmap)), mmap))
 }
 

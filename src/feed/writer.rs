@@ -14,11 +14,12 @@ use super::{
     CollectionData, CollectionMeta, Feed, FeedError, FeedSpec, ObjectVersion, PageKind,
     WriteOptions, WriteStats,
 };
+use crate::files;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Cursor, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Default pages compressed per parallel batch: enough to keep every core
 /// busy, small enough that a batch's compressed bytes stay a few MB.
@@ -79,11 +80,10 @@ pub fn publish(spec: &FeedSpec, live: &Path, opts: &WriteOptions) -> Result<Writ
     let result = (|| {
         let stats = write(spec, &tmp, opts)?;
         Feed::open(&tmp)?.verify_with(super::Depth::Publish)?;
-        fs::rename(&tmp, live).map_err(|e| FeedError::Io {
+        files::rename_durably(&tmp, live).map_err(|e| FeedError::Io {
             path: live.to_path_buf(),
             source: e,
         })?;
-        sync_dir(live)?;
         Ok(stats)
     })();
     if result.is_err() {
@@ -96,7 +96,7 @@ pub fn publish(spec: &FeedSpec, live: &Path, opts: &WriteOptions) -> Result<Writ
 /// (its process no longer exists), so crashes do not accumulate garbage
 /// beside the live feed. A temp file of a running process is left alone.
 fn remove_stale_temps(live: &Path, file_name: &str) {
-    let dir = containing_dir(live);
+    let dir = files::containing_dir(live);
     let Ok(entries) = fs::read_dir(&dir) else {
         return;
     };
@@ -115,34 +115,6 @@ fn remove_stale_temps(live: &Path, file_name: &str) {
             let _ = fs::remove_file(entry.path());
         }
     }
-}
-
-/// The directory that holds `path` (`.` for a bare file name): where the
-/// feed's temporary files, spill file and directory fsync go.
-pub(crate) fn containing_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// Makes the rename durable: fsync the directory that holds `live`.
-fn sync_dir(live: &Path) -> Result<(), FeedError> {
-    let dir = containing_dir(live);
-    #[cfg(unix)]
-    {
-        let d = File::open(&dir).map_err(|e| FeedError::Io {
-            path: dir.clone(),
-            source: e,
-        })?;
-        d.sync_all().map_err(|e| FeedError::Io {
-            path: dir,
-            source: e,
-        })?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 /// The section writer: tracks the position, the open section and its CRC.

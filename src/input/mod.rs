@@ -341,7 +341,7 @@ fn load(path: &Path) -> Result<(Data, u64), InputError> {
     // modified while a compile reads them (if one is, the worst case is a
     // parse error or a wrong record, never memory unsafety in our code, as
     // every access goes through the slice bounds).
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    let map = unsafe { crate::files::map(&file) }.map_err(io)?;
     Ok((Data::Mapped(map), disk))
 }
 
@@ -792,7 +792,7 @@ fn read_file(
     // behind the parse: reading a file does not leave it resident.
     let release = |range: Range<usize>| {
         if let Data::Mapped(m) = &data {
-            crate::feed::release_pages(m, range);
+            crate::files::release_pages(m, range);
         }
     };
     read_bytes(

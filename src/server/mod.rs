@@ -447,7 +447,7 @@ fn watch_feed(
     tx: mpsc::UnboundedSender<()>,
 ) -> Option<notify::RecommendedWatcher> {
     let name = feed_path.file_name()?.to_os_string();
-    let dir = crate::feed::containing_dir(feed_path);
+    let dir = crate::files::containing_dir(feed_path);
     let handler = move |res: notify::Result<notify::Event>| {
         let Ok(ev) = res else { return };
         use notify::EventKind;
