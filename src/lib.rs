@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod compile;
 pub mod config;
+pub mod exit;
 pub mod export;
 pub mod feed;
 pub(crate) mod files;

@@ -3,7 +3,7 @@
 //! cannot drift from the flags), and `check-config`, which validates a
 //! configuration without compiling anything (docs/decisions.md#d65).
 
-use super::{print_out, Cli, Failure};
+use super::{print_out, write_stdout, Cli, Failure};
 use crate::config::Config;
 use crate::input;
 use clap::CommandFactory;
@@ -28,11 +28,11 @@ pub(super) fn man(out_dir: Option<&Path>) -> Result<(), Failure> {
     cmd.build();
     let Some(dir) = out_dir else {
         let mut buf = Vec::new();
-        render_main_page(&cmd, &mut buf).map_err(|e| Failure::new(1, e))?;
+        render_main_page(&cmd, &mut buf).map_err(Failure::error)?;
         return write_stdout(&buf);
     };
     let fail = |path: &Path, e: std::io::Error| {
-        Failure::new(1, format!("cannot write {}: {e}", path.display()))
+        Failure::error(format!("cannot write {}: {e}", path.display()))
     };
     std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
     let main = dir.join("taxii-edge.1");
@@ -98,7 +98,7 @@ the systemd units: serve (reload = SIGHUP), the scheduled compile, the static ex
 /// compile would find out: input patterns that match no file yet, an
 /// output directory that does not exist.
 pub(super) fn check_config(path: &Path) -> Result<(), Failure> {
-    let config = Config::load(path).map_err(|e| Failure::new(1, e))?;
+    let config = Config::load(path)?;
     for (i, inp) in config.inputs.iter().enumerate() {
         let pattern = if Path::new(&inp.path).is_absolute() {
             inp.path.clone()
@@ -134,16 +134,6 @@ pub(super) fn check_config(path: &Path) -> Result<(), Failure> {
         config.users.len(),
         out.display()
     ))
-}
-
-/// Writes generated text to stdout; a closed pipe is not an error.
-fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Failure::new(1, format!("cannot write to stdout: {e}"))),
-    }
 }
 
 #[cfg(test)]

@@ -57,12 +57,12 @@ pub fn write_samples(dir: &Path) -> std::io::Result<()> {
 pub(super) fn run(listen: &str) -> Result<(), Failure> {
     let dir = std::env::temp_dir().join("taxii-edge-demo");
     write_samples(&dir).map_err(|e| {
-        Failure::new(
-            1,
-            format!("cannot write the demo files to {}: {e}", dir.display()),
-        )
+        Failure::error(format!(
+            "cannot write the demo files to {}: {e}",
+            dir.display()
+        ))
     })?;
-    let config = Config::load(&dir.join("example.toml")).map_err(|e| Failure::new(1, e))?;
+    let config = Config::load(&dir.join("example.toml"))?;
     let out = dir.join("demo.taxii");
     // A demo feed left by an older build (another format version) is only
     // a sample: start its history afresh instead of refusing it.
@@ -78,7 +78,7 @@ pub(super) fn run(listen: &str) -> Result<(), Failure> {
         progress: false,
         now: None,
     };
-    let summary = compile::run(&opts).map_err(|e| Failure::new(e.exit_code(), e))?;
+    let summary = compile::run(&opts)?;
     println!("{}", compile::render_summary(&summary));
     println!();
     println!("TAXII 2.1 discovery: http://{listen}/taxii2/");
@@ -94,5 +94,5 @@ pub(super) fn run(listen: &str) -> Result<(), Failure> {
         },
         super::open_access_log(None)?,
     )
-    .map_err(|e| Failure::new(1, e))
+    .map_err(Failure::from)
 }

@@ -7,6 +7,7 @@ pub mod demo;
 
 use crate::compile::{self, CompileOptions};
 use crate::config::Config;
+use crate::exit::{self, ExitStatus};
 use crate::feed::{self, Feed};
 use crate::record::Profile;
 use crate::server::access_log::{AccessLog, Target};
@@ -190,10 +191,22 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(code: i32, message: impl ToString) -> Failure {
+    /// A failure of the command itself (a flag, stdin, stdout, a file it
+    /// was asked to write): [`exit::ERROR`].
+    fn error(message: impl ToString) -> Failure {
         Failure {
-            code,
+            code: exit::ERROR,
             message: message.to_string(),
+        }
+    }
+}
+
+/// A library error exits with the code its type names.
+impl<E: ExitStatus + std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
         }
     }
 }
@@ -209,7 +222,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             strict,
             allow_shrink,
         } => {
-            let config = Config::load(&config).map_err(|e| Failure::new(1, e))?;
+            let config = Config::load(&config)?;
             let opts = CompileOptions {
                 config,
                 out,
@@ -219,10 +232,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 progress: !json,
                 now: None,
             };
-            let summary = compile::run(&opts).map_err(|e| Failure::new(e.exit_code(), e))?;
+            let summary = compile::run(&opts)?;
             if json {
-                let text =
-                    serde_json::to_string_pretty(&summary).map_err(|e| Failure::new(1, e))?;
+                let text = serde_json::to_string_pretty(&summary).map_err(Failure::error)?;
                 print_out(&text)
             } else {
                 print_out(&compile::render_summary(&summary))
@@ -234,7 +246,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             listen,
             access_log,
         } => {
-            let config = Config::load(&config).map_err(|e| Failure::new(1, e))?;
+            let config = Config::load(&config)?;
             let feed_path = feed.unwrap_or_else(|| config.resolve(&config.compile.out));
             let log = open_access_log(access_log.as_deref())?;
             server::run(
@@ -245,7 +257,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 },
                 log,
             )
-            .map_err(|e| Failure::new(1, e))
+            .map_err(Failure::from)
         }
         Command::Demo { listen } => demo::run(&listen),
         Command::ExportStatic {
@@ -261,7 +273,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             origin,
             json,
         } => {
-            let config = Config::load(&config).map_err(|e| Failure::new(1, e))?;
+            let config = Config::load(&config)?;
             let feed = feed.unwrap_or_else(|| config.resolve(&config.compile.out));
             let report = export::export(export::ExportOptions {
                 config: config.clone(),
@@ -270,35 +282,30 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 public_url,
                 retention,
                 objects_by_id,
-            })
-            .map_err(|e| Failure::new(1, e))?;
+            })?;
             if let Some(path) = nginx_conf {
-                let meta = Feed::open(&feed)
-                    .map_err(|e| Failure::new(1, e))?
-                    .meta()
-                    .clone();
+                let meta = Feed::open(&feed)?.meta().clone();
                 let htpasswd_dir = path
                     .parent()
                     .map(|d| d.join("htpasswd"))
                     .unwrap_or_else(|| PathBuf::from("htpasswd"));
                 let opts = export::nginx::NginxOptions {
                     listen: nginx_listen,
-                    export_root: std::path::absolute(&out).map_err(|e| Failure::new(1, e))?,
+                    export_root: std::path::absolute(&out).map_err(Failure::error)?,
                     origin,
                     auth: nginx_auth,
-                    htpasswd_dir: std::path::absolute(htpasswd_dir)
-                        .map_err(|e| Failure::new(1, e))?,
+                    htpasswd_dir: std::path::absolute(htpasswd_dir).map_err(Failure::error)?,
                 };
                 let (text, warnings) = export::nginx::write(&config, &meta, &opts)
-                    .map_err(|e| Failure::new(1, format!("{}: {e}", path.display())))?;
+                    .map_err(|e| Failure::error(format!("{}: {e}", path.display())))?;
                 for w in warnings {
                     eprintln!("warning: {w}");
                 }
                 export::nginx::write_conf(&path, &text)
-                    .map_err(|e| Failure::new(1, format!("{}: {e}", path.display())))?;
+                    .map_err(|e| Failure::error(format!("{}: {e}", path.display())))?;
             }
             if json {
-                let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new(1, e))?;
+                let text = serde_json::to_string_pretty(&report).map_err(Failure::error)?;
                 print_out(&text)
             } else {
                 print_out(&format!(
@@ -320,13 +327,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Verify { file, quick } => {
-            let feed = Feed::open(&file).map_err(|e| Failure::new(1, e))?;
+            let feed = Feed::open(&file)?;
             let depth = if quick {
                 feed::Depth::Publish
             } else {
                 feed::Depth::Full
             };
-            feed.verify_with(depth).map_err(|e| Failure::new(1, e))?;
+            feed.verify_with(depth)?;
             print_out(&format!(
                 "{}: ok{} (generation {}, {} collections, {} object versions)",
                 file.display(),
@@ -341,10 +348,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             ))
         }
         Command::Inspect { file, json } => {
-            let feed = Feed::open(&file).map_err(|e| Failure::new(1, e))?;
+            let feed = Feed::open(&file)?;
             let report = feed::inspect(&feed);
             if json {
-                let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new(1, e))?;
+                let text = serde_json::to_string_pretty(&report).map_err(Failure::error)?;
                 print_out(&text)
             } else {
                 print_out(&report.to_string())
@@ -359,12 +366,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             if atty_stdin() {
                 eprint!("password: ");
             }
-            std::io::stdin().read_line(&mut line).map_err(|e| {
-                Failure::new(1, format!("cannot read the password from stdin: {e}"))
-            })?;
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| Failure::error(format!("cannot read the password from stdin: {e}")))?;
             let pw = line.trim_end_matches(['\n', '\r']);
             if pw.is_empty() {
-                return Err(Failure::new(1, "empty password"));
+                return Err(Failure::error("empty password"));
             }
             print_out(&server::hash_password(pw))
         }
@@ -386,7 +393,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let result = match out {
                 Some(path) => {
                     let f = std::fs::File::create(&path).map_err(|e| {
-                        Failure::new(1, format!("cannot create {}: {e}", path.display()))
+                        Failure::error(format!("cannot create {}: {e}", path.display()))
                     })?;
                     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
                     synth::write_export(p, seed, &mut items, container, &mut w)
@@ -399,7 +406,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                         .and_then(|_| w.flush())
                 }
             };
-            result.map_err(|e| Failure::new(1, format!("writing the export failed: {e}")))
+            result.map_err(|e| Failure::error(format!("writing the export failed: {e}")))
         }
         Command::CheckConfig { file } => admin::check_config(&file),
         Command::Completions { shell } => admin::completions(shell),
@@ -423,7 +430,7 @@ pub(crate) fn open_access_log(flag: Option<&str>) -> Result<AccessLog, Failure> 
             Target::File(p) => p.display().to_string(),
             _ => "stderr".into(),
         };
-        Failure::new(1, format!("cannot open the access log {what}: {e}"))
+        Failure::error(format!("cannot open the access log {what}: {e}"))
     })
 }
 
@@ -434,19 +441,23 @@ fn atty_stdin() -> bool {
 
 fn parse_profile(s: &str) -> Result<Profile, Failure> {
     Profile::parse(s).ok_or_else(|| {
-        Failure::new(
-            1,
-            format!("unknown profile {s:?}; expected threatconnect, xsoar, native or stix"),
-        )
+        Failure::error(format!(
+            "unknown profile {s:?}; expected threatconnect, xsoar, native or stix"
+        ))
     })
 }
 
-/// Prints to stdout; a closed pipe (`| head`) is not an error.
+/// Prints a line to stdout; a closed pipe (`| head`) is not an error.
 fn print_out(text: &str) -> Result<(), Failure> {
+    write_stdout(format!("{text}\n").as_bytes())
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+    match out.write_all(bytes).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Failure::new(1, format!("cannot write to stdout: {e}"))),
+        Err(e) => Err(Failure::error(format!("cannot write to stdout: {e}"))),
     }
 }

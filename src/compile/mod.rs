@@ -86,15 +86,15 @@ pub enum CompileError {
     Feed(#[from] feed::FeedError),
 }
 
-impl CompileError {
-    /// The process exit code for this error (documented in the README).
-    pub fn exit_code(&self) -> i32 {
+impl crate::exit::ExitStatus for CompileError {
+    fn exit_code(&self) -> i32 {
+        use crate::exit::{ERROR, NOT_WRITTEN, REFUSED};
         match self {
             CompileError::Config { .. }
             | CompileError::Input(_)
-            | CompileError::Previous { .. } => 1,
-            CompileError::TooManyRejects { .. } | CompileError::Shrink { .. } => 2,
-            CompileError::Feed(_) => 3,
+            | CompileError::Previous { .. } => ERROR,
+            CompileError::TooManyRejects { .. } | CompileError::Shrink { .. } => REFUSED,
+            CompileError::Feed(_) => NOT_WRITTEN,
         }
     }
 }

@@ -22,7 +22,7 @@
 //! generation where that page did not change, and those bytes are exactly
 //! the precompressed copies and the static export's files.
 
-use super::query::{self, Filters, ListKind, QueryError, RawQuery, SpecSet, VersionMatch};
+use super::query::{self, Filters, ListKind, ParamError, RawQuery, SpecSet, VersionMatch};
 use super::response::TaxiiError;
 use super::state::Served;
 use crate::feed::token::{Endpoint, PageToken, Position};
@@ -87,7 +87,7 @@ fn filters_digest(canonical: &str) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()))
 }
 
-fn bad(e: QueryError) -> TaxiiError {
+fn bad(e: ParamError) -> TaxiiError {
     TaxiiError::bad_request(e.0)
 }
 

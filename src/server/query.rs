@@ -22,10 +22,13 @@
 use crate::feed::SpecVersion;
 use crate::time::Micros;
 
-/// A query-string problem; the text becomes the 400's description.
+/// A TAXII URL parameter problem (a query string, or the `Range` header
+/// of TAXII 2.0); the text becomes the 400's description. Not to be
+/// confused with [`crate::filter::ParamError`], an error in a collection's
+/// filter query.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct QueryError(pub String);
+pub struct ParamError(pub String);
 
 /// Which list endpoint a query is for: decides which filters apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +111,7 @@ impl RawQuery {
 
 /// Splits and decodes a query string, keeping the parameters `kind`
 /// supports. `None` query = no parameters.
-pub fn parse_raw(query: Option<&str>, kind: ListKind) -> Result<RawQuery, QueryError> {
+pub fn parse_raw(query: Option<&str>, kind: ListKind) -> Result<RawQuery, ParamError> {
     let mut raw = RawQuery::default();
     let Some(q) = query else { return Ok(raw) };
     for pair in q.split('&') {
@@ -127,13 +130,13 @@ pub fn parse_raw(query: Option<&str>, kind: ListKind) -> Result<RawQuery, QueryE
             },
         };
         if slot.is_some() {
-            return Err(QueryError(format!(
+            return Err(ParamError(format!(
                 "the parameter {name} is given more than once; send one {name} with comma-separated values"
             )));
         }
         let value = decode(v)?;
         if value.is_empty() {
-            return Err(QueryError(format!(
+            return Err(ParamError(format!(
                 "the parameter {name} has an empty value"
             )));
         }
@@ -144,7 +147,7 @@ pub fn parse_raw(query: Option<&str>, kind: ListKind) -> Result<RawQuery, QueryE
 
 /// RFC 3986 percent-decoding into UTF-8; errors instead of replacement
 /// characters.
-fn decode(s: &str) -> Result<String, QueryError> {
+fn decode(s: &str) -> Result<String, ParamError> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -157,7 +160,7 @@ fn decode(s: &str) -> Result<String, QueryError> {
             ) {
                 (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
                 _ => {
-                    return Err(QueryError(format!(
+                    return Err(ParamError(format!(
                         "bad percent-encoding in the query string near {:?}",
                         s.get(i..)
                             .unwrap_or("")
@@ -174,11 +177,11 @@ fn decode(s: &str) -> Result<String, QueryError> {
         }
     }
     String::from_utf8(out)
-        .map_err(|_| QueryError("the query string decodes to invalid UTF-8".to_string()))
+        .map_err(|_| ParamError("the query string decodes to invalid UTF-8".to_string()))
 }
 
 /// Inverse of [`RawQuery::canonical`]: parses a token's filter string.
-pub fn parse_canonical(s: &str, kind: ListKind) -> Result<RawQuery, QueryError> {
+pub fn parse_canonical(s: &str, kind: ListKind) -> Result<RawQuery, ParamError> {
     if s.is_empty() {
         return Ok(RawQuery::default());
     }
@@ -228,19 +231,19 @@ impl SpecSet {
 impl Filters {
     /// Interprets raw filters. `kind` decides the `match[version]` default:
     /// the versions endpoint lists every version.
-    pub fn from_raw(raw: &RawQuery, kind: ListKind) -> Result<Filters, QueryError> {
+    pub fn from_raw(raw: &RawQuery, kind: ListKind) -> Result<Filters, ParamError> {
         let [added_after, ids, spec, types, version] = &raw.filters;
         let added_after = match added_after {
             Some(v) => Some(parse_added_after(v)?),
             None => None,
         };
-        let list = |v: &Option<String>, name: &str| -> Result<Option<Vec<String>>, QueryError> {
+        let list = |v: &Option<String>, name: &str| -> Result<Option<Vec<String>>, ParamError> {
             match v {
                 None => Ok(None),
                 Some(v) => {
                     let items: Vec<String> = v.split(',').map(|s| s.trim().to_string()).collect();
                     if items.iter().any(String::is_empty) {
-                        return Err(QueryError(format!("{name} has an empty item in {v:?}")));
+                        return Err(ParamError(format!("{name} has an empty item in {v:?}")));
                     }
                     Ok(Some(items))
                 }
@@ -261,7 +264,7 @@ impl Filters {
                         t => match crate::time::parse_rfc3339(t) {
                             Ok(us) => vm.at.push(us),
                             Err(_) => {
-                                return Err(QueryError(format!(
+                                return Err(ParamError(format!(
                                     "match[version] item {t:?} is not first, last, all or a timestamp like 2024-01-02T03:04:05.123Z"
                                 )))
                             }
@@ -283,7 +286,7 @@ impl Filters {
                         "2.0" => s.v20 = true,
                         "2.1" => s.v21 = true,
                         other => {
-                            return Err(QueryError(format!(
+                            return Err(ParamError(format!(
                                 "match[spec_version] item {other:?} is not 2.0 or 2.1"
                             )))
                         }
@@ -306,9 +309,9 @@ impl Filters {
 /// or `+00:00` (a literal `+` may arrive as itself; we never turn it into a
 /// space). Truncation to µs keeps "strictly later" exact for µs data: an
 /// entry at `…579` ns-truncated µs is earlier than the requested instant.
-pub fn parse_added_after(v: &str) -> Result<Micros, QueryError> {
+pub fn parse_added_after(v: &str) -> Result<Micros, ParamError> {
     let err = || {
-        QueryError(format!(
+        ParamError(format!(
             "added_after {:?} is not a UTC timestamp like 2024-01-02T03:04:05.123456Z",
             v.chars().take(64).collect::<String>()
         ))
@@ -335,9 +338,9 @@ pub fn parse_added_after(v: &str) -> Result<Micros, QueryError> {
 
 /// `limit`: a positive integer, clamped to `max` (TAXII 2.1: the server
 /// may return fewer). 0, negatives and garbage are 400s.
-pub fn parse_limit(v: &str, max: u32) -> Result<u32, QueryError> {
+pub fn parse_limit(v: &str, max: u32) -> Result<u32, ParamError> {
     match v.trim().parse::<u64>() {
-        Ok(0) | Err(_) => Err(QueryError(format!(
+        Ok(0) | Err(_) => Err(ParamError(format!(
             "limit {:?} is not a positive integer",
             v.chars().take(32).collect::<String>()
         ))),
@@ -349,7 +352,7 @@ pub fn parse_limit(v: &str, max: u32) -> Result<u32, QueryError> {
 mod tests {
     use super::*;
 
-    fn raw(q: &str) -> Result<RawQuery, QueryError> {
+    fn raw(q: &str) -> Result<RawQuery, ParamError> {
         parse_raw(Some(q), ListKind::Collection)
     }
 

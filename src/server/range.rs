@@ -19,6 +19,8 @@
 //!
 //! The window rules are docs/decisions.md#d15; see [`window`].
 
+use super::query::ParamError;
+
 /// A parsed `Range` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemsRange {
@@ -31,23 +33,25 @@ pub enum ItemsRange {
 }
 
 /// Parses the `Range` header values (`Err` = 400 with this description).
-pub fn parse<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result<ItemsRange, String> {
+pub fn parse<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result<ItemsRange, ParamError> {
     let Some(first) = values.next() else {
         return Ok(ItemsRange::None);
     };
     let one = parse_one(first)?;
     if values.next().is_some() && one != ItemsRange::None {
-        return Err("send one Range header (items=FIRST-LAST)".into());
+        return Err(ParamError(
+            "send one Range header (items=FIRST-LAST)".into(),
+        ));
     }
     Ok(one)
 }
 
-fn parse_one(value: &[u8]) -> Result<ItemsRange, String> {
+fn parse_one(value: &[u8]) -> Result<ItemsRange, ParamError> {
     let bad = || {
-        format!(
+        ParamError(format!(
             "Range {:?} is not an items range; send items=FIRST-LAST (zero-based, inclusive), e.g. items=0-99",
             String::from_utf8_lossy(&value[..value.len().min(64)])
-        )
+        ))
     };
     let Ok(s) = std::str::from_utf8(value) else {
         return Err(bad());
@@ -63,14 +67,14 @@ fn parse_one(value: &[u8]) -> Result<ItemsRange, String> {
     let rest = s[unit_end..].trim_start();
     let spec = rest.strip_prefix('=').unwrap_or(rest).trim();
     if spec.contains(',') {
-        return Err(
+        return Err(ParamError(
             "several ranges in one Range header are not supported; send one items=FIRST-LAST"
                 .into(),
-        );
+        ));
     }
     let (a, b) = spec.split_once('-').ok_or_else(bad)?;
     let (a, b) = (a.trim(), b.trim());
-    let num = |t: &str| -> Result<u64, String> {
+    let num = |t: &str| -> Result<u64, ParamError> {
         if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
             return Err(bad());
         }
@@ -86,9 +90,9 @@ fn parse_one(value: &[u8]) -> Result<ItemsRange, String> {
         (false, false) => {
             let (first, last) = (num(a)?, num(b)?);
             if last < first {
-                return Err(format!(
+                return Err(ParamError(format!(
                     "Range items={first}-{last}: the last item comes before the first"
-                ));
+                )));
             }
             Ok(ItemsRange::From {
                 first,
@@ -192,7 +196,7 @@ pub fn window(range: ItemsRange, total: u64, max_page: u64, hard_cap: u64) -> Wi
 mod tests {
     use super::*;
 
-    fn p(v: &str) -> Result<ItemsRange, String> {
+    fn p(v: &str) -> Result<ItemsRange, ParamError> {
         parse(std::iter::once(v.as_bytes()))
     }
 

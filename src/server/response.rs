@@ -11,6 +11,7 @@
 
 use super::body::Body;
 use super::negotiate::TaxiiVersion;
+use super::query::ParamError;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, VARY, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
@@ -123,6 +124,13 @@ impl TaxiiError {
             h.insert(ALLOW, HeaderValue::from_static(allow));
         }
         r
+    }
+}
+
+/// A bad parameter is a 400 with its text as the description.
+impl From<ParamError> for TaxiiError {
+    fn from(e: ParamError) -> TaxiiError {
+        TaxiiError::bad_request(e.0)
     }
 }
 

@@ -127,7 +127,7 @@ fn parse_range<B>(req: &Request<B>) -> Result<ItemsRange, TaxiiError> {
             .iter()
             .map(HeaderValue::as_bytes),
     )
-    .map_err(TaxiiError::bad_request)
+    .map_err(TaxiiError::from)
 }
 
 fn unsatisfiable(w: &Window) -> TaxiiError {
@@ -219,12 +219,12 @@ fn collections_page<B>(
 /// Parses a 2.0 list query: the 2.1 parser with the parameters 2.0 does
 /// not have dropped.
 fn filters(query: Option<&str>, kind: ListKind) -> Result<(Filters, String), TaxiiError> {
-    let mut raw = query::parse_raw(query, kind).map_err(|e| TaxiiError::bad_request(e.0))?;
+    let mut raw = query::parse_raw(query, kind)?;
     raw.remove_filter("match[spec_version]");
     raw.limit = None;
     raw.next = None;
     let canonical = raw.canonical();
-    let f = Filters::from_raw(&raw, kind).map_err(|e| TaxiiError::bad_request(e.0))?;
+    let f = Filters::from_raw(&raw, kind)?;
     Ok((f, canonical))
 }
 

@@ -5,6 +5,7 @@
 mod edge_cases;
 
 use crate::common::compile_support;
+use taxii_edge::exit::ExitStatus;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;

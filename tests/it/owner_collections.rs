@@ -5,6 +5,7 @@
 
 use crate::common::generations;
 use crate::common::server_support;
+use taxii_edge::exit::ExitStatus;
 
 use generations::*;
 use std::collections::BTreeSet;

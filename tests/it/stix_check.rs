@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use taxii_edge::compile::{self, CompileOptions};
 use taxii_edge::config::Config;
+use taxii_edge::exit::ExitStatus;
 use taxii_edge::feed::Feed;
 
 /// One clean object, then four with one or two problems each.
