@@ -655,7 +655,21 @@ impl Config {
     pub fn validate(&self) -> Vec<Problem> {
         let mut p = Vec::new();
         let mut add = |key: String, message: String| p.push(Problem { key, message });
+        self.check_server(&mut add);
+        self.check_compile(&mut add);
+        self.check_api_roots(&mut add);
+        self.check_inputs(&mut add);
+        check_ttl(&self.ttl, "ttl", &mut add);
+        check_mappings(&self.mappings, "mappings", &mut add);
+        self.check_collections(&mut add);
+        self.check_users(&mut add);
+        ids::check(&self.collections, &mut add);
+        self.check_owner_collections(&mut add);
+        p
+    }
 
+    /// `[server]`.
+    fn check_server(&self, add: &mut impl FnMut(String, String)) {
         let s = &self.server;
         if s.default_page_size == 0 {
             add(
@@ -739,6 +753,10 @@ impl Config {
                 );
             }
         }
+    }
+
+    /// `[compile]`.
+    fn check_compile(&self, add: &mut impl FnMut(String, String)) {
         let c = &self.compile;
         if !(0.0..=1.0).contains(&c.reject_threshold) {
             add(
@@ -764,7 +782,10 @@ impl Config {
                 "must be between 0 and 9".into(),
             );
         }
+    }
 
+    /// `[[api_roots]]`: names usable in URLs, unique, one default at most.
+    fn check_api_roots(&self, add: &mut impl FnMut(String, String)) {
         if self.api_roots.is_empty() {
             add(
                 "api_roots".into(),
@@ -795,7 +816,10 @@ impl Config {
                 "more than one api root has default = true".into(),
             );
         }
+    }
 
+    /// `[[inputs]]`.
+    fn check_inputs(&self, add: &mut impl FnMut(String, String)) {
         for (i, input) in self.inputs.iter().enumerate() {
             if input.path.trim().is_empty() {
                 add(format!("inputs[{i}].path"), "must not be empty".into());
@@ -811,10 +835,11 @@ impl Config {
                 }
             }
         }
+    }
 
-        check_ttl(&self.ttl, "ttl", &mut add);
-        check_mappings(&self.mappings, "mappings", &mut add);
-
+    /// `[[collections]]`: ids, aliases, roots, TTLs, mappings, readers, versions.
+    fn check_collections(&self, add: &mut impl FnMut(String, String)) {
+        let root_names: HashSet<&str> = self.api_roots.iter().map(|r| r.name.as_str()).collect();
         let user_names: HashSet<&str> = self.users.iter().map(|u| u.name.as_str()).collect();
         let mut ids = HashSet::new();
         let mut aliases = HashSet::new();
@@ -867,8 +892,8 @@ impl Config {
                     );
                 }
             }
-            check_ttl(&col.ttl, &key("ttl"), &mut add);
-            check_mappings(&col.mappings, &key("mappings"), &mut add);
+            check_ttl(&col.ttl, &key("ttl"), add);
+            check_mappings(&col.mappings, &key("mappings"), add);
             for r in &col.readers {
                 if r != "*" && !user_names.contains(r.as_str()) {
                     add(
@@ -891,7 +916,10 @@ impl Config {
                 }
             }
         }
+    }
 
+    /// `[[users]]`: names, credentials, rate limits, states.
+    fn check_users(&self, add: &mut impl FnMut(String, String)) {
         let mut names = HashSet::new();
         for (i, u) in self.users.iter().enumerate() {
             if u.name.is_empty() || u.name.contains(':') {
@@ -942,9 +970,6 @@ impl Config {
                 }
             }
         }
-        ids::check(&self.collections, &mut add);
-        self.check_owner_collections(&mut add);
-        p
     }
 }
 
