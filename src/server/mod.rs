@@ -46,23 +46,23 @@
 
 pub mod access_log;
 pub mod auth;
-pub mod auth_request;
+pub(crate) mod auth_request;
 pub mod body;
 pub mod list;
-pub mod list20;
+pub(crate) mod list20;
 pub mod listener;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod negotiate;
 pub mod query;
 pub mod range;
-pub mod resource;
+pub(crate) mod resource;
 pub mod response;
-pub mod route;
-pub mod router;
-pub mod shared;
+pub(crate) mod route;
+pub(crate) mod router;
+pub(crate) mod shared;
 pub mod state;
-pub mod v20;
-pub mod v21;
+pub(crate) mod v20;
+pub(crate) mod v21;
 
 pub use auth::hash_password;
 pub(crate) use shared::normalize_base;
