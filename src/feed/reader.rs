@@ -716,14 +716,14 @@ impl CollectionFeed {
         slice_checked(&self.manifest, r.man_off, u64::from(r.man_len))
     }
 
-    /// The STIX id of entry `i`, read from its manifest record (which starts
-    /// with `{"id":"<id>"`); empty if the file is corrupted.
     /// Whether the collection holds both STIX 2.0 and 2.1 versions, as
     /// stored by the writer (`None`: not stored, scan the entries).
     pub fn mixed_spec(&self) -> Option<bool> {
         self.mixed_spec
     }
 
+    /// The STIX id of entry `i`, read from its manifest record (which starts
+    /// with `{"id":"<id>"`); empty if the file is corrupted.
     pub fn id_of(&self, i: usize) -> &str {
         let r = self.raw(i);
         let start = match r.man_off.checked_add(7) {
