@@ -8,7 +8,7 @@
 
 use super::format::*;
 use super::token::{key_from_hex, Position};
-use super::{Coding, Entry, FeedError, FeedMeta, PageKind, SpecVersion};
+use super::{Coding, CollectionMeta, Entry, FeedError, FeedMeta, PageKind, SpecVersion};
 use crate::files::{self, release_pages, shared_bytes};
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -124,321 +124,27 @@ impl Feed {
         at - base..at - base + part.len()
     }
 
-    /// The same checks over bytes already in memory (tests, fuzzing).
+    /// The same checks over bytes already in memory (tests, fuzzing), in
+    /// FORMAT.md's order: header, section table, META, then each collection.
     pub fn from_bytes(bytes: Bytes, name: &Path) -> Result<Feed, FeedError> {
-        let b = &bytes[..];
-        let len = b.len() as u64;
-        if b.len() < MAGIC.len() || b[..MAGIC.len()] != MAGIC {
-            if b.len() < MAGIC.len() && MAGIC.starts_with(b) {
-                return Err(invalid(
-                    name,
-                    format!("truncated: the file is only {len} bytes"),
-                ));
-            }
-            let shown: Vec<u8> = b.iter().take(8).copied().collect();
-            return Err(invalid(
-                name,
-                format!(
-                    "not a taxii-edge feed file (magic {:?}, expected {:?}); was it written by `taxii-edge compile`?",
-                    String::from_utf8_lossy(&shown),
-                    String::from_utf8_lossy(&MAGIC)
-                ),
-            ));
-        }
-        if b.len() < HEADER_LEN {
-            return Err(invalid(
-                name,
-                format!(
-                    "truncated: the file is {len} bytes, shorter than the {HEADER_LEN}-byte header"
-                ),
-            ));
-        }
-        let version = rd_u32(b, 8);
-        if version > FORMAT_VERSION {
-            return Err(invalid(
-                name,
-                format!("format version {version} is newer than this build supports ({FORMAT_VERSION}): upgrade taxii-edge"),
-            ));
-        }
-        if version != FORMAT_VERSION {
-            return Err(invalid(
-                name,
-                format!("format version {version} is not supported by this build (it reads {FORMAT_VERSION}): recompile the feed"),
-            ));
-        }
-        let stored = rd_u32(b, 60);
-        let computed = crc32c::crc32c(&b[..60]);
-        if stored != computed {
-            return Err(invalid(
-                name,
-                format!("header checksum mismatch (stored {stored:08x}, computed {computed:08x}): the file is corrupted"),
-            ));
-        }
-        let h = Header::decode(b);
-        if h.flags != 0 {
-            return Err(invalid(
-                name,
-                format!(
-                    "unknown header flags {:#x}: written by a newer taxii-edge?",
-                    h.flags
-                ),
-            ));
-        }
-        let table_end = h
-            .table_offset
-            .checked_add(h.table_len)
-            .ok_or_else(|| invalid(name, "corrupted header: section table bounds overflow"))?;
-        if table_end > len {
-            return Err(invalid(
-                name,
-                format!("truncated: section table ends at {table_end} but file is {len} bytes"),
-            ));
-        }
-        if h.file_len != len {
-            return Err(invalid(
-                name,
-                format!(
-                    "the file is {len} bytes but its header says {}: truncated or appended to",
-                    h.file_len
-                ),
-            ));
-        }
-        if h.table_offset < HEADER_LEN as u64 || h.table_offset % 8 != 0 {
-            return Err(invalid(
-                name,
-                format!(
-                    "corrupted header: section table offset {} is invalid",
-                    h.table_offset
-                ),
-            ));
-        }
-        if u64::from(h.section_count) > MAX_SECTIONS
-            || h.table_len != u64::from(h.section_count) * TABLE_ROW_LEN as u64
-        {
-            return Err(invalid(
-                name,
-                format!(
-                    "corrupted header: {} sections do not fit a {}-byte table",
-                    h.section_count, h.table_len
-                ),
-            ));
-        }
-        let table = &b[h.table_offset as usize..table_end as usize];
-        let computed = crc32c::crc32c(table);
-        if computed != h.table_crc {
-            return Err(invalid(
-                name,
-                format!(
-                    "section table checksum mismatch (stored {:08x}, computed {computed:08x}): the file is corrupted",
-                    h.table_crc
-                ),
-            ));
-        }
-        let sections: Vec<SectionRow> = table
-            .chunks_exact(TABLE_ROW_LEN)
-            .map(SectionRow::decode)
-            .collect();
-
-        // Every section known, inside the data area, aligned, not overlapping.
-        let mut seen = HashSet::new();
-        let mut spans = Vec::with_capacity(sections.len());
-        for (i, s) in sections.iter().enumerate() {
-            let kind = Kind::from_code(s.kind).ok_or_else(|| {
-                invalid(
-                    name,
-                    format!(
-                        "section {i} has unknown kind {}: written by a newer taxii-edge?",
-                        s.kind
-                    ),
-                )
-            })?;
-            let label = section_label(kind, s.collection);
-            let end = s
-                .offset
-                .checked_add(s.len)
-                .ok_or_else(|| invalid(name, format!("{label}: bounds overflow")))?;
-            if s.offset < HEADER_LEN as u64 || end > h.table_offset {
-                return Err(invalid(
-                    name,
-                    format!(
-                        "{label} spans bytes {}..{end}, outside the data area {HEADER_LEN}..{}: truncated or corrupted",
-                        s.offset, h.table_offset
-                    ),
-                ));
-            }
-            if let Some(w) = kind.row_len() {
-                if s.offset % 8 != 0 || s.len % w as u64 != 0 {
-                    return Err(invalid(
-                        name,
-                        format!(
-                            "{label} is not a whole number of {w}-byte rows at an 8-byte boundary"
-                        ),
-                    ));
-                }
-            }
-            if (kind == Kind::Meta) != (s.collection == NO_COLLECTION) {
-                return Err(invalid(name, format!("{label}: META must belong to the file, every other section to a collection")));
-            }
-            if !seen.insert((s.kind, s.collection)) {
-                return Err(invalid(name, format!("{label} appears twice")));
-            }
-            if s.len > 0 {
-                spans.push((s.offset, end, i));
-            }
-        }
-        spans.sort_unstable();
-        for w in spans.windows(2) {
-            if w[0].1 > w[1].0 {
-                let (a, b2) = (&sections[w[0].2], &sections[w[1].2]);
-                return Err(invalid(
-                    name,
-                    format!(
-                        "{} overlaps {}: corrupted section table",
-                        section_label(Kind::from_code(a.kind).unwrap_or(Kind::Meta), a.collection),
-                        section_label(
-                            Kind::from_code(b2.kind).unwrap_or(Kind::Meta),
-                            b2.collection
-                        )
-                    ),
-                ));
-            }
-        }
-
-        let find = |kind: Kind, coll: u32| {
-            sections
-                .iter()
-                .find(|s| s.kind == kind as u16 && s.collection == coll)
+        let header = read_header(&bytes, name)?;
+        let sections = read_section_table(&bytes, &header, name)?;
+        check_section_layout(&sections, header.table_offset, name)?;
+        let index = SectionIndex {
+            bytes: &bytes,
+            rows: &sections,
+            name,
         };
-        let slice = |s: &SectionRow| bytes.slice(s.offset as usize..(s.offset + s.len) as usize);
-        let checked = |s: &SectionRow, kind: Kind, limit: u64| -> Result<Bytes, FeedError> {
-            let label = section_label(kind, s.collection);
-            if s.len > limit {
-                return Err(invalid(
-                    name,
-                    format!("{label} is {} bytes, more than the {limit} allowed", s.len),
-                ));
-            }
-            let data = slice(s);
-            let computed = crc32c::crc32c(&data);
-            if computed != s.crc {
-                return Err(invalid(
-                    name,
-                    format!("{label} checksum mismatch (stored {:08x}, computed {computed:08x}): the file is corrupted", s.crc),
-                ));
-            }
-            Ok(data)
-        };
-
-        let meta_row =
-            find(Kind::Meta, NO_COLLECTION).ok_or_else(|| invalid(name, "no META section"))?;
-        let meta_bytes = checked(meta_row, Kind::Meta, MAX_META_LEN)?;
-        let stored: super::StoredMeta = serde_json::from_slice(&meta_bytes).map_err(|e| {
-            invalid(
-                name,
-                format!("META section is not valid feed metadata: {e}"),
-            )
-        })?;
-        let meta = stored.meta;
-        let mixed_spec = stored.mixed_spec.unwrap_or_default();
-        if meta.page_size == 0 {
-            return Err(invalid(name, "META page_size is 0"));
-        }
+        let (meta, mixed_spec) = index.meta()?;
         let token_key = key_from_hex(&meta.token_key)
             .map_err(|e| invalid(name, format!("META token_key: {}", e.0)))?;
-        let count = meta.collections.len();
-        for s in &sections {
-            if s.collection != NO_COLLECTION && s.collection as usize >= count {
-                return Err(invalid(
-                    name,
-                    format!(
-                        "a section belongs to collection {} but META lists only {count} collections",
-                        s.collection
-                    ),
-                ));
-            }
-        }
-
-        let mut collections = Vec::with_capacity(count);
-        for (ci, cm) in meta.collections.iter().enumerate() {
-            let c = ci as u32;
-            let need = |kind: Kind| {
-                find(kind, c).ok_or_else(|| {
-                    invalid(
-                        name,
-                        format!("collection {ci} ({}) has no {} section", cm.id, kind.name()),
-                    )
-                })
-            };
-            let entries = slice(need(Kind::Entries)?);
-            let n = entries.len() / ENTRY_LEN;
-            let idindex = slice(need(Kind::IdIndex)?);
-            if idindex.len() != n * IDX_ROW_LEN {
-                return Err(invalid(
-                    name,
-                    format!(
-                        "collection {ci} ({}): IDINDEX has {} rows for {n} entries",
-                        cm.id,
-                        idindex.len() / IDX_ROW_LEN
-                    ),
-                ));
-            }
-            let types_bytes = checked(need(Kind::Types)?, Kind::Types, MAX_TYPES_LEN)?;
-            let types: Vec<String> = serde_json::from_slice(&types_bytes).map_err(|e| {
-                invalid(
-                    name,
-                    format!(
-                        "collection {ci} ({}): TYPES is not a JSON list of names: {e}",
-                        cm.id
-                    ),
-                )
-            })?;
-            let (o20, o20i) = (find(Kind::Objects20, c), find(Kind::Objects20Index, c));
-            let (objects20, objects20_index, has_objects20) = match (o20, o20i) {
-                (Some(d), Some(i)) => {
-                    let idx = slice(i);
-                    if idx.len() != n * OBJ20_ROW_LEN {
-                        return Err(invalid(
-                            name,
-                            format!(
-                                "collection {ci} ({}): OBJECTS20_INDEX has {} rows for {n} entries",
-                                cm.id,
-                                idx.len() / OBJ20_ROW_LEN
-                            ),
-                        ));
-                    }
-                    (slice(d), idx, true)
-                }
-                (None, None) => (Bytes::new(), Bytes::new(), false),
-                _ => {
-                    return Err(invalid(
-                        name,
-                        format!(
-                        "collection {ci} ({}): OBJECTS20 and OBJECTS20_INDEX must come together",
-                        cm.id
-                    ),
-                    ))
-                }
-            };
-            collections.push(CollectionFeed {
-                index: ci,
-                n,
-                entries,
-                objects: slice(need(Kind::Objects)?),
-                manifest: slice(need(Kind::Manifest)?),
-                idindex,
-                types,
-                objects20,
-                objects20_index,
-                has_objects20,
-                pagedata: slice(need(Kind::PageData)?),
-                pages: slice(need(Kind::Pages)?),
-                state: slice(need(Kind::State)?),
-                cuts: slice(need(Kind::Cuts)?),
-                cut_ids: slice(need(Kind::CutIds)?),
-                mixed_spec: mixed_spec.get(ci).copied(),
-            });
-        }
-
+        index.check_collection_numbers(meta.collections.len())?;
+        let collections = meta
+            .collections
+            .iter()
+            .enumerate()
+            .map(|(ci, cm)| index.collection(ci, cm, mixed_spec.get(ci).copied()))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Feed {
             path: name.to_path_buf(),
             bytes,
@@ -486,6 +192,430 @@ impl Feed {
                 cs.iter()
                     .position(|c| c.api_root == api_root && c.alias.as_deref() == Some(id_or_alias))
             })
+    }
+}
+
+// The phases of `Feed::from_bytes`, in FORMAT.md's order.
+
+/// Header: magic, length, version, checksum, flags, and where the table lies.
+fn read_header(b: &[u8], name: &Path) -> Result<Header, FeedError> {
+    check_magic(b, name)?;
+    let len = b.len() as u64;
+    if b.len() < HEADER_LEN {
+        return Err(invalid(
+            name,
+            format!(
+                "truncated: the file is {len} bytes, shorter than the {HEADER_LEN}-byte header"
+            ),
+        ));
+    }
+    check_version(rd_u32(b, 8), name)?;
+    let stored = rd_u32(b, 60);
+    let computed = crc32c::crc32c(&b[..60]);
+    if stored != computed {
+        return Err(invalid(
+            name,
+            format!("header checksum mismatch (stored {stored:08x}, computed {computed:08x}): the file is corrupted"),
+        ));
+    }
+    let h = Header::decode(b);
+    if h.flags != 0 {
+        return Err(invalid(
+            name,
+            format!(
+                "unknown header flags {:#x}: written by a newer taxii-edge?",
+                h.flags
+            ),
+        ));
+    }
+    check_table_placement(&h, len, name)?;
+    Ok(h)
+}
+
+/// Header bytes 0..8: the magic, or a message saying what the file is not.
+fn check_magic(b: &[u8], name: &Path) -> Result<(), FeedError> {
+    if b.len() >= MAGIC.len() && b[..MAGIC.len()] == MAGIC {
+        return Ok(());
+    }
+    if b.len() < MAGIC.len() && MAGIC.starts_with(b) {
+        return Err(invalid(
+            name,
+            format!("truncated: the file is only {} bytes", b.len()),
+        ));
+    }
+    let shown: Vec<u8> = b.iter().take(8).copied().collect();
+    Err(invalid(
+        name,
+        format!(
+            "not a taxii-edge feed file (magic {:?}, expected {:?}); was it written by `taxii-edge compile`?",
+            String::from_utf8_lossy(&shown),
+            String::from_utf8_lossy(&MAGIC)
+        ),
+    ))
+}
+
+/// Header bytes 8..12: exactly the format version this build reads.
+fn check_version(version: u32, name: &Path) -> Result<(), FeedError> {
+    if version > FORMAT_VERSION {
+        return Err(invalid(
+            name,
+            format!("format version {version} is newer than this build supports ({FORMAT_VERSION}): upgrade taxii-edge"),
+        ));
+    }
+    if version != FORMAT_VERSION {
+        return Err(invalid(
+            name,
+            format!("format version {version} is not supported by this build (it reads {FORMAT_VERSION}): recompile the feed"),
+        ));
+    }
+    Ok(())
+}
+
+/// Header fields 16..48: the table lies in the file, after the header,
+/// 8-aligned, sized for its rows, and the file has the length it records.
+fn check_table_placement(h: &Header, len: u64, name: &Path) -> Result<(), FeedError> {
+    let table_end = h
+        .table_offset
+        .checked_add(h.table_len)
+        .ok_or_else(|| invalid(name, "corrupted header: section table bounds overflow"))?;
+    if table_end > len {
+        return Err(invalid(
+            name,
+            format!("truncated: section table ends at {table_end} but file is {len} bytes"),
+        ));
+    }
+    if h.file_len != len {
+        return Err(invalid(
+            name,
+            format!(
+                "the file is {len} bytes but its header says {}: truncated or appended to",
+                h.file_len
+            ),
+        ));
+    }
+    if h.table_offset < HEADER_LEN as u64 || h.table_offset % 8 != 0 {
+        return Err(invalid(
+            name,
+            format!(
+                "corrupted header: section table offset {} is invalid",
+                h.table_offset
+            ),
+        ));
+    }
+    if u64::from(h.section_count) > MAX_SECTIONS
+        || h.table_len != u64::from(h.section_count) * TABLE_ROW_LEN as u64
+    {
+        return Err(invalid(
+            name,
+            format!(
+                "corrupted header: {} sections do not fit a {}-byte table",
+                h.section_count, h.table_len
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Section table: its checksum, then its rows decoded.
+fn read_section_table(b: &[u8], h: &Header, name: &Path) -> Result<Vec<SectionRow>, FeedError> {
+    let table = &b[h.table_offset as usize..(h.table_offset + h.table_len) as usize];
+    let computed = crc32c::crc32c(table);
+    if computed != h.table_crc {
+        return Err(invalid(
+            name,
+            format!(
+                "section table checksum mismatch (stored {:08x}, computed {computed:08x}): the file is corrupted",
+                h.table_crc
+            ),
+        ));
+    }
+    Ok(table
+        .chunks_exact(TABLE_ROW_LEN)
+        .map(SectionRow::decode)
+        .collect())
+}
+
+/// Section table rows: every section known, inside the data area
+/// (`HEADER_LEN..data_end`), aligned, listed once, not overlapping.
+fn check_section_layout(
+    sections: &[SectionRow],
+    data_end: u64,
+    name: &Path,
+) -> Result<(), FeedError> {
+    let mut seen = HashSet::new();
+    let mut spans = Vec::with_capacity(sections.len());
+    for (i, s) in sections.iter().enumerate() {
+        let (kind, end) = check_section_row(i, s, data_end, name)?;
+        if !seen.insert((s.kind, s.collection)) {
+            let label = section_label(kind, s.collection);
+            return Err(invalid(name, format!("{label} appears twice")));
+        }
+        if s.len > 0 {
+            spans.push((s.offset, end, i));
+        }
+    }
+    spans.sort_unstable();
+    for w in spans.windows(2) {
+        if w[0].1 > w[1].0 {
+            let (a, b2) = (&sections[w[0].2], &sections[w[1].2]);
+            return Err(invalid(
+                name,
+                format!(
+                    "{} overlaps {}: corrupted section table",
+                    section_label(Kind::from_code(a.kind).unwrap_or(Kind::Meta), a.collection),
+                    section_label(
+                        Kind::from_code(b2.kind).unwrap_or(Kind::Meta),
+                        b2.collection
+                    )
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Section table row `i` on its own: a known kind, inside the data area,
+/// whole aligned rows, owned by the file (META) or a collection (the rest).
+/// Returns its kind and where it ends.
+fn check_section_row(
+    i: usize,
+    s: &SectionRow,
+    data_end: u64,
+    name: &Path,
+) -> Result<(Kind, u64), FeedError> {
+    let kind = Kind::from_code(s.kind).ok_or_else(|| {
+        invalid(
+            name,
+            format!(
+                "section {i} has unknown kind {}: written by a newer taxii-edge?",
+                s.kind
+            ),
+        )
+    })?;
+    let label = section_label(kind, s.collection);
+    let end = s
+        .offset
+        .checked_add(s.len)
+        .ok_or_else(|| invalid(name, format!("{label}: bounds overflow")))?;
+    if s.offset < HEADER_LEN as u64 || end > data_end {
+        return Err(invalid(
+            name,
+            format!(
+                "{label} spans bytes {}..{end}, outside the data area {HEADER_LEN}..{data_end}: truncated or corrupted",
+                s.offset
+            ),
+        ));
+    }
+    if let Some(w) = kind.row_len() {
+        if s.offset % 8 != 0 || s.len % w as u64 != 0 {
+            return Err(invalid(
+                name,
+                format!("{label} is not a whole number of {w}-byte rows at an 8-byte boundary"),
+            ));
+        }
+    }
+    if (kind == Kind::Meta) != (s.collection == NO_COLLECTION) {
+        return Err(invalid(
+            name,
+            format!("{label}: META must belong to the file, every other section to a collection"),
+        ));
+    }
+    Ok((kind, end))
+}
+
+/// The section table once its layout is checked, over the file's bytes:
+/// how the META and collection phases find and slice their sections.
+struct SectionIndex<'a> {
+    bytes: &'a Bytes,
+    rows: &'a [SectionRow],
+    /// Named in every error.
+    name: &'a Path,
+}
+
+impl<'a> SectionIndex<'a> {
+    /// The row of `kind` for collection `coll` (`NO_COLLECTION`: the file's).
+    fn find(&self, kind: Kind, coll: u32) -> Option<&'a SectionRow> {
+        self.rows
+            .iter()
+            .find(|s| s.kind == kind as u16 && s.collection == coll)
+    }
+
+    /// A section's bytes (in bounds: the layout was checked).
+    fn slice(&self, s: &SectionRow) -> Bytes {
+        self.bytes
+            .slice(s.offset as usize..(s.offset + s.len) as usize)
+    }
+
+    /// A small section parsed at open: at most `limit` bytes, checksummed.
+    fn checked(&self, s: &SectionRow, kind: Kind, limit: u64) -> Result<Bytes, FeedError> {
+        let label = section_label(kind, s.collection);
+        if s.len > limit {
+            return Err(invalid(
+                self.name,
+                format!("{label} is {} bytes, more than the {limit} allowed", s.len),
+            ));
+        }
+        let data = self.slice(s);
+        let computed = crc32c::crc32c(&data);
+        if computed != s.crc {
+            return Err(invalid(
+                self.name,
+                format!("{label} checksum mismatch (stored {:08x}, computed {computed:08x}): the file is corrupted", s.crc),
+            ));
+        }
+        Ok(data)
+    }
+
+    /// META: present, checksummed, parsed, with a page size; returns the
+    /// metadata and the per-collection `mixed_spec` (empty when not stored).
+    fn meta(&self) -> Result<(FeedMeta, Vec<bool>), FeedError> {
+        let name = self.name;
+        let meta_row = self
+            .find(Kind::Meta, NO_COLLECTION)
+            .ok_or_else(|| invalid(name, "no META section"))?;
+        let meta_bytes = self.checked(meta_row, Kind::Meta, MAX_META_LEN)?;
+        let stored: super::StoredMeta = serde_json::from_slice(&meta_bytes).map_err(|e| {
+            invalid(
+                name,
+                format!("META section is not valid feed metadata: {e}"),
+            )
+        })?;
+        if stored.meta.page_size == 0 {
+            return Err(invalid(name, "META page_size is 0"));
+        }
+        Ok((stored.meta, stored.mixed_spec.unwrap_or_default()))
+    }
+
+    /// Every section's collection number is one of the `count` META lists.
+    fn check_collection_numbers(&self, count: usize) -> Result<(), FeedError> {
+        for s in self.rows {
+            if s.collection != NO_COLLECTION && s.collection as usize >= count {
+                return Err(invalid(
+                    self.name,
+                    format!(
+                        "a section belongs to collection {} but META lists only {count} collections",
+                        s.collection
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Collection `ci`: its sections present, the ENTRIES-parallel tables
+    /// sized for its entries, TYPES parsed.
+    fn collection(
+        &self,
+        ci: usize,
+        cm: &CollectionMeta,
+        mixed_spec: Option<bool>,
+    ) -> Result<CollectionFeed, FeedError> {
+        let need = |kind| self.need(kind, ci, cm);
+        let entries = self.slice(need(Kind::Entries)?);
+        let n = entries.len() / ENTRY_LEN;
+        let idindex = self.slice(need(Kind::IdIndex)?);
+        if idindex.len() != n * IDX_ROW_LEN {
+            return Err(invalid(
+                self.name,
+                format!(
+                    "collection {ci} ({}): IDINDEX has {} rows for {n} entries",
+                    cm.id,
+                    idindex.len() / IDX_ROW_LEN
+                ),
+            ));
+        }
+        let types = self.types(need(Kind::Types)?, ci, cm)?;
+        let (objects20, objects20_index, has_objects20) = self.objects20(ci, cm, n)?;
+        Ok(CollectionFeed {
+            index: ci,
+            n,
+            entries,
+            objects: self.slice(need(Kind::Objects)?),
+            manifest: self.slice(need(Kind::Manifest)?),
+            idindex,
+            types,
+            objects20,
+            objects20_index,
+            has_objects20,
+            pagedata: self.slice(need(Kind::PageData)?),
+            pages: self.slice(need(Kind::Pages)?),
+            state: self.slice(need(Kind::State)?),
+            cuts: self.slice(need(Kind::Cuts)?),
+            cut_ids: self.slice(need(Kind::CutIds)?),
+            mixed_spec,
+        })
+    }
+
+    /// The `kind` section of collection `ci`, which every collection has.
+    fn need(
+        &self,
+        kind: Kind,
+        ci: usize,
+        cm: &CollectionMeta,
+    ) -> Result<&'a SectionRow, FeedError> {
+        self.find(kind, ci as u32).ok_or_else(|| {
+            invalid(
+                self.name,
+                format!("collection {ci} ({}) has no {} section", cm.id, kind.name()),
+            )
+        })
+    }
+
+    /// TYPES of collection `ci`: checksummed, a JSON list of names.
+    fn types(
+        &self,
+        row: &SectionRow,
+        ci: usize,
+        cm: &CollectionMeta,
+    ) -> Result<Vec<String>, FeedError> {
+        let types_bytes = self.checked(row, Kind::Types, MAX_TYPES_LEN)?;
+        serde_json::from_slice(&types_bytes).map_err(|e| {
+            invalid(
+                self.name,
+                format!(
+                    "collection {ci} ({}): TYPES is not a JSON list of names: {e}",
+                    cm.id
+                ),
+            )
+        })
+    }
+
+    /// OBJECTS20 and OBJECTS20_INDEX of collection `ci`: both or neither,
+    /// the index one row per entry. Returns (objects, index, present).
+    fn objects20(
+        &self,
+        ci: usize,
+        cm: &CollectionMeta,
+        n: usize,
+    ) -> Result<(Bytes, Bytes, bool), FeedError> {
+        let c = ci as u32;
+        match (
+            self.find(Kind::Objects20, c),
+            self.find(Kind::Objects20Index, c),
+        ) {
+            (Some(d), Some(i)) => {
+                let idx = self.slice(i);
+                if idx.len() != n * OBJ20_ROW_LEN {
+                    return Err(invalid(
+                        self.name,
+                        format!(
+                            "collection {ci} ({}): OBJECTS20_INDEX has {} rows for {n} entries",
+                            cm.id,
+                            idx.len() / OBJ20_ROW_LEN
+                        ),
+                    ));
+                }
+                Ok((self.slice(d), idx, true))
+            }
+            (None, None) => Ok((Bytes::new(), Bytes::new(), false)),
+            _ => Err(invalid(
+                self.name,
+                format!(
+                    "collection {ci} ({}): OBJECTS20 and OBJECTS20_INDEX must come together",
+                    cm.id
+                ),
+            )),
+        }
     }
 }
 
@@ -586,14 +716,14 @@ impl CollectionFeed {
         slice_checked(&self.manifest, r.man_off, u64::from(r.man_len))
     }
 
-    /// The STIX id of entry `i`, read from its manifest record (which starts
-    /// with `{"id":"<id>"`); empty if the file is corrupted.
     /// Whether the collection holds both STIX 2.0 and 2.1 versions, as
     /// stored by the writer (`None`: not stored, scan the entries).
     pub fn mixed_spec(&self) -> Option<bool> {
         self.mixed_spec
     }
 
+    /// The STIX id of entry `i`, read from its manifest record (which starts
+    /// with `{"id":"<id>"`); empty if the file is corrupted.
     pub fn id_of(&self, i: usize) -> &str {
         let r = self.raw(i);
         let start = match r.man_off.checked_add(7) {

@@ -295,6 +295,9 @@ struct PageBlobs {
     blobs: [Vec<u8>; 4],
 }
 
+/// Writes the sections of collection `ci` in FORMAT.md's order (after the
+/// objects are checked and their entry fields worked out) and counts them
+/// in `stats`.
 #[allow(clippy::too_many_arguments)]
 fn write_collection<W: Write>(
     out: &mut Out<W>,
@@ -307,10 +310,38 @@ fn write_collection<W: Write>(
     stats: &mut WriteStats,
 ) -> Result<(), CollErr> {
     let objs = &cd.objects;
-    let n = objs.len();
-    let c = ci as u32;
+    check_objects(objs)?;
+    let table = EntryTable::build(objs)?;
+    let w = CollectionWriter {
+        c: ci as u32,
+        cm,
+        objs,
+        key,
+        page_size,
+        opts,
+    };
+    let obj_off = w.objects(out)?;
+    let man = w.manifest(out)?;
+    let hashes = w.entries(out, &table, &obj_off, &man)?;
+    drop(obj_off);
+    drop(man);
+    w.id_index(out, hashes)?;
+    w.types(out, &table.types)?;
+    if objs.iter().any(|o| o.json20.is_some()) {
+        w.objects20(out)?;
+    }
+    let (cuts, page_count) = w.default_pages(out, &table.flags, &cd.cuts)?;
+    w.cuts(out, &cuts)?;
+    out.section(Kind::State, w.c, &cd.state)?;
 
-    // Validate what the reader relies on, with messages naming the object.
+    stats.objects += objs.len() as u64;
+    stats.precompressed_pages += 2 * page_count as u64;
+    Ok(())
+}
+
+/// Checks what the reader relies on, with messages naming the object: ids
+/// and types plain, JSON present and under 4 GiB, objects in entry order.
+fn check_objects(objs: &[ObjectVersion]) -> Result<(), CollErr> {
     for (i, o) in objs.iter().enumerate() {
         if !plain_token(&o.id) {
             return Err(CollErr::Invalid(format!(
@@ -352,11 +383,40 @@ fn write_collection<W: Write>(
             )));
         }
     }
+    Ok(())
+}
 
-    // Type table, in order of first appearance.
+/// The ENTRIES fields worked out over all of a collection's objects before
+/// any section is written.
+struct EntryTable<'a> {
+    /// TYPES: the STIX type names, in order of first appearance.
+    types: Vec<&'a str>,
+    /// Per object, its index in `types`.
+    type_ids: Vec<u16>,
+    /// Per object, its `FLAG_FIRST`/`FLAG_LAST` bits.
+    flags: Vec<u8>,
+    /// Per object, its 1-based position among objects sharing its date_added.
+    ranks: Vec<u32>,
+}
+
+impl<'a> EntryTable<'a> {
+    /// Types, flags and ranks of `objs` (already checked).
+    fn build(objs: &'a [ObjectVersion]) -> Result<EntryTable<'a>, CollErr> {
+        let (types, type_ids) = type_table(objs)?;
+        Ok(EntryTable {
+            types,
+            type_ids,
+            flags: first_last_flags(objs),
+            ranks: ranks(objs),
+        })
+    }
+}
+
+/// The type table, in order of first appearance, and each object's type id.
+fn type_table(objs: &[ObjectVersion]) -> Result<(Vec<&str>, Vec<u16>), CollErr> {
     let mut types: Vec<&str> = Vec::new();
     let mut type_of: HashMap<&str, u16> = HashMap::new();
-    let mut type_ids = Vec::with_capacity(n);
+    let mut type_ids = Vec::with_capacity(objs.len());
     for o in objs {
         let t = match type_of.get(o.stix_type.as_str()) {
             Some(t) => *t,
@@ -370,8 +430,12 @@ fn write_collection<W: Write>(
         };
         type_ids.push(t);
     }
+    Ok((types, type_ids))
+}
 
-    // first/last: by version, ties by date_added, then by position.
+/// first/last flags: by version, ties by date_added, then by position.
+fn first_last_flags(objs: &[ObjectVersion]) -> Vec<u8> {
+    let n = objs.len();
     let mut span: HashMap<&str, (usize, usize)> = HashMap::with_capacity(n);
     for (i, o) in objs.iter().enumerate() {
         let k = (o.version_us, o.date_added_us);
@@ -390,104 +454,146 @@ fn write_collection<W: Write>(
         flags[f] |= FLAG_FIRST;
         flags[l] |= FLAG_LAST;
     }
-    drop(span);
-    let mut ranks = vec![1u32; n];
-    for i in 1..n {
+    flags
+}
+
+/// Ranks: 1-based positions within each run of equal date_added.
+fn ranks(objs: &[ObjectVersion]) -> Vec<u32> {
+    let mut ranks = vec![1u32; objs.len()];
+    for i in 1..objs.len() {
         if objs[i].date_added_us == objs[i - 1].date_added_us {
             ranks[i] = ranks[i - 1].saturating_add(1);
         }
     }
+    ranks
+}
 
-    // OBJECTS: joined by ','.
-    let mut obj_off = Vec::with_capacity(n);
-    out.begin(Kind::Objects, c)?;
-    let base = out.pos;
-    for (i, o) in objs.iter().enumerate() {
-        if i > 0 {
-            out.put(b",")?;
-            if i % RELEASE_EVERY == 0 {
-                release(opts);
+/// One collection being written: what its sections are built from.
+struct CollectionWriter<'a> {
+    /// The collection index the section table records.
+    c: u32,
+    /// Named in the pre-minted `next` tokens of default pages.
+    cm: &'a CollectionMeta,
+    objs: &'a [ObjectVersion],
+    /// The token key of the feed.
+    key: &'a [u8; 32],
+    page_size: usize,
+    opts: &'a WriteOptions,
+}
+
+impl CollectionWriter<'_> {
+    /// OBJECTS: the STIX 2.1 JSON joined by ','. Returns each object's
+    /// offset in the section.
+    fn objects<W: Write>(&self, out: &mut Out<W>) -> io::Result<Vec<u64>> {
+        let mut obj_off = Vec::with_capacity(self.objs.len());
+        out.begin(Kind::Objects, self.c)?;
+        let base = out.pos;
+        for (i, o) in self.objs.iter().enumerate() {
+            if i > 0 {
+                out.put(b",")?;
+                if i % RELEASE_EVERY == 0 {
+                    release(self.opts);
+                }
             }
+            obj_off.push(out.pos - base);
+            out.put(o.json21.as_bytes())?;
         }
-        obj_off.push(out.pos - base);
-        out.put(o.json21.as_bytes())?;
+        out.end();
+        release(self.opts);
+        Ok(obj_off)
     }
-    out.end();
-    release(opts);
 
-    // MANIFEST: joined by ','.
-    let mut man = Vec::with_capacity(n);
-    let mut scratch = String::with_capacity(256);
-    out.begin(Kind::Manifest, c)?;
-    let base = out.pos;
-    for (i, o) in objs.iter().enumerate() {
-        if i > 0 {
-            out.put(b",")?;
+    /// MANIFEST: the manifest records joined by ','. Returns each record's
+    /// (offset, length) in the section.
+    fn manifest<W: Write>(&self, out: &mut Out<W>) -> io::Result<Vec<(u64, u32)>> {
+        let mut man = Vec::with_capacity(self.objs.len());
+        let mut scratch = String::with_capacity(256);
+        out.begin(Kind::Manifest, self.c)?;
+        let base = out.pos;
+        for (i, o) in self.objs.iter().enumerate() {
+            if i > 0 {
+                out.put(b",")?;
+            }
+            scratch.clear();
+            push_manifest(
+                &mut scratch,
+                &o.id,
+                o.date_added_us,
+                o.version_us,
+                o.spec_version,
+            );
+            man.push((out.pos - base, scratch.len() as u32));
+            out.put(scratch.as_bytes())?;
         }
-        scratch.clear();
-        push_manifest(
-            &mut scratch,
-            &o.id,
-            o.date_added_us,
-            o.version_us,
-            o.spec_version,
-        );
-        man.push((out.pos - base, scratch.len() as u32));
-        out.put(scratch.as_bytes())?;
+        out.end();
+        Ok(man)
     }
-    out.end();
 
-    // ENTRIES.
-    out.begin(Kind::Entries, c)?;
-    let mut hashes = Vec::with_capacity(n);
-    for (i, o) in objs.iter().enumerate() {
-        let h = id_hash(o.id.as_bytes());
-        hashes.push((h, i as u64));
-        let e = RawEntry {
-            date_added_us: o.date_added_us,
-            version_us: o.version_us,
-            id_hash: h,
-            obj_off: obj_off[i],
-            man_off: man[i].0,
-            obj_len: o.json21.len() as u32,
-            man_len: man[i].1,
-            type_id: type_ids[i],
-            spec: spec_code(o.spec_version),
-            flags: flags[i],
-            rank: ranks[i],
-        };
-        out.put(&e.encode())?;
+    /// ENTRIES: one row per object. Returns the (id hash, entry) pairs
+    /// IDINDEX is sorted from.
+    fn entries<W: Write>(
+        &self,
+        out: &mut Out<W>,
+        table: &EntryTable,
+        obj_off: &[u64],
+        man: &[(u64, u32)],
+    ) -> io::Result<Vec<(u64, u64)>> {
+        out.begin(Kind::Entries, self.c)?;
+        let mut hashes = Vec::with_capacity(self.objs.len());
+        for (i, o) in self.objs.iter().enumerate() {
+            let h = id_hash(o.id.as_bytes());
+            hashes.push((h, i as u64));
+            let e = RawEntry {
+                date_added_us: o.date_added_us,
+                version_us: o.version_us,
+                id_hash: h,
+                obj_off: obj_off[i],
+                man_off: man[i].0,
+                obj_len: o.json21.len() as u32,
+                man_len: man[i].1,
+                type_id: table.type_ids[i],
+                spec: spec_code(o.spec_version),
+                flags: table.flags[i],
+                rank: table.ranks[i],
+            };
+            out.put(&e.encode())?;
+        }
+        out.end();
+        Ok(hashes)
     }
-    out.end();
-    drop(obj_off);
-    drop(man);
 
-    // IDINDEX: sorted (hash, entry).
-    hashes.sort_unstable();
-    out.begin(Kind::IdIndex, c)?;
-    for (h, i) in &hashes {
-        let mut row = [0u8; IDX_ROW_LEN];
-        row[..8].copy_from_slice(&h.to_le_bytes());
-        row[8..].copy_from_slice(&i.to_le_bytes());
-        out.put(&row)?;
+    /// IDINDEX: the (hash, entry) pairs, sorted.
+    fn id_index<W: Write>(&self, out: &mut Out<W>, mut hashes: Vec<(u64, u64)>) -> io::Result<()> {
+        hashes.sort_unstable();
+        out.begin(Kind::IdIndex, self.c)?;
+        for (h, i) in &hashes {
+            let mut row = [0u8; IDX_ROW_LEN];
+            row[..8].copy_from_slice(&h.to_le_bytes());
+            row[8..].copy_from_slice(&i.to_le_bytes());
+            out.put(&row)?;
+        }
+        out.end();
+        Ok(())
     }
-    out.end();
-    drop(hashes);
 
-    // TYPES: a JSON array of names.
-    let types_json =
-        serde_json::to_vec(&types).map_err(|e| CollErr::Invalid(format!("types: {e}")))?;
-    out.section(Kind::Types, c, &types_json)?;
+    /// TYPES: a JSON array of names.
+    fn types<W: Write>(&self, out: &mut Out<W>, types: &[&str]) -> Result<(), CollErr> {
+        let types_json =
+            serde_json::to_vec(types).map_err(|e| CollErr::Invalid(format!("types: {e}")))?;
+        out.section(Kind::Types, self.c, &types_json)?;
+        Ok(())
+    }
 
-    // OBJECTS20 (+ index) when any object has a 2.0 serialization.
-    if objs.iter().any(|o| o.json20.is_some()) {
-        let mut index = Vec::with_capacity(n * OBJ20_ROW_LEN);
-        out.begin(Kind::Objects20, c)?;
+    /// OBJECTS20 and OBJECTS20_INDEX: the STIX 2.0 forms joined by ',', and
+    /// one index row per object (length 0 for those without one).
+    fn objects20<W: Write>(&self, out: &mut Out<W>) -> io::Result<()> {
+        let mut index = Vec::with_capacity(self.objs.len() * OBJ20_ROW_LEN);
+        out.begin(Kind::Objects20, self.c)?;
         let base = out.pos;
         let mut any = false;
-        for (i, o) in objs.iter().enumerate() {
+        for (i, o) in self.objs.iter().enumerate() {
             if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
-                release(opts);
+                release(self.opts);
             }
             let mut row = [0u8; OBJ20_ROW_LEN];
             if let Some(j) = &o.json20 {
@@ -502,72 +608,91 @@ fn write_collection<W: Write>(
             index.extend_from_slice(&row);
         }
         out.end();
-        release(opts);
-        out.section(Kind::Objects20Index, c, &index)?;
+        release(self.opts);
+        out.section(Kind::Objects20Index, self.c, &index)
     }
 
-    // Default pages over the entries that carry the last flag, bounded by
-    // the previous generation's cuts (stable boundaries).
-    let lasts: Vec<usize> = (0..n).filter(|&i| flags[i] & FLAG_LAST != 0).collect();
-    let (cuts, pages) = plan_pages(objs, &lasts, &cd.cuts, page_size);
-    let mut rows = Vec::with_capacity(pages.len() * PAGE_ROW_LEN);
-    out.begin(Kind::PageData, c)?;
-    let base = out.pos;
-    for (bi, batch) in pages.chunks(PAGE_BATCH).enumerate() {
-        let built: Vec<io::Result<PageBlobs>> = batch
-            .par_iter()
-            .enumerate()
-            .map(|(j, page)| {
-                let p = bi * PAGE_BATCH + j;
-                let next = page
-                    .end_cut
-                    .filter(|_| p + 1 < pages.len())
-                    .map(|k| &cuts[k]);
-                build_page(cm, objs, page.items, next, key, opts)
-            })
+    /// PAGEDATA and PAGES: the default pages over the entries that carry
+    /// the last flag, bounded by the previous generation's cuts (stable
+    /// boundaries), built and compressed in parallel batches. Returns the
+    /// boundaries and the number of pages.
+    fn default_pages<W: Write>(
+        &self,
+        out: &mut Out<W>,
+        flags: &[u8],
+        previous: &[Position],
+    ) -> io::Result<(Vec<Position>, usize)> {
+        let lasts: Vec<usize> = (0..self.objs.len())
+            .filter(|&i| flags[i] & FLAG_LAST != 0)
             .collect();
-        for (j, page) in built.into_iter().enumerate() {
-            let page = page?;
-            let plan = &batch[j];
-            let mut row = [0u8; PAGE_ROW_LEN];
-            row[0..8].copy_from_slice(&(page.first as u64).to_le_bytes());
-            row[8..16].copy_from_slice(&(page.end as u64).to_le_bytes());
-            for (s, blob) in page.blobs.iter().enumerate() {
-                let at = 16 + s * 16;
-                row[at..at + 8].copy_from_slice(&(out.pos - base).to_le_bytes());
-                row[at + 8..at + 16].copy_from_slice(&(blob.len() as u64).to_le_bytes());
-                out.put(blob)?;
+        let (cuts, pages) = plan_pages(self.objs, &lasts, previous, self.page_size);
+        let mut rows = Vec::with_capacity(pages.len() * PAGE_ROW_LEN);
+        out.begin(Kind::PageData, self.c)?;
+        let base = out.pos;
+        for (bi, batch) in pages.chunks(PAGE_BATCH).enumerate() {
+            let built: Vec<io::Result<PageBlobs>> = batch
+                .par_iter()
+                .enumerate()
+                .map(|(j, page)| {
+                    let p = bi * PAGE_BATCH + j;
+                    let next = page
+                        .end_cut
+                        .filter(|_| p + 1 < pages.len())
+                        .map(|k| &cuts[k]);
+                    build_page(self.cm, self.objs, page.items, next, self.key, self.opts)
+                })
+                .collect();
+            for (page, plan) in built.into_iter().zip(batch) {
+                rows.extend_from_slice(&put_page(out, base, &page?, plan.end_cut)?);
             }
-            let end_cut = plan.end_cut.map_or(NO_CUT, |k| k as u64);
-            row[80..88].copy_from_slice(&end_cut.to_le_bytes());
-            rows.extend_from_slice(&row);
+            release(self.opts);
         }
-        release(opts);
+        out.end();
+        out.section(Kind::Pages, self.c, &rows)?;
+        Ok((cuts, pages.len()))
     }
-    out.end();
-    out.section(Kind::Pages, c, &rows)?;
 
-    // CUTS and CUTIDS.
-    let mut cut_rows = Vec::with_capacity(cuts.len() * CUT_ROW_LEN);
-    let mut cut_ids = Vec::with_capacity(cuts.len() * 48);
-    for cut in &cuts {
-        let id_len = u32::try_from(cut.id.len())
-            .map_err(|_| CollErr::Invalid("a page boundary id is over 4 GiB".into()))?;
-        let id_off = u32::try_from(cut_ids.len())
-            .map_err(|_| CollErr::Invalid("page boundary ids exceed 4 GiB".into()))?;
-        cut_rows.extend_from_slice(&cut.date_added_us.to_le_bytes());
-        cut_rows.extend_from_slice(&cut.version_us.to_le_bytes());
-        cut_rows.extend_from_slice(&id_off.to_le_bytes());
-        cut_rows.extend_from_slice(&id_len.to_le_bytes());
-        cut_ids.extend_from_slice(cut.id.as_bytes());
+    /// CUTS and CUTIDS: one row per boundary, and their ids concatenated.
+    fn cuts<W: Write>(&self, out: &mut Out<W>, cuts: &[Position]) -> Result<(), CollErr> {
+        let mut cut_rows = Vec::with_capacity(cuts.len() * CUT_ROW_LEN);
+        let mut cut_ids = Vec::with_capacity(cuts.len() * 48);
+        for cut in cuts {
+            let id_len = u32::try_from(cut.id.len())
+                .map_err(|_| CollErr::Invalid("a page boundary id is over 4 GiB".into()))?;
+            let id_off = u32::try_from(cut_ids.len())
+                .map_err(|_| CollErr::Invalid("page boundary ids exceed 4 GiB".into()))?;
+            cut_rows.extend_from_slice(&cut.date_added_us.to_le_bytes());
+            cut_rows.extend_from_slice(&cut.version_us.to_le_bytes());
+            cut_rows.extend_from_slice(&id_off.to_le_bytes());
+            cut_rows.extend_from_slice(&id_len.to_le_bytes());
+            cut_ids.extend_from_slice(cut.id.as_bytes());
+        }
+        out.section(Kind::Cuts, self.c, &cut_rows)?;
+        out.section(Kind::CutIds, self.c, &cut_ids)?;
+        Ok(())
     }
-    out.section(Kind::Cuts, c, &cut_rows)?;
-    out.section(Kind::CutIds, c, &cut_ids)?;
-    out.section(Kind::State, c, &cd.state)?;
+}
 
-    stats.objects += n as u64;
-    stats.precompressed_pages += 2 * pages.len() as u64;
-    Ok(())
+/// Appends one built page's four blobs to PAGEDATA (which starts at file
+/// offset `base`) and returns its PAGES row.
+fn put_page<W: Write>(
+    out: &mut Out<W>,
+    base: u64,
+    page: &PageBlobs,
+    end_cut: Option<usize>,
+) -> io::Result<[u8; PAGE_ROW_LEN]> {
+    let mut row = [0u8; PAGE_ROW_LEN];
+    row[0..8].copy_from_slice(&(page.first as u64).to_le_bytes());
+    row[8..16].copy_from_slice(&(page.end as u64).to_le_bytes());
+    for (s, blob) in page.blobs.iter().enumerate() {
+        let at = 16 + s * 16;
+        row[at..at + 8].copy_from_slice(&(out.pos - base).to_le_bytes());
+        row[at + 8..at + 16].copy_from_slice(&(blob.len() as u64).to_le_bytes());
+        out.put(blob)?;
+    }
+    let end_cut = end_cut.map_or(NO_CUT, |k| k as u64);
+    row[80..88].copy_from_slice(&end_cut.to_le_bytes());
+    Ok(row)
 }
 
 /// The sort key of an object version (the order of the entry table).
