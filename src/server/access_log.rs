@@ -33,12 +33,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// How often buffered lines reach the sink at the latest.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// Buffered bytes that wake the writer early.
-pub const HIGH_WATER: usize = 64 * 1024;
+pub(crate) const HIGH_WATER: usize = 64 * 1024;
 /// Buffered bytes past which lines are dropped (and counted) rather than
 /// letting a stuck sink grow the server's memory.
-pub const MAX_PENDING: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_PENDING: usize = 8 * 1024 * 1024;
 
 /// Where access-log lines go (`serve --access-log off|stderr|FILE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +151,7 @@ impl AccessLog {
     }
 
     /// Reopens a file sink (after logrotate renamed it); no-op otherwise.
-    pub fn reopen(&self) {
+    pub(crate) fn reopen(&self) {
         if let AccessLog::Batched(w) = self {
             lock(&w.state).reopen = true;
             w.wake.notify_one();
@@ -244,7 +244,7 @@ fn push_u64(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Formats one line (with its newline) onto `out`.
-pub fn format_line(out: &mut Vec<u8>, e: &Entry<'_>, at: Micros) {
+pub(crate) fn format_line(out: &mut Vec<u8>, e: &Entry<'_>, at: Micros) {
     time::push_us_bytes(out, at);
     out.extend_from_slice(b" access method=");
     push_escaped(out, e.method);

@@ -78,7 +78,7 @@ impl Caller {
 
 /// `[[users]] state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserState {
+pub(crate) enum UserState {
     Active,
     /// Always 401, whatever the credentials.
     Disabled,
@@ -186,13 +186,13 @@ impl Users {
 
     /// Computes the dummy hash now so the first failed login does not pay
     /// for it twice. Blocking: call from a blocking thread.
-    pub fn warm_up() {
+    pub(crate) fn warm_up() {
         let _ = dummy_hash();
     }
 
     /// The user a verified certificate logs in as: the fingerprint first
     /// (the most specific), then the subject CN, then the SANs in order.
-    pub fn map_certificate(&self, cert: &CertIdentity) -> Option<Arc<str>> {
+    pub(crate) fn map_certificate(&self, cert: &CertIdentity) -> Option<Arc<str>> {
         if let Some(u) = self.by_sha256.get(&cert.sha256) {
             return Some(Arc::clone(u));
         }
@@ -278,7 +278,7 @@ pub struct CertIdentity {
 impl CertIdentity {
     /// Reads a DER certificate (already verified by rustls). A certificate
     /// x509-parser cannot read still has a fingerprint.
-    pub fn from_der(der: &[u8]) -> CertIdentity {
+    pub(crate) fn from_der(der: &[u8]) -> CertIdentity {
         use x509_parser::extensions::GeneralName;
         let sha256: [u8; 32] = Sha256::digest(der).into();
         let mut id = CertIdentity {
@@ -309,7 +309,7 @@ impl CertIdentity {
     }
 
     /// The fingerprint as lowercase hex (for logs).
-    pub fn sha256_hex(&self) -> String {
+    pub(crate) fn sha256_hex(&self) -> String {
         self.sha256.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -386,7 +386,7 @@ pub enum Denied {
 
 impl Denied {
     /// The TAXII error answering this refusal (with `Retry-After` for 429).
-    pub fn into_response(
+    pub(crate) fn into_response(
         self,
         v: super::negotiate::TaxiiVersion,
     ) -> http::Response<super::body::Body> {
@@ -496,10 +496,6 @@ impl Throttle {
         }
         f.times.push_back(now);
     }
-
-    fn len(&self) -> usize {
-        self.table.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
 }
 
 /// One user's token bucket.
@@ -529,11 +525,6 @@ impl Gate {
         }
     }
 
-    /// Addresses in the failed-login table (for tests and metrics).
-    pub fn throttled_addresses(&self) -> usize {
-        self.throttle.as_ref().map_or(0, Throttle::len)
-    }
-
     /// Who is asking, or why not. A verified client certificate decides
     /// alone (an `Authorization` header next to it is ignored); otherwise
     /// the Basic header, if any.
@@ -549,7 +540,7 @@ impl Gate {
     /// [`Gate::check`] without taking a request-rate token: for the
     /// authentication subrequests of a proxy (`server::auth_request`),
     /// which are not requests for data themselves.
-    pub async fn check_credentials(
+    pub(crate) async fn check_credentials(
         &self,
         users: &Arc<Users>,
         header: Option<&[u8]>,

@@ -75,7 +75,7 @@ impl Body {
 
     /// The bytes in one piece: the only chunk as it is, else every chunk
     /// copied into one buffer.
-    pub fn contiguous(&self) -> Cow<'_, [u8]> {
+    pub(crate) fn contiguous(&self) -> Cow<'_, [u8]> {
         match self.data.live() {
             [] => Cow::Borrowed(&[]),
             [one] => Cow::Borrowed(one),

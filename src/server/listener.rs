@@ -45,11 +45,11 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 /// Shutdown phases sent through the watch channel.
-pub const RUNNING: u8 = 0;
+pub(crate) const RUNNING: u8 = 0;
 /// Stop accepting; finish in-flight requests.
-pub const DRAINING: u8 = 1;
+pub(crate) const DRAINING: u8 = 1;
 /// The grace period is over: drop every connection.
-pub const FORCE: u8 = 2;
+pub(crate) const FORCE: u8 = 2;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -173,7 +173,7 @@ impl Drop for OpenGuard {
 
 /// The accept loop. Returns after a shutdown has drained (or forced) every
 /// connection.
-pub async fn accept_loop(
+pub(crate) async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
@@ -445,7 +445,7 @@ async fn supervise<C>(
 
 /// An IO stream that replays the bytes read while sniffing the protocol
 /// and stamps the time of the last write (for the idle timeout).
-pub struct Tracked<T> {
+pub(crate) struct Tracked<T> {
     inner: T,
     prefix: Vec<u8>,
     at: usize,

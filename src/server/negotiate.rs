@@ -75,7 +75,10 @@ pub fn negotiate<'a>(values: impl Iterator<Item = &'a [u8]>, offer: Offer) -> Ne
 /// when the path-level choice is a version the collection does not offer,
 /// to honour an `Accept` that also names the version it does offer
 /// (wildcards keep meaning the path default, so they still get a 406).
-pub fn negotiate_named<'a>(values: impl Iterator<Item = &'a [u8]>, offer: Offer) -> Negotiated {
+pub(crate) fn negotiate_named<'a>(
+    values: impl Iterator<Item = &'a [u8]>,
+    offer: Offer,
+) -> Negotiated {
     negotiate_with(values, offer, false)
 }
 

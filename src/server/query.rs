@@ -73,13 +73,13 @@ pub struct RawQuery {
 
 impl RawQuery {
     /// Whether any filter was sent (as opposed to only `limit`/`next`).
-    pub fn has_filters(&self) -> bool {
+    pub(crate) fn has_filters(&self) -> bool {
         self.filters.iter().any(Option::is_some)
     }
 
     /// Forgets filter `name` (a parameter the TAXII version asked for does
     /// not have, e.g. `match[spec_version]` in 2.0).
-    pub fn remove_filter(&mut self, name: &str) {
+    pub(crate) fn remove_filter(&mut self, name: &str) {
         if let Some(i) = FILTER_NAMES.iter().position(|f| *f == name) {
             self.filters[i] = None;
         }

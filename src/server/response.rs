@@ -18,14 +18,14 @@ use http::{Response, StatusCode};
 /// The TAXII 2.1 media type, exactly as docs/decisions.md#d6 spells it.
 pub const TAXII21: &str = "application/taxii+json;version=2.1";
 /// STIX media type listed on collections.
-pub const STIX21: &str = "application/stix+json;version=2.1";
+pub(crate) const STIX21: &str = "application/stix+json;version=2.1";
 /// The TAXII 2.0 media type, spelled as TAXII 2.0 section 1.5 and the
 /// OASIS client spell it (with the space).
 pub const TAXII20: &str = "application/vnd.oasis.taxii+json; version=2.0";
 /// The STIX 2.0 media type: bundles and `media_types`.
 pub const STIX20: &str = "application/vnd.oasis.stix+json; version=2.0";
 /// Responses vary on these request headers.
-pub const VARY_VALUE: &str = "Accept, Accept-Encoding, Authorization";
+pub(crate) const VARY_VALUE: &str = "Accept, Accept-Encoding, Authorization";
 
 /// A TAXII error about to be sent.
 #[derive(Debug, Clone)]
@@ -54,20 +54,20 @@ impl TaxiiError {
     }
 
     /// The same error in `v`'s media type.
-    pub fn in_version(mut self, v: TaxiiVersion) -> Self {
+    pub(crate) fn in_version(mut self, v: TaxiiVersion) -> Self {
         self.version = v;
         self
     }
 
-    pub fn bad_request(description: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(description: impl Into<String>) -> Self {
         TaxiiError::new(StatusCode::BAD_REQUEST, "Bad Request", description)
     }
 
-    pub fn not_found(description: impl Into<String>) -> Self {
+    pub(crate) fn not_found(description: impl Into<String>) -> Self {
         TaxiiError::new(StatusCode::NOT_FOUND, "Not Found", description)
     }
 
-    pub fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         TaxiiError::new(
             StatusCode::UNAUTHORIZED,
             "Unauthorized",
@@ -75,12 +75,12 @@ impl TaxiiError {
         )
     }
 
-    pub fn forbidden(description: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(description: impl Into<String>) -> Self {
         TaxiiError::new(StatusCode::FORBIDDEN, "Forbidden", description)
     }
 
     /// The JSON body; serde_json escapes every string properly.
-    pub fn body_json(&self) -> String {
+    pub(crate) fn body_json(&self) -> String {
         serde_json::json!({
             "title": self.title,
             "description": self.description,
@@ -90,7 +90,7 @@ impl TaxiiError {
     }
 
     /// The complete response.
-    pub fn into_response(self) -> Response<Body> {
+    pub(crate) fn into_response(self) -> Response<Body> {
         let body = self.body_json();
         let mut r = Response::new(Body::from_bytes(body));
         *r.status_mut() = self.status;

@@ -89,7 +89,7 @@ pub enum Access {
 /// What a request without credentials asks for, as far as docs/decisions.md#d22
 /// (`docs/decisions.md#d22`) is concerned: see [`Served::challenges_anonymous`].
 #[derive(Debug, Clone, Copy)]
-pub enum AnonScope<'a> {
+pub(crate) enum AnonScope<'a> {
     /// A discovery resource in TAXII version `v`.
     Discovery(super::negotiate::TaxiiVersion),
     /// An api root, its collections list or its status resources, in `v`.
@@ -124,7 +124,11 @@ impl Served {
     }
 
     /// Combines an open feed with `cfg` (O(collections)).
-    pub fn from_feed(feed: Arc<Feed>, feed_path: &Path, cfg: &Config) -> Result<Served, FeedError> {
+    pub(crate) fn from_feed(
+        feed: Arc<Feed>,
+        feed_path: &Path,
+        cfg: &Config,
+    ) -> Result<Served, FeedError> {
         let meta = feed.meta();
         let key = match &cfg.server.token_secret {
             Some(secret) => token::key_from_secret(secret),
@@ -186,7 +190,7 @@ impl Served {
     }
 
     /// Whether the feed has an api root named `root`.
-    pub fn root_exists(&self, root: &str) -> bool {
+    pub(crate) fn root_exists(&self, root: &str) -> bool {
         self.feed.meta().api_roots.iter().any(|r| r.name == root)
     }
 
@@ -214,7 +218,7 @@ impl Served {
     /// an anonymous collection, so an unknown id and a protected one answer
     /// alike and a caller without credentials learns nothing of what
     /// exists. Anonymous collections are served exactly as before.
-    pub fn challenges_anonymous(&self, scope: AnonScope<'_>) -> bool {
+    pub(crate) fn challenges_anonymous(&self, scope: AnonScope<'_>) -> bool {
         let login_shows_more =
             self.users.any() && self.cols.iter().any(|c| c.configured && !c.anonymous);
         if !login_shows_more {
