@@ -25,19 +25,28 @@
 //!   reproduce another server's exactly; otherwise they follow the rules
 //!   above, keyed by (id, version).
 
-use super::spill::{Body, Parked, Spill};
+mod indicators;
+mod previous;
+mod publish;
+mod removals;
+mod support;
+
+pub(crate) use publish::publish;
+
+use super::spill::{Body, Spill};
 use super::state::{self, Row};
 use super::{CollectionReport, CompileError, Plan};
 use crate::config::{CollectionConfig, Config, RemovalPolicy};
-use crate::feed::{
-    self, CollectionFeed, FeedMeta, FeedSpec, ObjectVersion, SpecVersion, WriteOptions,
-};
-use crate::record::{Indicator, Profile, Record, StixRecord};
+use crate::feed::{self, CollectionFeed, SpecVersion};
+use crate::record::{Indicator, Record, StixRecord};
 use crate::stix::{self, BuildSettings};
-use crate::time::{self, Micros, DAY, MILLI, SECOND};
+use crate::time::{self, Micros, DAY, MILLI};
+use indicators::{build_indicator, xsoar_ids, Outcome};
+use previous::stored_json;
 use rayon::prelude::*;
+use removals::references;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::Path;
+use support::version_of;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// One object version on its way into the feed.
@@ -88,16 +97,6 @@ const ORDER_SUPPORT: u64 = 0;
 const ORDER_RECORD: u64 = 1 << 40;
 const ORDER_TOMBSTONE: u64 = 2 << 40;
 
-/// Mixes the revoked flag into a content hash, so that a revocation is a
-/// change.
-fn with_revoked(h: u64, revoked: bool) -> u64 {
-    if revoked {
-        h ^ 0x9e37_79b9_7f4a_7c15
-    } else {
-        h
-    }
-}
-
 /// Objects built between two writes to the spill file.
 const PARK_BATCH: usize = 4096;
 
@@ -112,31 +111,6 @@ impl Pending {
 fn park_tail(spill: &Spill, objects: &mut [Pending]) -> Result<(), feed::FeedError> {
     let from = objects.len().saturating_sub(PARK_BATCH);
     spill.park(objects[from..].iter_mut().flat_map(Pending::bodies))
-}
-
-enum Outcome {
-    Object {
-        pending: Pending,
-        markings: Vec<&'static str>,
-        scos: Vec<Pending>,
-        warnings: Vec<String>,
-        changed: bool,
-        added: bool,
-    },
-    Expired(Option<Row>),
-    /// Not published: revoked in a collection with XSOAR's ids, or its id
-    /// is taken by another object (the key's row, kept absent).
-    LeftOut(Option<Row>),
-}
-
-impl Outcome {
-    fn bodies(&mut self) -> impl Iterator<Item = &mut Body> {
-        let (main, scos) = match self {
-            Outcome::Object { pending, scos, .. } => (Some(pending), &mut scos[..]),
-            Outcome::Expired(_) | Outcome::LeftOut(_) => (None, &mut [][..]),
-        };
-        main.into_iter().chain(scos).flat_map(Pending::bodies)
-    }
 }
 
 /// Builds one collection's objects and compares them with the previous
@@ -569,19 +543,6 @@ pub(crate) fn build_collection(
     })
 }
 
-/// The first date_added of a generation's `n` new versions (1 µs apart),
-/// no earlier than `earliest`, chosen so that the last one falls on a whole
-/// millisecond. Clients that keep their cursor in milliseconds (OpenCTI
-/// truncates `X-TAXII-Date-Added-Last` to ms) then resume exactly after the
-/// generation instead of fetching its last millisecond again. Costs < 1 ms
-/// of delay.
-fn aligned_first(earliest: Micros, n: usize) -> Micros {
-    let span = n.saturating_sub(1) as i64;
-    let last = earliest.saturating_add(span);
-    let aligned_last = last.saturating_add((MILLI - last.rem_euclid(MILLI)) % MILLI);
-    aligned_last - span
-}
-
 /// `created` of the configured identity object: fixed, so the identity's
 /// bytes (and its date_added) never change from run to run.
 const IDENTITY_CREATED: Micros = 1_704_067_200_000_000; // 2024-01-01T00:00:00Z
@@ -590,347 +551,3 @@ const IDENTITY_CREATED: Micros = 1_704_067_200_000_000; // 2024-01-01T00:00:00Z
 /// reason (a compile-time "now" would make such indicators change version
 /// on every run). Documented in the README.
 const UNDATED: Micros = IDENTITY_CREATED;
-
-/// The id of each indicator of a collection with XSOAR's ids, in `inds`
-/// order: the record's `CustomFields.stixid` when it is an indicator id
-/// that no earlier object of the collection has, else XSOAR's id of the
-/// record's own `value` (of the canonical value for records of other
-/// profiles); `None` when that id is taken too, and the record is left out
-/// (one id, one object). Problems are counted in `warnings`.
-fn xsoar_ids(
-    namespace: &uuid::Uuid,
-    inds: &[(String, &Indicator)],
-    passthrough: &[(String, &StixRecord)],
-    warnings: &mut BTreeMap<String, u64>,
-) -> Vec<Option<String>> {
-    /// The two members XSOAR's ids are made of (the source keeps them,
-    /// `compile::source_reads`).
-    #[derive(serde::Deserialize)]
-    struct IdFields {
-        value: Option<serde_json::Value>,
-        #[serde(rename = "CustomFields")]
-        custom: Option<serde_json::Value>,
-    }
-    let mut taken: HashSet<String> = passthrough.iter().map(|(_, s)| s.id.clone()).collect();
-    let mut warn = |m: &str| *warnings.entry(m.to_string()).or_default() += 1;
-    inds.iter()
-        .map(|(_, ind)| {
-            let fields = (ind.profile == Profile::Xsoar)
-                .then(|| serde_json::from_str::<IdFields>(ind.source.as_str()).ok())
-                .flatten();
-            let (value, stixid) = match &fields {
-                Some(f) => (
-                    f.value.as_ref().and_then(|v| v.as_str()),
-                    f.custom
-                        .as_ref()
-                        .and_then(|c| c.get("stixid"))
-                        .and_then(|s| s.as_str())
-                        .filter(|s| !s.trim().is_empty()),
-                ),
-                None => (None, None),
-            };
-            if let Some(given) = stixid {
-                match stix::id::indicator_stixid(given) {
-                    Some(id) if taken.insert(id.clone()) => return Some(id),
-                    Some(_) => warn(
-                        "CustomFields.stixid is already the id of another object of the collection; XSOAR's id of the value is used",
-                    ),
-                    None => warn(
-                        "CustomFields.stixid is not an indicator id (XSOAR's own server would publish it as is, which is invalid STIX); XSOAR's id of the value is used",
-                    ),
-                }
-            }
-            let id = stix::id::xsoar_indicator_id(namespace, value.unwrap_or(&ind.value));
-            if taken.insert(id.clone()) {
-                Some(id)
-            } else {
-                warn("XSOAR's id of the value is already the id of another object of the collection; the record is left out");
-                None
-            }
-        })
-        .collect()
-}
-
-/// Builds one indicator's object. `xsoar_id` is `None` in a collection with
-/// our own ids, else the id [`xsoar_ids`] chose (`Some(None)`: none).
-#[allow(clippy::too_many_arguments)]
-fn build_indicator(
-    key: &str,
-    ind: &Indicator,
-    pos: usize,
-    xsoar_id: Option<Option<&str>>,
-    settings: &BuildSettings,
-    plan: &Plan,
-    col: &CollectionConfig,
-    prev: Option<&Row>,
-    now: Micros,
-) -> Outcome {
-    let absent = || {
-        prev.map(|r| Row {
-            present: false,
-            tombstone: false,
-            ..r.clone()
-        })
-    };
-    let revoked = stix::is_revoked(ind);
-    // docs/decisions.md#d12: a key that was revoked and is not any more gets a new id.
-    let epoch = match prev {
-        Some(r) if r.revoked && !revoked => r.epoch + 1,
-        Some(r) => r.epoch,
-        None => 0,
-    };
-    let draft = match xsoar_id {
-        None => stix::build_indicator(ind, epoch, settings, &plan.mappings),
-        Some(Some(id)) => stix::build_indicator_as(ind, id.to_string(), settings, &plan.mappings),
-        Some(None) => return Outcome::LeftOut(absent()),
-    };
-    if col.drop_expired && draft.valid_until.is_some_and(|v| v <= now) {
-        // An expired indicator is left out without a revocation: its
-        // valid_until already tells clients it no longer applies.
-        return Outcome::Expired(absent());
-    }
-    if revoked && xsoar_id.is_some() {
-        // XSOAR's ids cannot be revoked (config/ids.rs).
-        return Outcome::LeftOut(absent());
-    }
-    let canon = stix::serialize::Canonical21::new(&draft);
-    let extra20 = if plan.offers_20 {
-        stix::serialize::hash20_extra(&draft)
-    } else {
-        0
-    };
-    let hash = with_revoked(canon.hash() ^ extra20, revoked);
-    // The id this key published before (live, or remembered after it left).
-    let same_id = prev.filter(|r| r.id == draft.id);
-    let unchanged = same_id.is_some_and(|r| r.present && !r.tombstone && r.content_hash == hash);
-    let base = ind
-        .last_modified
-        .unwrap_or(draft.created)
-        .max(draft.created);
-    let (modified, date_added) = match same_id {
-        Some(r) if unchanged => (r.modified, Some(r.date_added)),
-        // Back with exactly the content published before: the same version,
-        // newly added.
-        Some(r) if r.content_hash == hash => (r.modified, None),
-        // Different content under a known id: a later `modified` than any
-        // published (docs/decisions.md#d11).
-        Some(r) => (base.max(r.modified + MILLI), None),
-        None => (base, None),
-    };
-    let json21 = canon.finish(modified, revoked);
-    let json20 = plan
-        .offers_20
-        .then(|| stix::serialize20(&draft, modified, revoked));
-    let scos = draft
-        .scos
-        .iter()
-        .map(|s| Pending {
-            key: format!("sup:{}", s.id),
-            id: s.id.clone(),
-            stix_type: s.stix_type.to_string(),
-            spec: SpecVersion::V21,
-            version_us: None,
-            date_added: None,
-            content_hash: xxh3_64(s.json.as_bytes()),
-            json21: s.json.clone().into(),
-            json20: None,
-            epoch: 0,
-            revoked: false,
-            tombstone: false,
-            revoked_at: 0,
-            order: ORDER_RECORD + pos as u64,
-        })
-        .collect();
-    Outcome::Object {
-        pending: Pending {
-            key: key.to_string(),
-            id: draft.id.clone(),
-            stix_type: "indicator".into(),
-            spec: SpecVersion::V21,
-            version_us: Some(modified),
-            date_added,
-            json21: json21.into(),
-            json20: json20.map(Into::into),
-            content_hash: hash,
-            epoch,
-            revoked,
-            tombstone: false,
-            revoked_at: 0,
-            order: ORDER_RECORD + pos as u64,
-        },
-        markings: draft.markings.clone(),
-        scos,
-        warnings: draft.warnings.clone(),
-        added: same_id.is_none_or(|r| !r.present),
-        changed: !unchanged,
-    }
-}
-
-/// The marking-definition ids and `created_by_ref` a stored object
-/// references (tombstones keep their references, so the collection must
-/// keep serving what they point to).
-fn references(json: &str) -> (Vec<String>, Option<String>) {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
-        return (Vec::new(), None);
-    };
-    let refs = v
-        .get("object_marking_refs")
-        .and_then(|r| r.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let by = v
-        .get("created_by_ref")
-        .and_then(|b| b.as_str())
-        .map(str::to_string);
-    (refs, by)
-}
-
-/// The stored JSON (2.1 and, when present, 2.0) of the latest version of
-/// `id` in a previous generation.
-fn stored_json(c: &CollectionFeed, id: &str) -> Option<(String, Option<String>)> {
-    let i = *c.versions_of(id).last()?;
-    let j21 = String::from_utf8(c.objects_run(i, i + 1).to_vec()).ok()?;
-    let j20 = c
-        .object20_bytes(i)
-        .and_then(|b| String::from_utf8(b.to_vec()).ok());
-    Some((j21, j20))
-}
-
-/// `modified` (or `created`) of a small support object's JSON, µs.
-fn version_of(json: &str) -> Option<Micros> {
-    let v: serde_json::Value = serde_json::from_str(json).ok()?;
-    let t = v.get("modified").or_else(|| v.get("created"))?.as_str()?;
-    time::parse_rfc3339(t).ok()
-}
-
-/// One collection's report and its builder warnings counted by message.
-pub(crate) type Outcomes = (CollectionReport, BTreeMap<String, u64>);
-
-/// Assigns date_added to every new or changed object, writes the feed and
-/// publishes it atomically. Returns the writer's statistics and each
-/// collection's report and warnings.
-pub(crate) fn publish(
-    meta: FeedMeta,
-    built: Vec<Built>,
-    parked: Parked,
-    live: &Path,
-    wopts: &WriteOptions,
-) -> Result<(feed::WriteStats, Vec<Outcomes>), CompileError> {
-    // docs/decisions.md#d9: date_added is never earlier than the moment the version
-    // becomes visible. The file becomes visible when it is renamed into
-    // place, after it is written and verified, so new versions are dated
-    // after a generous estimate of that moment (written at ~50 MB/s, twice
-    // over, plus five seconds). Clients that poll in between see them as
-    // "added in the future" and at worst fetch them twice, never miss them.
-    let bytes: usize = built
-        .iter()
-        .flat_map(|b| &b.objects)
-        .map(|o| o.json21.len() + o.json20.as_ref().map_or(0, Body::len))
-        .sum();
-    let margin = 5 * SECOND + (bytes as i64 / 50) * 2;
-    let visible = time::now() + margin;
-
-    let mut spec = FeedSpec {
-        meta,
-        collections: Vec::with_capacity(built.len()),
-    };
-    let mut reports = Vec::with_capacity(built.len());
-    for b in built {
-        let Built {
-            mut objects,
-            remembered,
-            previous_last,
-            cuts,
-            mut report,
-            warnings,
-            ..
-        } = b;
-        let mut fresh: Vec<usize> = (0..objects.len())
-            .filter(|&i| objects[i].date_added.is_none())
-            .collect();
-        let first = aligned_first(visible.max(previous_last.saturating_add(1)), fresh.len());
-        fresh.sort_by_key(|&i| objects[i].order);
-        for (date_added, i) in (first..).zip(fresh) {
-            objects[i].date_added = Some(date_added);
-        }
-        objects.sort_by(|a, b| {
-            (a.date_added, &a.id, a.version_us).cmp(&(b.date_added, &b.id, b.version_us))
-        });
-        let mut rows: Vec<Row> = Vec::with_capacity(objects.len() + remembered.len());
-        let mut out = Vec::with_capacity(objects.len());
-        for (k, o) in objects.into_iter().enumerate() {
-            if k % (1 << 15) == 0 {
-                // Resolving checks each parked object's UTF-8: release the
-                // spill's pages behind it.
-                parked.release();
-            }
-            let date_added = o.date_added.expect("assigned above");
-            let version = o.version_us.unwrap_or(date_added);
-            *report.by_type.entry(o.stix_type.clone()).or_default() += 1;
-            rows.push(Row {
-                key: o.key,
-                id: o.id.clone(),
-                content_hash: o.content_hash,
-                modified: version,
-                date_added,
-                epoch: o.epoch,
-                revoked: o.revoked,
-                tombstone: o.tombstone,
-                revoked_at: o.revoked_at,
-                present: true,
-            });
-            out.push(ObjectVersion {
-                id: o.id,
-                stix_type: o.stix_type,
-                spec_version: o.spec,
-                version_us: version,
-                date_added_us: date_added,
-                json21: parked.resolve(o.json21)?,
-                json20: o.json20.map(|j| parked.resolve(j)).transpose()?,
-            });
-        }
-        report.objects = out.len() as u64;
-        rows.extend(remembered);
-        spec.collections.push(feed::CollectionData {
-            objects: out,
-            state: state::encode(&rows),
-            cuts,
-        });
-        reports.push((report, warnings));
-    }
-    parked.release();
-    let wopts = WriteOptions {
-        release: parked.release_hook(),
-        ..wopts.clone()
-    };
-    let stats = feed::publish(&spec, live, &wopts)?;
-    let late = time::now() - visible;
-    if late > 0 {
-        tracing::warn!(
-            late_ms = late / MILLI,
-            "the feed became visible after the date_added of its new versions (writing took longer than estimated); clients that poll with their own clock as added_after may miss versions added in the last {} ms",
-            late / MILLI
-        );
-    }
-    Ok((stats, reports))
-}
-
-#[cfg(test)]
-mod align_tests {
-    use super::*;
-
-    #[test]
-    fn a_generation_ends_on_a_whole_millisecond() {
-        assert_eq!(aligned_first(5_000, 1), 5_000);
-        assert_eq!(aligned_first(5_001, 1), 6_000);
-        assert_eq!(aligned_first(5_001, 1_000), 5_001);
-        assert_eq!(aligned_first(5_002, 1_000), 6_001);
-        assert_eq!(aligned_first(5_500, 3), 5_998);
-        assert_eq!(aligned_first(-1_500, 1), -1_000);
-        assert_eq!(aligned_first(7_000, 0), 7_000);
-    }
-}

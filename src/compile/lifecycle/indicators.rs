@@ -1,0 +1,224 @@
+//! Building a collection's indicators: their ids (our own, or XSOAR's),
+//! their STIX objects, and how each compares with the previous generation.
+
+use super::{Pending, ORDER_RECORD};
+use crate::compile::spill::Body;
+use crate::compile::state::Row;
+use crate::compile::Plan;
+use crate::config::CollectionConfig;
+use crate::feed::SpecVersion;
+use crate::record::{Indicator, Profile, StixRecord};
+use crate::stix::{self, BuildSettings};
+use crate::time::{Micros, MILLI};
+use std::collections::{BTreeMap, HashSet};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Mixes the revoked flag into a content hash, so that a revocation is a
+/// change.
+fn with_revoked(h: u64, revoked: bool) -> u64 {
+    if revoked {
+        h ^ 0x9e37_79b9_7f4a_7c15
+    } else {
+        h
+    }
+}
+
+pub(super) enum Outcome {
+    Object {
+        pending: Pending,
+        markings: Vec<&'static str>,
+        scos: Vec<Pending>,
+        warnings: Vec<String>,
+        changed: bool,
+        added: bool,
+    },
+    Expired(Option<Row>),
+    /// Not published: revoked in a collection with XSOAR's ids, or its id
+    /// is taken by another object (the key's row, kept absent).
+    LeftOut(Option<Row>),
+}
+
+impl Outcome {
+    pub(super) fn bodies(&mut self) -> impl Iterator<Item = &mut Body> {
+        let (main, scos) = match self {
+            Outcome::Object { pending, scos, .. } => (Some(pending), &mut scos[..]),
+            Outcome::Expired(_) | Outcome::LeftOut(_) => (None, &mut [][..]),
+        };
+        main.into_iter().chain(scos).flat_map(Pending::bodies)
+    }
+}
+
+/// The id of each indicator of a collection with XSOAR's ids, in `inds`
+/// order: the record's `CustomFields.stixid` when it is an indicator id
+/// that no earlier object of the collection has, else XSOAR's id of the
+/// record's own `value` (of the canonical value for records of other
+/// profiles); `None` when that id is taken too, and the record is left out
+/// (one id, one object). Problems are counted in `warnings`.
+pub(super) fn xsoar_ids(
+    namespace: &uuid::Uuid,
+    inds: &[(String, &Indicator)],
+    passthrough: &[(String, &StixRecord)],
+    warnings: &mut BTreeMap<String, u64>,
+) -> Vec<Option<String>> {
+    /// The two members XSOAR's ids are made of (the source keeps them,
+    /// `compile::source_reads`).
+    #[derive(serde::Deserialize)]
+    struct IdFields {
+        value: Option<serde_json::Value>,
+        #[serde(rename = "CustomFields")]
+        custom: Option<serde_json::Value>,
+    }
+    let mut taken: HashSet<String> = passthrough.iter().map(|(_, s)| s.id.clone()).collect();
+    let mut warn = |m: &str| *warnings.entry(m.to_string()).or_default() += 1;
+    inds.iter()
+        .map(|(_, ind)| {
+            let fields = (ind.profile == Profile::Xsoar)
+                .then(|| serde_json::from_str::<IdFields>(ind.source.as_str()).ok())
+                .flatten();
+            let (value, stixid) = match &fields {
+                Some(f) => (
+                    f.value.as_ref().and_then(|v| v.as_str()),
+                    f.custom
+                        .as_ref()
+                        .and_then(|c| c.get("stixid"))
+                        .and_then(|s| s.as_str())
+                        .filter(|s| !s.trim().is_empty()),
+                ),
+                None => (None, None),
+            };
+            if let Some(given) = stixid {
+                match stix::id::indicator_stixid(given) {
+                    Some(id) if taken.insert(id.clone()) => return Some(id),
+                    Some(_) => warn(
+                        "CustomFields.stixid is already the id of another object of the collection; XSOAR's id of the value is used",
+                    ),
+                    None => warn(
+                        "CustomFields.stixid is not an indicator id (XSOAR's own server would publish it as is, which is invalid STIX); XSOAR's id of the value is used",
+                    ),
+                }
+            }
+            let id = stix::id::xsoar_indicator_id(namespace, value.unwrap_or(&ind.value));
+            if taken.insert(id.clone()) {
+                Some(id)
+            } else {
+                warn("XSOAR's id of the value is already the id of another object of the collection; the record is left out");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Builds one indicator's object. `xsoar_id` is `None` in a collection with
+/// our own ids, else the id [`xsoar_ids`] chose (`Some(None)`: none).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn build_indicator(
+    key: &str,
+    ind: &Indicator,
+    pos: usize,
+    xsoar_id: Option<Option<&str>>,
+    settings: &BuildSettings,
+    plan: &Plan,
+    col: &CollectionConfig,
+    prev: Option<&Row>,
+    now: Micros,
+) -> Outcome {
+    let absent = || {
+        prev.map(|r| Row {
+            present: false,
+            tombstone: false,
+            ..r.clone()
+        })
+    };
+    let revoked = stix::is_revoked(ind);
+    // docs/decisions.md#d12: a key that was revoked and is not any more gets a new id.
+    let epoch = match prev {
+        Some(r) if r.revoked && !revoked => r.epoch + 1,
+        Some(r) => r.epoch,
+        None => 0,
+    };
+    let draft = match xsoar_id {
+        None => stix::build_indicator(ind, epoch, settings, &plan.mappings),
+        Some(Some(id)) => stix::build_indicator_as(ind, id.to_string(), settings, &plan.mappings),
+        Some(None) => return Outcome::LeftOut(absent()),
+    };
+    if col.drop_expired && draft.valid_until.is_some_and(|v| v <= now) {
+        // An expired indicator is left out without a revocation: its
+        // valid_until already tells clients it no longer applies.
+        return Outcome::Expired(absent());
+    }
+    if revoked && xsoar_id.is_some() {
+        // XSOAR's ids cannot be revoked (config/ids.rs).
+        return Outcome::LeftOut(absent());
+    }
+    let canon = stix::serialize::Canonical21::new(&draft);
+    let extra20 = if plan.offers_20 {
+        stix::serialize::hash20_extra(&draft)
+    } else {
+        0
+    };
+    let hash = with_revoked(canon.hash() ^ extra20, revoked);
+    // The id this key published before (live, or remembered after it left).
+    let same_id = prev.filter(|r| r.id == draft.id);
+    let unchanged = same_id.is_some_and(|r| r.present && !r.tombstone && r.content_hash == hash);
+    let base = ind
+        .last_modified
+        .unwrap_or(draft.created)
+        .max(draft.created);
+    let (modified, date_added) = match same_id {
+        Some(r) if unchanged => (r.modified, Some(r.date_added)),
+        // Back with exactly the content published before: the same version,
+        // newly added.
+        Some(r) if r.content_hash == hash => (r.modified, None),
+        // Different content under a known id: a later `modified` than any
+        // published (docs/decisions.md#d11).
+        Some(r) => (base.max(r.modified + MILLI), None),
+        None => (base, None),
+    };
+    let json21 = canon.finish(modified, revoked);
+    let json20 = plan
+        .offers_20
+        .then(|| stix::serialize20(&draft, modified, revoked));
+    let scos = draft
+        .scos
+        .iter()
+        .map(|s| Pending {
+            key: format!("sup:{}", s.id),
+            id: s.id.clone(),
+            stix_type: s.stix_type.to_string(),
+            spec: SpecVersion::V21,
+            version_us: None,
+            date_added: None,
+            content_hash: xxh3_64(s.json.as_bytes()),
+            json21: s.json.clone().into(),
+            json20: None,
+            epoch: 0,
+            revoked: false,
+            tombstone: false,
+            revoked_at: 0,
+            order: ORDER_RECORD + pos as u64,
+        })
+        .collect();
+    Outcome::Object {
+        pending: Pending {
+            key: key.to_string(),
+            id: draft.id.clone(),
+            stix_type: "indicator".into(),
+            spec: SpecVersion::V21,
+            version_us: Some(modified),
+            date_added,
+            json21: json21.into(),
+            json20: json20.map(Into::into),
+            content_hash: hash,
+            epoch,
+            revoked,
+            tombstone: false,
+            revoked_at: 0,
+            order: ORDER_RECORD + pos as u64,
+        },
+        markings: draft.markings.clone(),
+        scos,
+        warnings: draft.warnings.clone(),
+        added: same_id.is_none_or(|r| !r.present),
+        changed: !unchanged,
+    }
+}
