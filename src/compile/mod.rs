@@ -318,7 +318,6 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     let spill = spill::Spill::new_in(&spill_dir)?;
     let mut built = Vec::with_capacity(plans.len());
     for plan in &plans {
-        let col = &cfg.collections[plan.index];
         let prev_col = previous.as_ref().and_then(|f| {
             f.meta()
                 .collections
@@ -326,16 +325,15 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
                 .position(|m| m.id == plan.id.to_string())
                 .map(|i| &f.collections()[i])
         });
-        let b = lifecycle::build_collection(
+        let b = lifecycle::build_collection(&lifecycle::CollectionBuild {
             cfg,
-            col,
             plan,
-            &records,
-            &selected[plan.index],
+            records: &records,
+            selected: &selected[plan.index],
             prev_col,
             now,
-            &spill,
-        )?;
+            spill: &spill,
+        })?;
         built.push(b);
     }
     summary.timings.build_ms = t.elapsed().as_millis() as u64;

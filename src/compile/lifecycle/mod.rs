@@ -113,19 +113,50 @@ fn park_tail(spill: &Spill, objects: &mut [Pending]) -> Result<(), feed::FeedErr
     spill.park(objects[from..].iter_mut().flat_map(Pending::bodies))
 }
 
+/// What one collection's build reads. Everything is borrowed from the
+/// compile; the build's only product is a [`Built`].
+pub(crate) struct CollectionBuild<'a> {
+    /// The whole config: identity, TTLs, removal policy and retention are
+    /// global.
+    pub cfg: &'a Config,
+    /// The collection's query, mappings and id scheme, ready to use.
+    pub plan: &'a Plan,
+    /// All records of the compile, already one per natural key.
+    pub records: &'a [Record],
+    /// Indices into `records` of those the collection's query selected,
+    /// in record order (the order new objects are dated in).
+    pub selected: &'a [u32],
+    /// The collection in the previous generation, when it had one: its
+    /// STATE rows and stored objects decide what is unchanged or removed.
+    pub prev_col: Option<&'a CollectionFeed>,
+    /// The compile's "now" (tests pin it): expiry, revocations' `modified`
+    /// and the tombstone retention are measured from it.
+    pub now: Micros,
+    /// Where built objects park their JSON until the writer runs, so a
+    /// collection's bodies need not fit in memory.
+    pub spill: &'a Spill,
+}
+
+impl<'a> CollectionBuild<'a> {
+    /// The collection's config entry (the plan says which).
+    fn col(&self) -> &'a CollectionConfig {
+        &self.cfg.collections[self.plan.index]
+    }
+}
+
 /// Builds one collection's objects and compares them with the previous
 /// generation.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn build_collection(
-    cfg: &Config,
-    col: &CollectionConfig,
-    plan: &Plan,
-    records: &[Record],
-    selected: &[u32],
-    prev_col: Option<&CollectionFeed>,
-    now: Micros,
-    spill: &Spill,
-) -> Result<Built, CompileError> {
+pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, CompileError> {
+    let CollectionBuild {
+        cfg,
+        plan,
+        records,
+        selected,
+        prev_col,
+        now,
+        spill,
+    } = *b;
+    let col = b.col();
     let prev_rows = match prev_col {
         Some(c) => state::decode(&c.state()).map_err(|e| CompileError::Previous {
             path: cfg.resolve(&cfg.compile.out),
