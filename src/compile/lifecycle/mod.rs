@@ -34,7 +34,7 @@ mod support;
 pub(crate) use publish::publish;
 
 use super::spill::{Body, Spill};
-use super::state::{self, Row};
+use super::state::Row;
 use super::{CollectionReport, CompileError, Plan};
 use crate::config::{CollectionConfig, Config, RemovalPolicy};
 use crate::feed::{self, CollectionFeed, SpecVersion};
@@ -42,7 +42,7 @@ use crate::record::{Indicator, Record, StixRecord};
 use crate::stix::{self, BuildSettings};
 use crate::time::{self, Micros, DAY, MILLI};
 use indicators::{build_indicator, xsoar_ids, Outcome};
-use previous::stored_json;
+use previous::{stored_json, Previous};
 use rayon::prelude::*;
 use removals::references;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -157,29 +157,8 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
         spill,
     } = *b;
     let col = b.col();
-    let prev_rows = match prev_col {
-        Some(c) => state::decode(&c.state()).map_err(|e| CompileError::Previous {
-            path: cfg.resolve(&cfg.compile.out),
-            message: format!("collection {}: {e}", plan.id),
-        })?,
-        None => Vec::new(),
-    };
-    let mut previous_last = prev_rows
-        .iter()
-        .filter(|r| r.present)
-        .map(|r| r.date_added)
-        .max()
-        .unwrap_or(i64::MIN);
-    if let Some(c) = prev_col {
-        if !c.is_empty() {
-            previous_last = previous_last.max(c.entry(c.len() - 1).date_added_us);
-        }
-    }
-    let previous_live = prev_rows
-        .iter()
-        .filter(|r| r.present && !r.tombstone && !r.key.starts_with("sup:"))
-        .count() as u64;
-    let prev = state::index(prev_rows);
+    let previous = Previous::read(b)?;
+    let prev = &previous.rows;
 
     let mut report = CollectionReport {
         selected: selected.len() as u64,
@@ -335,7 +314,7 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
                 // when it is later than everything already published;
                 // otherwise pollers past that point would never see the
                 // object (docs/decisions.md#d9).
-                s.date_added.filter(|d| *d > previous_last)
+                s.date_added.filter(|d| *d > previous.last)
             }
         };
         let spec = if s.spec_version == "2.0" {
@@ -565,9 +544,9 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
     Ok(Built {
         objects,
         remembered,
-        previous_live,
+        previous_live: previous.live,
         live,
-        previous_last,
+        previous_last: previous.last,
         cuts: prev_col.map(CollectionFeed::cuts).unwrap_or_default(),
         report,
         warnings,
