@@ -1,15 +1,17 @@
 //! Building a collection's indicators: their ids (our own, or XSOAR's),
 //! their STIX objects, and how each compares with the previous generation.
 
-use super::{Pending, ORDER_RECORD};
+use super::previous::Previous;
+use super::{Assembly, CollectionBuild, Pending, ORDER_RECORD, PARK_BATCH, UNDATED};
 use crate::compile::spill::Body;
 use crate::compile::state::Row;
 use crate::compile::Plan;
 use crate::config::CollectionConfig;
-use crate::feed::SpecVersion;
+use crate::feed::{self, SpecVersion};
 use crate::record::{Indicator, Profile, StixRecord};
 use crate::stix::{self, BuildSettings};
 use crate::time::{Micros, MILLI};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -23,6 +25,7 @@ fn with_revoked(h: u64, revoked: bool) -> u64 {
     }
 }
 
+/// What building one indicator gave.
 pub(super) enum Outcome {
     Object {
         pending: Pending,
@@ -45,6 +48,130 @@ impl Outcome {
             Outcome::Expired(_) | Outcome::LeftOut(_) => (None, &mut [][..]),
         };
         main.into_iter().chain(scos).flat_map(Pending::bodies)
+    }
+}
+
+/// Builds the collection's indicators in parallel batches; each batch
+/// parks its JSON in the spill file, so only (offset, length) stays in
+/// memory per object. One outcome per indicator, in `inds` order.
+pub(super) fn build(
+    b: &CollectionBuild<'_>,
+    previous: &Previous,
+    inds: &[(String, &Indicator)],
+    passthrough: &[(String, &StixRecord)],
+    identity_ref: Option<&str>,
+    warnings: &mut BTreeMap<String, u64>,
+) -> Result<impl Iterator<Item = Outcome>, feed::FeedError> {
+    let (cfg, plan, col, now, spill) = (b.cfg, b.plan, b.col(), b.now, b.spill);
+    // XSOAR's ids are chosen before the parallel build: one record's
+    // stixid may be another's id.
+    let xsoar = plan
+        .xsoar_ids
+        .map(|ns| xsoar_ids(&ns, inds, passthrough, warnings));
+    let settings = BuildSettings {
+        collection_id: plan.id,
+        ttl_collection: &col.ttl,
+        ttl_global: &cfg.ttl,
+        identity_ref,
+        tlp2: cfg.server.tlp2_markings,
+        emit_scos: col.emit_scos,
+        valid_from: None,
+        undated: UNDATED,
+    };
+    let batches: Vec<Vec<Outcome>> = inds
+        .par_chunks(PARK_BATCH)
+        .enumerate()
+        .map(|(batch, chunk)| {
+            let mut out: Vec<Outcome> = chunk
+                .iter()
+                .enumerate()
+                .map(|(k, (key, ind))| {
+                    let pos = batch * PARK_BATCH + k;
+                    let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
+                    build_indicator(
+                        key,
+                        ind,
+                        pos,
+                        xsoar_id,
+                        &settings,
+                        plan,
+                        col,
+                        previous.rows.get(key),
+                        now,
+                    )
+                })
+                .collect();
+            spill.park(out.iter_mut().flat_map(Outcome::bodies))?;
+            Ok(out)
+        })
+        .collect::<Result<_, feed::FeedError>>()?;
+    Ok(batches.into_iter().flatten())
+}
+
+impl<'k> Assembly<'k> {
+    /// Adds the built indicators (`outcomes`, in `inds` order) and counts
+    /// them. Returns their SCOs, one per id, for [`Assembly::add_scos`].
+    pub(super) fn add_indicators(
+        &mut self,
+        outcomes: impl Iterator<Item = Outcome>,
+        inds: &'k [(String, &Indicator)],
+    ) -> BTreeMap<String, Pending> {
+        let mut scos_by_id: BTreeMap<String, Pending> = BTreeMap::new();
+        for (o, (key, _)) in outcomes.zip(inds) {
+            self.seen.insert(key);
+            match o {
+                Outcome::Object {
+                    pending,
+                    markings,
+                    scos,
+                    warnings,
+                    changed,
+                    added,
+                } => {
+                    self.markings
+                        .extend(markings.into_iter().map(str::to_string));
+                    for msg in warnings {
+                        *self.warnings.entry(msg).or_default() += 1;
+                    }
+                    for s in scos {
+                        scos_by_id.entry(s.id.clone()).or_insert(s);
+                    }
+                    if added {
+                        self.report.added += 1;
+                    } else if changed {
+                        self.report.changed += 1;
+                    } else {
+                        self.report.unchanged += 1;
+                    }
+                    self.objects.push(pending);
+                }
+                Outcome::Expired(row) => {
+                    self.report.expired += 1;
+                    self.remembered.extend(row);
+                }
+                Outcome::LeftOut(row) => {
+                    self.report.dropped += 1;
+                    self.remembered.extend(row);
+                }
+            }
+        }
+        scos_by_id
+    }
+
+    /// Adds the indicators' SCOs: one unchanged since the previous
+    /// generation keeps its date_added and version.
+    pub(super) fn add_scos(&mut self, scos_by_id: BTreeMap<String, Pending>, previous: &Previous) {
+        for (_, mut s) in scos_by_id {
+            if let Some(r) = previous
+                .rows
+                .get(&s.key)
+                .filter(|r| r.present && r.content_hash == s.content_hash)
+            {
+                s.date_added = Some(r.date_added);
+                s.version_us = Some(r.modified);
+            }
+            self.objects.push(s);
+        }
     }
 }
 

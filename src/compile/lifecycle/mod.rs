@@ -39,11 +39,9 @@ use super::{CollectionReport, CompileError, Plan};
 use crate::config::{CollectionConfig, Config, RemovalPolicy};
 use crate::feed::{self, CollectionFeed, SpecVersion};
 use crate::record::{Indicator, Record, StixRecord};
-use crate::stix::{self, BuildSettings};
+use crate::stix;
 use crate::time::{self, Micros, DAY, MILLI};
-use indicators::{build_indicator, xsoar_ids, Outcome};
 use previous::{stored_json, Previous};
-use rayon::prelude::*;
 use removals::references;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use support::version_of;
@@ -150,166 +148,52 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
     let CollectionBuild {
         cfg,
         plan,
-        records,
-        selected,
         prev_col,
         now,
         spill,
+        ..
     } = *b;
-    let col = b.col();
     let previous = Previous::read(b)?;
     let prev = &previous.rows;
-
-    let mut report = CollectionReport {
-        selected: selected.len() as u64,
-        ..CollectionReport::default()
-    };
-
-    // Records are already one per natural key (the compile merged
-    // duplicates before selection).
-    let mut inds: Vec<(String, &Indicator)> = Vec::new();
-    let mut passthrough: Vec<(String, &StixRecord)> = Vec::new();
-    for &ri in selected {
-        match &records[ri as usize] {
-            Record::Indicator(ind) => {
-                inds.push((format!("ind:{}:{}", ind.kind.as_str(), ind.value), ind));
-            }
-            Record::Stix(s) => {
-                passthrough.push((
-                    format!("obj:{}:{}", s.id, s.modified.unwrap_or(i64::MIN)),
-                    s,
-                ));
-            }
-        }
-    }
-
-    let identity = cfg.compile.identity.as_ref().map(|i| {
-        stix::identity_object(
-            &i.name,
-            i.id.as_deref(),
-            &i.identity_class,
-            IDENTITY_CREATED,
-        )
-    });
-    let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
-    // XSOAR's ids are chosen before the parallel build: one record's
-    // stixid may be another's id.
-    let xsoar = plan
-        .xsoar_ids
-        .map(|ns| xsoar_ids(&ns, &inds, &passthrough, &mut warnings));
-    let settings = BuildSettings {
-        collection_id: plan.id,
-        ttl_collection: &col.ttl,
-        ttl_global: &cfg.ttl,
-        identity_ref: identity.as_ref().map(|(id, _, _)| id.as_str()),
-        tlp2: cfg.server.tlp2_markings,
-        emit_scos: col.emit_scos,
-        valid_from: None,
-        undated: UNDATED,
-    };
-
-    // Built in batches; each batch parks its JSON in the spill file, so
-    // only (offset, length) stays in memory per object.
-    let batches: Vec<Vec<Outcome>> = inds
-        .par_chunks(PARK_BATCH)
-        .enumerate()
-        .map(|(b, chunk)| {
-            let mut out: Vec<Outcome> = chunk
-                .iter()
-                .enumerate()
-                .map(|(k, (key, ind))| {
-                    let pos = b * PARK_BATCH + k;
-                    let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
-                    build_indicator(
-                        key,
-                        ind,
-                        pos,
-                        xsoar_id,
-                        &settings,
-                        plan,
-                        col,
-                        prev.get(key),
-                        now,
-                    )
-                })
-                .collect();
-            spill.park(out.iter_mut().flat_map(Outcome::bodies))?;
-            Ok(out)
-        })
-        .collect::<Result<_, feed::FeedError>>()?;
-    let outcomes = batches.into_iter().flatten();
-
-    let mut objects: Vec<Pending> = Vec::with_capacity(inds.len() + passthrough.len());
-    let mut remembered = Vec::new();
-    let mut markings: BTreeSet<String> = BTreeSet::new();
-    // The keys this generation has (borrowed: a million indicators would
-    // otherwise copy every key once more). Support objects are excluded
-    // from removals below, so their keys need not be recorded.
-    let mut seen: HashSet<&str> = HashSet::with_capacity(inds.len() + passthrough.len());
-    let mut scos_by_id: BTreeMap<String, Pending> = BTreeMap::new();
-    for (o, (key, _)) in outcomes.into_iter().zip(&inds) {
-        seen.insert(key);
-        match o {
-            Outcome::Object {
-                pending,
-                markings: m,
-                scos,
-                warnings: w,
-                changed,
-                added,
-            } => {
-                markings.extend(m.into_iter().map(str::to_string));
-                for msg in w {
-                    *warnings.entry(msg).or_default() += 1;
-                }
-                for s in scos {
-                    scos_by_id.entry(s.id.clone()).or_insert(s);
-                }
-                if added {
-                    report.added += 1;
-                } else if changed {
-                    report.changed += 1;
-                } else {
-                    report.unchanged += 1;
-                }
-                objects.push(pending);
-            }
-            Outcome::Expired(row) => {
-                report.expired += 1;
-                remembered.extend(row);
-            }
-            Outcome::LeftOut(row) => {
-                report.dropped += 1;
-                remembered.extend(row);
-            }
-        }
-    }
-    let live_indicators = !objects.is_empty();
+    let (inds, passthrough) = keyed(b);
+    let identity = identity(cfg);
+    let identity_id = identity.as_ref().map(|(id, _, _)| id.as_str());
+    let mut acc = Assembly::new(b.selected.len(), inds.len() + passthrough.len());
+    let outcomes = indicators::build(
+        b,
+        &previous,
+        &inds,
+        &passthrough,
+        identity_id,
+        &mut acc.warnings,
+    )?;
+    let scos_by_id = acc.add_indicators(outcomes, &inds);
+    let live_indicators = !acc.objects.is_empty();
 
     for (pos, (key, s)) in passthrough.iter().enumerate() {
         if pos % PARK_BATCH == 0 {
-            park_tail(spill, &mut objects)?;
+            park_tail(spill, &mut acc.objects)?;
         }
-        seen.insert(key);
+        acc.seen.insert(key);
         let json: &str = &s.json;
         let hash = xxh3_64(json.as_bytes());
         let date_added = match prev.get(key).filter(|r| r.present) {
             Some(r) if r.content_hash == hash => {
-                report.unchanged += 1;
+                acc.report.unchanged += 1;
                 Some(r.date_added)
             }
             Some(_) => {
                 // Same id and version, different bytes: STIX says that
                 // cannot happen, but inputs do it. Publish the new bytes as
                 // newly added, so incremental pollers fetch them.
-                report.changed += 1;
-                *warnings
+                acc.report.changed += 1;
+                *acc.warnings
                     .entry("a STIX input object changed its content without changing its modified; republished with a new date_added".into())
                     .or_default() += 1;
                 None
             }
             None => {
-                report.added += 1;
+                acc.report.added += 1;
                 // An input's own date_added (medallion) is reproduced only
                 // when it is later than everything already published;
                 // otherwise pollers past that point would never see the
@@ -322,7 +206,7 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
         } else {
             SpecVersion::V21
         };
-        objects.push(Pending {
+        acc.objects.push(Pending {
             key: key.clone(),
             id: s.id.clone(),
             stix_type: s.stix_type.clone(),
@@ -342,30 +226,20 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
         });
     }
 
-    park_tail(spill, &mut objects)?;
+    park_tail(spill, &mut acc.objects)?;
 
-    for (_, mut s) in scos_by_id {
-        if let Some(r) = prev
-            .get(&s.key)
-            .filter(|r| r.present && r.content_hash == s.content_hash)
-        {
-            s.date_added = Some(r.date_added);
-            s.version_us = Some(r.modified);
-        }
-        objects.push(s);
-    }
+    acc.add_scos(scos_by_id, &previous);
 
     // Removals. Support objects (markings, identity) are derived below
     // from what remains, so their previous rows are not removals.
     let retention = i64::from(cfg.compile.revoked_retention_days) * DAY;
     let mut gone: Vec<&Row> = prev
         .values()
-        .filter(|r| !seen.contains(r.key.as_str()) && !r.key.starts_with("sup:"))
+        .filter(|r| !acc.seen.contains(r.key.as_str()) && !r.key.starts_with("sup:"))
         .collect();
     gone.sort_by(|a, b| a.key.cmp(&b.key));
     // What the tombstones reference must stay in the collection too.
     let mut tombstone_identity = false;
-    let identity_id = identity.as_ref().map(|(id, _, _)| id.as_str());
     for (pos, row) in gone.into_iter().enumerate() {
         // A key that leaves is remembered (its id, last modified, content
         // hash and epoch): if it returns, it must not reuse an id with the
@@ -377,39 +251,39 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
             ..row.clone()
         };
         if !row.present {
-            remembered.push(row.clone());
+            acc.remembered.push(row.clone());
             continue;
         }
         if !row.key.starts_with("ind:") {
-            report.dropped += 1;
+            acc.report.dropped += 1;
             continue;
         }
         if cfg.compile.removal == RemovalPolicy::Drop || plan.xsoar_ids.is_some() {
-            report.dropped += 1;
-            remembered.push(remember(row.revoked));
+            acc.report.dropped += 1;
+            acc.remembered.push(remember(row.revoked));
             continue;
         }
         let revoked_at = if row.tombstone { row.revoked_at } else { now };
         if row.revoked && now - revoked_at > retention {
-            report.dropped += 1;
-            remembered.push(remember(true));
+            acc.report.dropped += 1;
+            acc.remembered.push(remember(true));
             continue;
         }
         let Some((old21, old20)) = prev_col.and_then(|c| stored_json(c, &row.id)) else {
             // The previous feed lacks the object its state names: nothing to
             // revoke from; remember the key so a return gets a new id.
-            report.dropped += 1;
-            remembered.push(remember(true));
+            acc.report.dropped += 1;
+            acc.remembered.push(remember(true));
             continue;
         };
         let (refs, by) = references(&old21);
-        markings.extend(refs);
+        acc.markings.extend(refs);
         tombstone_identity |= by.is_some() && by.as_deref() == identity_id;
         let stix_type = row.id.split("--").next().unwrap_or_default().to_string();
         if row.revoked {
             // Already published as revoked (a tombstone, or inactive at the
             // source): keep those bytes until the retention ends.
-            objects.push(Pending {
+            acc.objects.push(Pending {
                 key: row.key.clone(),
                 id: row.id.clone(),
                 stix_type,
@@ -434,12 +308,12 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
                 .as_deref()
                 .and_then(|j| stix::revoke_json20(j, modified)),
         ) else {
-            report.dropped += 1;
-            remembered.push(remember(true));
+            acc.report.dropped += 1;
+            acc.remembered.push(remember(true));
             continue;
         };
-        report.revoked += 1;
-        objects.push(Pending {
+        acc.report.revoked += 1;
+        acc.objects.push(Pending {
             key: row.key.clone(),
             id: row.id.clone(),
             stix_type,
@@ -464,13 +338,14 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
         // STIX 2.0 has no TLP 2.0: the 2.0 form references the TLP 1.0
         // equivalents (amber+strict → red, docs/decisions.md#d20), so their
         // definitions must be in the collection too.
-        let for_20: Vec<String> = markings
+        let for_20: Vec<String> = acc
+            .markings
             .iter()
             .map(|m| stix::marking::ref_for_20(m).to_string())
             .collect();
-        markings.extend(for_20);
+        acc.markings.extend(for_20);
     }
-    for m in &markings {
+    for m in &acc.markings {
         if let Some((j21, j20)) = stix::marking_object(m) {
             support.push((m.clone(), j21.to_string(), j20.map(str::to_string)));
         }
@@ -513,7 +388,7 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
             None => None,
         };
         let stix_type = id.split("--").next().unwrap_or_default().to_string();
-        objects.push(Pending {
+        acc.objects.push(Pending {
             key,
             version_us,
             date_added,
@@ -537,20 +412,96 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
         });
     }
 
-    let live = objects
+    let live = acc
+        .objects
         .iter()
         .filter(|o| !o.tombstone && !o.key.starts_with("sup:"))
         .count() as u64;
     Ok(Built {
-        objects,
-        remembered,
+        objects: acc.objects,
+        remembered: acc.remembered,
         previous_live: previous.live,
         live,
         previous_last: previous.last,
         cuts: prev_col.map(CollectionFeed::cuts).unwrap_or_default(),
-        report,
-        warnings,
+        report: acc.report,
+        warnings: acc.warnings,
     })
+}
+
+/// The selected records split by kind, each with its key in the STATE
+/// rows: `ind:<type>:<value>` for indicators, `obj:<id>:<modified>` for
+/// passthrough STIX objects. Records are already one per natural key (the
+/// compile merged duplicates before selection).
+#[allow(clippy::type_complexity)]
+fn keyed<'r>(
+    b: &CollectionBuild<'r>,
+) -> (Vec<(String, &'r Indicator)>, Vec<(String, &'r StixRecord)>) {
+    let mut inds: Vec<(String, &Indicator)> = Vec::new();
+    let mut passthrough: Vec<(String, &StixRecord)> = Vec::new();
+    for &ri in b.selected {
+        match &b.records[ri as usize] {
+            Record::Indicator(ind) => {
+                inds.push((format!("ind:{}:{}", ind.kind.as_str(), ind.value), ind));
+            }
+            Record::Stix(s) => {
+                passthrough.push((
+                    format!("obj:{}:{}", s.id, s.modified.unwrap_or(i64::MIN)),
+                    s,
+                ));
+            }
+        }
+    }
+    (inds, passthrough)
+}
+
+/// The configured identity object (id, 2.1 JSON, 2.0 JSON), if any.
+fn identity(cfg: &Config) -> Option<(String, String, String)> {
+    cfg.compile.identity.as_ref().map(|i| {
+        stix::identity_object(
+            &i.name,
+            i.id.as_deref(),
+            &i.identity_class,
+            IDENTITY_CREATED,
+        )
+    })
+}
+
+/// A collection's build in progress: what its phases add to, in order
+/// (indicators, passthrough objects, removals, support objects).
+struct Assembly<'k> {
+    /// This generation's objects so far.
+    objects: Vec<Pending>,
+    /// Keys without an object whose epoch must be remembered.
+    remembered: Vec<Row>,
+    /// The marking definitions referenced (by live objects and tombstones
+    /// alike): the support phase adds them.
+    markings: BTreeSet<String>,
+    /// The keys this generation has (borrowed: a million indicators would
+    /// otherwise copy every key once more). Support objects are excluded
+    /// from removals, so their keys need not be recorded.
+    seen: HashSet<&'k str>,
+    report: CollectionReport,
+    /// Builder/mapping warnings counted by message.
+    warnings: BTreeMap<String, u64>,
+}
+
+impl Assembly<'_> {
+    /// An empty build of a collection that selected `selected` records,
+    /// `keys` of which have a key.
+    fn new(selected: usize, keys: usize) -> Self {
+        Assembly {
+            objects: Vec::with_capacity(keys),
+            remembered: Vec::new(),
+            markings: BTreeSet::new(),
+            seen: HashSet::with_capacity(keys),
+            report: CollectionReport {
+                selected: selected as u64,
+                ..CollectionReport::default()
+            },
+            warnings: BTreeMap::new(),
+        }
+    }
 }
 
 /// `created` of the configured identity object: fixed, so the identity's
