@@ -26,6 +26,7 @@
 //!   above, keyed by (id, version).
 
 mod indicators;
+mod passthrough;
 mod previous;
 mod publish;
 mod removals;
@@ -170,63 +171,7 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
     let scos_by_id = acc.add_indicators(outcomes, &inds);
     let live_indicators = !acc.objects.is_empty();
 
-    for (pos, (key, s)) in passthrough.iter().enumerate() {
-        if pos % PARK_BATCH == 0 {
-            park_tail(spill, &mut acc.objects)?;
-        }
-        acc.seen.insert(key);
-        let json: &str = &s.json;
-        let hash = xxh3_64(json.as_bytes());
-        let date_added = match prev.get(key).filter(|r| r.present) {
-            Some(r) if r.content_hash == hash => {
-                acc.report.unchanged += 1;
-                Some(r.date_added)
-            }
-            Some(_) => {
-                // Same id and version, different bytes: STIX says that
-                // cannot happen, but inputs do it. Publish the new bytes as
-                // newly added, so incremental pollers fetch them.
-                acc.report.changed += 1;
-                *acc.warnings
-                    .entry("a STIX input object changed its content without changing its modified; republished with a new date_added".into())
-                    .or_default() += 1;
-                None
-            }
-            None => {
-                acc.report.added += 1;
-                // An input's own date_added (medallion) is reproduced only
-                // when it is later than everything already published;
-                // otherwise pollers past that point would never see the
-                // object (docs/decisions.md#d9).
-                s.date_added.filter(|d| *d > previous.last)
-            }
-        };
-        let spec = if s.spec_version == "2.0" {
-            SpecVersion::V20
-        } else {
-            SpecVersion::V21
-        };
-        acc.objects.push(Pending {
-            key: key.clone(),
-            id: s.id.clone(),
-            stix_type: s.stix_type.clone(),
-            spec,
-            version_us: s.modified.or(s.created),
-            date_added,
-            json21: json.into(),
-            // A 2.0 object passes through to TAXII 2.0 as it is; 2.1 objects
-            // are not rewritten for 2.0 (passthrough means unchanged).
-            json20: (spec == SpecVersion::V20).then(|| json.into()),
-            content_hash: hash,
-            epoch: 0,
-            revoked: false,
-            tombstone: false,
-            revoked_at: 0,
-            order: ORDER_RECORD + (inds.len() + pos) as u64,
-        });
-    }
-
-    park_tail(spill, &mut acc.objects)?;
+    acc.add_passthrough(spill, &previous, &passthrough, inds.len())?;
 
     acc.add_scos(scos_by_id, &previous);
 
