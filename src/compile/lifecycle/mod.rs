@@ -37,13 +37,12 @@ pub(crate) use publish::publish;
 use super::spill::{Body, Spill};
 use super::state::Row;
 use super::{CollectionReport, CompileError, Plan};
-use crate::config::{CollectionConfig, Config, RemovalPolicy};
+use crate::config::{CollectionConfig, Config};
 use crate::feed::{self, CollectionFeed, SpecVersion};
 use crate::record::{Indicator, Record, StixRecord};
 use crate::stix;
-use crate::time::{self, Micros, DAY, MILLI};
-use previous::{stored_json, Previous};
-use removals::references;
+use crate::time::{self, Micros, MILLI};
+use previous::Previous;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use support::version_of;
 use xxhash_rust::xxh3::xxh3_64;
@@ -175,106 +174,7 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
 
     acc.add_scos(scos_by_id, &previous);
 
-    // Removals. Support objects (markings, identity) are derived below
-    // from what remains, so their previous rows are not removals.
-    let retention = i64::from(cfg.compile.revoked_retention_days) * DAY;
-    let mut gone: Vec<&Row> = prev
-        .values()
-        .filter(|r| !acc.seen.contains(r.key.as_str()) && !r.key.starts_with("sup:"))
-        .collect();
-    gone.sort_by(|a, b| a.key.cmp(&b.key));
-    // What the tombstones reference must stay in the collection too.
-    let mut tombstone_identity = false;
-    for (pos, row) in gone.into_iter().enumerate() {
-        // A key that leaves is remembered (its id, last modified, content
-        // hash and epoch): if it returns, it must not reuse an id with the
-        // same modified for different content, nor a revoked id.
-        let remember = |revoked: bool| Row {
-            present: false,
-            revoked,
-            tombstone: false,
-            ..row.clone()
-        };
-        if !row.present {
-            acc.remembered.push(row.clone());
-            continue;
-        }
-        if !row.key.starts_with("ind:") {
-            acc.report.dropped += 1;
-            continue;
-        }
-        if cfg.compile.removal == RemovalPolicy::Drop || plan.xsoar_ids.is_some() {
-            acc.report.dropped += 1;
-            acc.remembered.push(remember(row.revoked));
-            continue;
-        }
-        let revoked_at = if row.tombstone { row.revoked_at } else { now };
-        if row.revoked && now - revoked_at > retention {
-            acc.report.dropped += 1;
-            acc.remembered.push(remember(true));
-            continue;
-        }
-        let Some((old21, old20)) = prev_col.and_then(|c| stored_json(c, &row.id)) else {
-            // The previous feed lacks the object its state names: nothing to
-            // revoke from; remember the key so a return gets a new id.
-            acc.report.dropped += 1;
-            acc.remembered.push(remember(true));
-            continue;
-        };
-        let (refs, by) = references(&old21);
-        acc.markings.extend(refs);
-        tombstone_identity |= by.is_some() && by.as_deref() == identity_id;
-        let stix_type = row.id.split("--").next().unwrap_or_default().to_string();
-        if row.revoked {
-            // Already published as revoked (a tombstone, or inactive at the
-            // source): keep those bytes until the retention ends.
-            acc.objects.push(Pending {
-                key: row.key.clone(),
-                id: row.id.clone(),
-                stix_type,
-                spec: SpecVersion::V21,
-                version_us: Some(row.modified),
-                date_added: Some(row.date_added),
-                json21: old21.into(),
-                json20: old20.map(Into::into),
-                content_hash: row.content_hash,
-                epoch: row.epoch,
-                revoked: true,
-                tombstone: true,
-                revoked_at,
-                order: ORDER_TOMBSTONE + pos as u64,
-            });
-            continue;
-        }
-        let modified = (row.modified + MILLI).max(time::truncate_ms(now));
-        let (Some(j21), j20) = (
-            stix::revoke_json21(&old21, modified),
-            old20
-                .as_deref()
-                .and_then(|j| stix::revoke_json20(j, modified)),
-        ) else {
-            acc.report.dropped += 1;
-            acc.remembered.push(remember(true));
-            continue;
-        };
-        acc.report.revoked += 1;
-        acc.objects.push(Pending {
-            key: row.key.clone(),
-            id: row.id.clone(),
-            stix_type,
-            spec: SpecVersion::V21,
-            version_us: Some(modified),
-            date_added: None,
-            content_hash: xxh3_64(j21.as_bytes()),
-            json21: j21.into(),
-            json20: j20.map(Into::into),
-            epoch: row.epoch,
-            revoked: true,
-            tombstone: true,
-            revoked_at: now,
-            order: ORDER_TOMBSTONE + pos as u64,
-        });
-    }
+    let tombstone_identity = acc.add_removals(b, &previous, identity_id);
 
     // Support objects: the marking definitions referenced (by live objects
     // and tombstones alike) and the identity.
@@ -332,7 +232,7 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
             }
             None => None,
         };
-        let stix_type = id.split("--").next().unwrap_or_default().to_string();
+        let stix_type = type_of_id(&id);
         acc.objects.push(Pending {
             key,
             version_us,
@@ -398,6 +298,11 @@ fn keyed<'r>(
         }
     }
     (inds, passthrough)
+}
+
+/// The STIX type an id names (`indicator--…` → `indicator`).
+fn type_of_id(id: &str) -> String {
+    id.split("--").next().unwrap_or_default().to_string()
 }
 
 /// The configured identity object (id, 2.1 JSON, 2.0 JSON), if any.
