@@ -41,11 +41,9 @@ use crate::config::{CollectionConfig, Config};
 use crate::feed::{self, CollectionFeed, SpecVersion};
 use crate::record::{Indicator, Record, StixRecord};
 use crate::stix;
-use crate::time::{self, Micros, MILLI};
+use crate::time::Micros;
 use previous::Previous;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use support::version_of;
-use xxhash_rust::xxh3::xxh3_64;
 
 /// One object version on its way into the feed.
 #[derive(Debug, Clone)]
@@ -143,22 +141,15 @@ impl<'a> CollectionBuild<'a> {
 }
 
 /// Builds one collection's objects and compares them with the previous
-/// generation.
+/// generation. Each phase reads what the earlier ones left: removals need
+/// every key this generation has, support objects every reference.
 pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, CompileError> {
-    let CollectionBuild {
-        cfg,
-        plan,
-        prev_col,
-        now,
-        spill,
-        ..
-    } = *b;
     let previous = Previous::read(b)?;
-    let prev = &previous.rows;
     let (inds, passthrough) = keyed(b);
-    let identity = identity(cfg);
+    let identity = identity(b.cfg);
     let identity_id = identity.as_ref().map(|(id, _, _)| id.as_str());
     let mut acc = Assembly::new(b.selected.len(), inds.len() + passthrough.len());
+
     let outcomes = indicators::build(
         b,
         &previous,
@@ -167,111 +158,17 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
         identity_id,
         &mut acc.warnings,
     )?;
-    let scos_by_id = acc.add_indicators(outcomes, &inds);
+    let scos = acc.add_indicators(outcomes, &inds);
     let live_indicators = !acc.objects.is_empty();
-
-    acc.add_passthrough(spill, &previous, &passthrough, inds.len())?;
-
-    acc.add_scos(scos_by_id, &previous);
-
+    acc.add_passthrough(b.spill, &previous, &passthrough, inds.len())?;
+    acc.add_scos(scos, &previous);
     let tombstone_identity = acc.add_removals(b, &previous, identity_id);
-
-    // Support objects: the marking definitions referenced (by live objects
-    // and tombstones alike) and the identity.
-    let mut support: Vec<(String, String, Option<String>)> = Vec::new();
-    if plan.offers_20 {
-        // STIX 2.0 has no TLP 2.0: the 2.0 form references the TLP 1.0
-        // equivalents (amber+strict → red, docs/decisions.md#d20), so their
-        // definitions must be in the collection too.
-        let for_20: Vec<String> = acc
-            .markings
-            .iter()
-            .map(|m| stix::marking::ref_for_20(m).to_string())
-            .collect();
-        acc.markings.extend(for_20);
-    }
-    for m in &acc.markings {
-        if let Some((j21, j20)) = stix::marking_object(m) {
-            support.push((m.clone(), j21.to_string(), j20.map(str::to_string)));
-        }
-    }
-    if let Some((id, j21, j20)) = &identity {
-        if live_indicators || tombstone_identity {
-            support.push((id.clone(), j21.clone(), Some(j20.clone())));
-        }
-    }
-    // An input may carry the same standard object (a TLP marking definition
-    // is the usual case): the input's copy wins, one id stays one object.
-    let given: HashSet<&str> = passthrough.iter().map(|(_, s)| s.id.as_str()).collect();
-    support.retain(|(id, _, _)| !given.contains(id.as_str()));
-    for (pos, (id, mut j21, mut j20)) in support.into_iter().enumerate() {
-        let key = format!("sup:{id}");
-        let hash = xxh3_64(j21.as_bytes());
-        let prev_row = prev.get(&key).filter(|r| r.present);
-        let mut version_us = version_of(&j21);
-        let date_added = match prev_row {
-            Some(r) if r.content_hash == hash => {
-                version_us = Some(r.modified);
-                Some(r.date_added)
-            }
-            Some(r) => {
-                // Changed (a renamed identity): a new version needs a later
-                // `modified` than the one published (docs/decisions.md#d11). Only the
-                // identity carries one; marking definitions never change.
-                if let Some(old) = version_of(&j21) {
-                    let new = (r.modified + MILLI).max(time::truncate_ms(now));
-                    let (from, to) = (
-                        format!("\"modified\":\"{}\"", time::fmt_ms(old)),
-                        format!("\"modified\":\"{}\"", time::fmt_ms(new)),
-                    );
-                    j21 = j21.replacen(&from, &to, 1);
-                    j20 = j20.map(|j| j.replacen(&from, &to, 1));
-                    version_us = Some(new);
-                }
-                None
-            }
-            None => None,
-        };
-        let stix_type = type_of_id(&id);
-        acc.objects.push(Pending {
-            key,
-            version_us,
-            date_added,
-            id,
-            stix_type,
-            spec: SpecVersion::V21,
-            json21: j21.into(),
-            json20: if plan.offers_20 {
-                j20.map(Into::into)
-            } else {
-                None
-            },
-            // The hash of the object as built (before any `modified` bump),
-            // so an unchanged identity is recognised next time.
-            content_hash: hash,
-            epoch: 0,
-            revoked: false,
-            tombstone: false,
-            revoked_at: 0,
-            order: ORDER_SUPPORT + pos as u64,
-        });
-    }
-
-    let live = acc
-        .objects
-        .iter()
-        .filter(|o| !o.tombstone && !o.key.starts_with("sup:"))
-        .count() as u64;
-    Ok(Built {
-        objects: acc.objects,
-        remembered: acc.remembered,
-        previous_live: previous.live,
-        live,
-        previous_last: previous.last,
-        cuts: prev_col.map(CollectionFeed::cuts).unwrap_or_default(),
-        report: acc.report,
-        warnings: acc.warnings,
-    })
+    // The identity is published while something references it.
+    let identity = identity
+        .as_ref()
+        .filter(|_| live_indicators || tombstone_identity);
+    acc.add_support(b, &previous, &passthrough, identity);
+    Ok(acc.finish(&previous, b.prev_col))
 }
 
 /// The selected records split by kind, each with its key in the STATE
@@ -350,6 +247,25 @@ impl Assembly<'_> {
                 ..CollectionReport::default()
             },
             warnings: BTreeMap::new(),
+        }
+    }
+
+    /// The build's product, with the live counts the shrink guard compares.
+    fn finish(self, previous: &Previous, prev_col: Option<&CollectionFeed>) -> Built {
+        let live = self
+            .objects
+            .iter()
+            .filter(|o| !o.tombstone && !o.key.starts_with("sup:"))
+            .count() as u64;
+        Built {
+            objects: self.objects,
+            remembered: self.remembered,
+            previous_live: previous.live,
+            live,
+            previous_last: previous.last,
+            cuts: prev_col.map(CollectionFeed::cuts).unwrap_or_default(),
+            report: self.report,
+            warnings: self.warnings,
         }
     }
 }
