@@ -260,34 +260,13 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     };
 
     // Read.
-    let t = Instant::now();
-    let patterns: Vec<(String, Option<Profile>)> = cfg
-        .inputs
-        .iter()
-        .map(|i| {
-            let p = if Path::new(&i.path).is_absolute() {
-                i.path.clone()
-            } else {
-                cfg.base_dir().join(&i.path).display().to_string()
-            };
-            (p, i.format.as_deref().and_then(Profile::parse))
-        })
-        .collect();
-    let files = input::expand(&patterns)?;
-    let keep = source_reads(cfg, &plans)?;
-    let mut outcome = read_with_progress(&files, opts.progress, &keep)?;
-    let stix_problems = apply_stix_check(&mut outcome, cfg.compile.stix_check);
-    summary.timings.read_ms = t.elapsed().as_millis() as u64;
-    report_input(&outcome, &mut summary);
-    summary.stix_check = stix_problems;
-    let file_names = file_names(cfg, &outcome);
-    check_rejects(&outcome, cfg.compile.reject_threshold, opts.strict)?;
+    let (records, file_names) = read_inputs(opts, &plans, &mut summary)?;
 
     // Merge duplicates over all records before any query runs: a query that
     // matched only a stale copy (an old TLP, an old active flag) must not
     // publish it.
     let t = Instant::now();
-    let (records, duplicates) = dedupe(outcome.records);
+    let (records, duplicates) = dedupe(records);
     summary.duplicates = duplicates;
 
     // Owner collections depend on the records read: append them to a copy
@@ -304,38 +283,19 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
 
     // Build.
     let t = Instant::now();
-    // The token MAC key: derived from the configured secret (replicas that
-    // compile independently then agree), else carried over from the
-    // previous generation (tokens survive a regeneration), else new.
-    let token_key = match (&cfg.server.token_secret, &previous) {
-        (Some(secret), _) => hex(&feed::token::key_from_secret(secret)),
-        (None, Some(prev)) => prev.meta().token_key.clone(),
-        (None, None) => hex(&feed::token::new_key()),
-    };
+    let token_key = token_key(cfg, previous.as_ref());
     // Serialized objects wait in an unnamed file beside the output (same
     // filesystem as the feed, not a tmpfs) until the writer runs.
-    let spill_dir = crate::files::containing_dir(&live);
-    let spill = spill::Spill::new_in(&spill_dir)?;
-    let mut built = Vec::with_capacity(plans.len());
-    for plan in &plans {
-        let prev_col = previous.as_ref().and_then(|f| {
-            f.meta()
-                .collections
-                .iter()
-                .position(|m| m.id == plan.id.to_string())
-                .map(|i| &f.collections()[i])
-        });
-        let b = lifecycle::build_collection(&lifecycle::CollectionBuild {
-            cfg,
-            plan,
-            records: &records,
-            selected: &selected[plan.index],
-            prev_col,
-            now,
-            spill: &spill,
-        })?;
-        built.push(b);
-    }
+    let spill = spill::Spill::new_in(&crate::files::containing_dir(&live))?;
+    let built = build_collections(
+        cfg,
+        &plans,
+        &records,
+        &selected,
+        previous.as_ref(),
+        now,
+        &spill,
+    )?;
     summary.timings.build_ms = t.elapsed().as_millis() as u64;
     // The records and the previous generation's object bytes are not read
     // again: give their memory back before the writer needs its own.
@@ -347,9 +307,113 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     }
 
     // Guard.
-    for (plan, b) in plans.iter().zip(&built) {
+    if !opts.allow_shrink {
+        shrink_guard(cfg, &plans, &built)?;
+        if let Some(prev) = &previous {
+            retired_guard(cfg, &plans, prev)?;
+        }
+    }
+
+    // Publish.
+    write_feed(cfg, &plans, built, parked, &live, token_key, &mut summary)?;
+    summary.timings.total_ms = started.elapsed().as_millis() as u64;
+    Ok(summary)
+}
+
+/// The read stage: expands the input patterns, reads every file keeping
+/// what the collections read, applies `compile.stix_check` and the reject
+/// threshold, and fills the input half of the summary. Returns the records
+/// and the names the `file` query field gives their files.
+fn read_inputs(
+    opts: &CompileOptions,
+    plans: &[Plan],
+    summary: &mut Summary,
+) -> Result<(Vec<Record>, std::sync::Arc<[Box<str>]>), CompileError> {
+    let cfg = &opts.config;
+    let t = Instant::now();
+    let files = input::expand(&input_patterns(cfg))?;
+    let keep = source_reads(cfg, plans)?;
+    let mut outcome = read_with_progress(&files, opts.progress, &keep)?;
+    let stix_problems = apply_stix_check(&mut outcome, cfg.compile.stix_check);
+    summary.timings.read_ms = t.elapsed().as_millis() as u64;
+    report_input(&outcome, summary);
+    summary.stix_check = stix_problems;
+    let file_names = file_names(cfg, &outcome);
+    check_rejects(&outcome, cfg.compile.reject_threshold, opts.strict)?;
+    Ok((outcome.records, file_names))
+}
+
+/// The `[[inputs]]` patterns (relative ones under the config file's
+/// directory), each with the profile it declares.
+fn input_patterns(cfg: &Config) -> Vec<(String, Option<Profile>)> {
+    cfg.inputs
+        .iter()
+        .map(|i| {
+            let p = if Path::new(&i.path).is_absolute() {
+                i.path.clone()
+            } else {
+                cfg.base_dir().join(&i.path).display().to_string()
+            };
+            (p, i.format.as_deref().and_then(Profile::parse))
+        })
+        .collect()
+}
+
+/// The token MAC key: derived from the configured secret (replicas that
+/// compile independently then agree), else carried over from the previous
+/// generation (tokens survive a regeneration), else new.
+fn token_key(cfg: &Config, previous: Option<&Feed>) -> String {
+    match (&cfg.server.token_secret, previous) {
+        (Some(secret), _) => hex(&feed::token::key_from_secret(secret)),
+        (None, Some(prev)) => prev.meta().token_key.clone(),
+        (None, None) => hex(&feed::token::new_key()),
+    }
+}
+
+/// The build stage: each collection's objects, compared with its previous
+/// generation ([`lifecycle::build_collection`]), in plan order.
+fn build_collections(
+    cfg: &Config,
+    plans: &[Plan],
+    records: &[Record],
+    selected: &[Vec<u32>],
+    previous: Option<&Feed>,
+    now: Micros,
+    spill: &spill::Spill,
+) -> Result<Vec<lifecycle::Built>, CompileError> {
+    let mut built = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let prev_col = previous.and_then(|f| {
+            f.meta()
+                .collections
+                .iter()
+                .position(|m| m.id == plan.id.to_string())
+                .map(|i| &f.collections()[i])
+        });
+        let b = lifecycle::build_collection(&lifecycle::CollectionBuild {
+            cfg,
+            plan,
+            records,
+            selected: &selected[plan.index],
+            prev_col,
+            now,
+            spill,
+        })?;
+        built.push(b);
+    }
+    Ok(built)
+}
+
+/// The shrink guard: refuses to publish when a collection would lose more
+/// than `compile.shrink_guard` of its live objects.
+fn shrink_guard(
+    cfg: &Config,
+    plans: &[Plan],
+    built: &[lifecycle::Built],
+) -> Result<(), CompileError> {
+    for (plan, b) in plans.iter().zip(built) {
         let col = &cfg.collections[plan.index];
-        if opts.allow_shrink || b.previous_live == 0 {
+        if b.previous_live == 0 {
             continue;
         }
         let after = b.live;
@@ -370,28 +434,60 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
             }
         }
     }
+    Ok(())
+}
 
-    // A collection that left the config loses all its objects: the same
-    // guard applies (and its revocation history goes with it, see README).
-    if let (Some(prev), false) = (&previous, opts.allow_shrink) {
-        for (m, c) in prev.meta().collections.iter().zip(prev.collections()) {
-            if !c.is_empty() && !plans.iter().any(|p| p.id.to_string() == m.id) {
-                return Err(CompileError::Shrink {
-                    collection: format!("{} ({}, no longer in the config)", m.title, m.id),
-                    before: c.len() as u64,
-                    after: 0,
-                    lost_pct: 100.0,
-                    guard_pct: cfg.compile.shrink_guard * 100.0,
-                });
-            }
+/// A collection that left the config loses all its objects: the shrink
+/// guard applies to it too (and its revocation history goes with it, see
+/// README).
+fn retired_guard(cfg: &Config, plans: &[Plan], prev: &Feed) -> Result<(), CompileError> {
+    for (m, c) in prev.meta().collections.iter().zip(prev.collections()) {
+        if !c.is_empty() && !plans.iter().any(|p| p.id.to_string() == m.id) {
+            return Err(CompileError::Shrink {
+                collection: format!("{} ({}, no longer in the config)", m.title, m.id),
+                before: c.len() as u64,
+                after: 0,
+                lost_pct: 100.0,
+                guard_pct: cfg.compile.shrink_guard * 100.0,
+            });
         }
     }
+    Ok(())
+}
 
-    // Publish.
+/// The publish stage: dates the new versions, writes the feed file and
+/// renames it into place ([`lifecycle::publish`]), then fills the output
+/// half of the summary.
+fn write_feed(
+    cfg: &Config,
+    plans: &[Plan],
+    built: Vec<lifecycle::Built>,
+    parked: spill::Parked,
+    live: &Path,
+    token_key: String,
+    summary: &mut Summary,
+) -> Result<(), CompileError> {
     let t = Instant::now();
     let generation = hex(&rand::random::<[u8; 16]>());
-    let meta = FeedMeta {
-        generation: generation.clone(),
+    let meta = feed_meta(cfg, plans, generation.clone(), token_key);
+    let wopts = WriteOptions {
+        zstd_level: cfg.compile.zstd_level,
+        gzip_level: cfg.compile.gzip_level,
+        release: None,
+    };
+    let (stats, reports) = lifecycle::publish(meta, built, parked, live, &wopts)?;
+    summary.timings.write_ms = t.elapsed().as_millis() as u64;
+    summary.generation = generation;
+    summary.output_bytes = stats.bytes;
+    report_collections(cfg, plans, reports, summary);
+    Ok(())
+}
+
+/// The new generation's metadata: the server's and api roots' titles,
+/// one entry per planned collection, and the token key.
+fn feed_meta(cfg: &Config, plans: &[Plan], generation: String, token_key: String) -> FeedMeta {
+    FeedMeta {
+        generation,
         created_us: time::now(),
         title: cfg.server.title.clone(),
         description: cfg.server.description.clone(),
@@ -425,16 +521,17 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
             .collect(),
         page_size: cfg.server.default_page_size,
         token_key,
-    };
-    let wopts = WriteOptions {
-        zstd_level: cfg.compile.zstd_level,
-        gzip_level: cfg.compile.gzip_level,
-        release: None,
-    };
-    let (stats, reports) = lifecycle::publish(meta, built, parked, &live, &wopts)?;
-    summary.timings.write_ms = t.elapsed().as_millis() as u64;
-    summary.generation = generation;
-    summary.output_bytes = stats.bytes;
+    }
+}
+
+/// Adds each collection's report (named after its config entry) and
+/// build warnings to the summary.
+fn report_collections(
+    cfg: &Config,
+    plans: &[Plan],
+    reports: Vec<lifecycle::Outcomes>,
+    summary: &mut Summary,
+) {
     for (plan, (mut r, warnings)) in plans.iter().zip(reports) {
         let c = &cfg.collections[plan.index];
         r.id = plan.id.to_string();
@@ -445,8 +542,6 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         }
         summary.collections.push(r);
     }
-    summary.timings.total_ms = started.elapsed().as_millis() as u64;
-    Ok(summary)
 }
 
 fn hex(bytes: &[u8]) -> String {

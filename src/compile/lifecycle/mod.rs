@@ -32,7 +32,7 @@ mod publish;
 mod removals;
 mod support;
 
-pub(crate) use publish::publish;
+pub(crate) use publish::{publish, Outcomes};
 
 use super::spill::{Body, Spill};
 use super::state::Row;
