@@ -4,18 +4,19 @@
 //! Stages, each timed in the summary:
 //! 1. **plan**: parse every collection's query and mappings first, so a
 //!    config mistake fails in milliseconds, before any input is read;
-//! 2. **read**: [`crate::input`] parses all files in parallel; passthrough
-//!    STIX objects that failed the structural check are kept with a warning
-//!    or rejected (`compile.stix_check`); rejected records are counted per
-//!    reason and fail the run above the threshold;
-//! 3. **select**: one parallel pass evaluates every collection's query on
-//!    every record;
+//! 2. **read** (`read.rs`): [`crate::input`] parses all files in parallel;
+//!    passthrough STIX objects that failed the structural check are kept
+//!    with a warning or rejected (`compile.stix_check`); rejected records
+//!    are counted per reason and fail the run above the threshold;
+//! 3. **select** (`select.rs`): duplicates are merged, then one parallel
+//!    pass evaluates every collection's query on every record;
 //! 4. **build**: per collection, STIX objects are built and compared with
 //!    the previous generation ([`lifecycle`]) to keep `date_added` and
 //!    `modified` of unchanged objects, version changed ones, and publish
 //!    removals once as revocations;
-//! 5. **guard + publish**: the shrink guard, then date_added assignment and
-//!    the atomic publish of the feed file ([`crate::feed::publish`]).
+//! 5. **guard + publish**: the shrink guard (`guard.rs`), then date_added
+//!    assignment and the atomic publish of the feed file
+//!    ([`lifecycle::publish`], [`crate::feed::publish`]).
 //!
 //! Exit codes ([`CompileError::exit_code`]): 1 config or input error, 2 a
 //! guard refused to publish (reject threshold, shrink guard), 3 the output

@@ -69,7 +69,7 @@ fn source_reads(cfg: &Config, plans: &[Plan]) -> Result<[Keep; 4], CompileError>
         None => None,
     };
     // XSOAR's ids are made from the record's own `value` and
-    // `CustomFields.stixid` (lifecycle::xsoar_ids).
+    // `CustomFields.stixid` (lifecycle::indicators::xsoar_ids).
     let xsoar_ids = plans.iter().any(|p| p.xsoar_ids.is_some());
     Ok(Profile::ALL.map(|p| {
         if p == Profile::Stix {

@@ -188,7 +188,7 @@ pub(super) fn xsoar_ids(
     warnings: &mut BTreeMap<String, u64>,
 ) -> Vec<Option<String>> {
     /// The two members XSOAR's ids are made of (the source keeps them,
-    /// `compile::source_reads`).
+    /// `compile::read::source_reads`).
     #[derive(serde::Deserialize)]
     struct IdFields {
         value: Option<serde_json::Value>,

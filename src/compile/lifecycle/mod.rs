@@ -24,6 +24,14 @@
 //!   (medallion `__meta.date_added` / manifest), so a collection can
 //!   reproduce another server's exactly; otherwise they follow the rules
 //!   above, keyed by (id, version).
+//!
+//! [`build_collection`] runs one collection's phases in this order, one
+//! file each: `previous.rs` reads the previous generation's STATE rows;
+//! `indicators.rs` builds the indicators (in parallel) and their SCOs;
+//! `passthrough.rs` adds the input's own STIX objects; `removals.rs`
+//! revokes, keeps or drops what left; `support.rs` adds the marking
+//! definitions and the identity the rest references. [`publish`]
+//! (`publish.rs`) then dates every new version and writes the feed.
 
 mod indicators;
 mod passthrough;
