@@ -5,11 +5,9 @@ use super::previous::Previous;
 use super::{Assembly, CollectionBuild, Pending, ORDER_RECORD, PARK_BATCH, UNDATED};
 use crate::compile::spill::Body;
 use crate::compile::state::Row;
-use crate::compile::Plan;
-use crate::config::CollectionConfig;
 use crate::feed::{self, SpecVersion};
 use crate::record::{Indicator, Profile, StixRecord};
-use crate::stix::{self, BuildSettings};
+use crate::stix::{self, BuildSettings, Draft};
 use crate::time::{Micros, MILLI};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
@@ -62,7 +60,7 @@ pub(super) fn build(
     identity_ref: Option<&str>,
     warnings: &mut BTreeMap<String, u64>,
 ) -> Result<impl Iterator<Item = Outcome>, feed::FeedError> {
-    let (cfg, plan, col, now, spill) = (b.cfg, b.plan, b.col(), b.now, b.spill);
+    let (cfg, plan, col) = (b.cfg, b.plan, b.col());
     // XSOAR's ids are chosen before the parallel build: one record's
     // stixid may be another's id.
     let xsoar = plan
@@ -88,20 +86,11 @@ pub(super) fn build(
                 .map(|(k, (key, ind))| {
                     let pos = batch * PARK_BATCH + k;
                     let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
-                    build_indicator(
-                        key,
-                        ind,
-                        pos,
-                        xsoar_id,
-                        &settings,
-                        plan,
-                        col,
-                        previous.rows.get(key),
-                        now,
-                    )
+                    let prev = previous.rows.get(key);
+                    build_indicator(b, &settings, key, ind, pos, xsoar_id, prev)
                 })
                 .collect();
-            spill.park(out.iter_mut().flat_map(Outcome::bodies))?;
+            b.spill.park(out.iter_mut().flat_map(Outcome::bodies))?;
             Ok(out)
         })
         .collect::<Result<_, feed::FeedError>>()?;
@@ -235,20 +224,20 @@ pub(super) fn xsoar_ids(
         .collect()
 }
 
-/// Builds one indicator's object. `xsoar_id` is `None` in a collection with
-/// our own ids, else the id [`xsoar_ids`] chose (`Some(None)`: none).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn build_indicator(
+/// Builds one indicator's object, the `pos`th of the collection, whose
+/// key had `prev` in the previous generation. `xsoar_id` is `None` in a
+/// collection with our own ids, else the id [`xsoar_ids`] chose
+/// (`Some(None)`: none).
+fn build_indicator(
+    b: &CollectionBuild<'_>,
+    settings: &BuildSettings,
     key: &str,
     ind: &Indicator,
     pos: usize,
     xsoar_id: Option<Option<&str>>,
-    settings: &BuildSettings,
-    plan: &Plan,
-    col: &CollectionConfig,
     prev: Option<&Row>,
-    now: Micros,
 ) -> Outcome {
+    let (plan, col, now) = (b.plan, b.col(), b.now);
     let absent = || {
         prev.map(|r| Row {
             present: false,
@@ -287,44 +276,12 @@ pub(super) fn build_indicator(
     // The id this key published before (live, or remembered after it left).
     let same_id = prev.filter(|r| r.id == draft.id);
     let unchanged = same_id.is_some_and(|r| r.present && !r.tombstone && r.content_hash == hash);
-    let base = ind
-        .last_modified
-        .unwrap_or(draft.created)
-        .max(draft.created);
-    let (modified, date_added) = match same_id {
-        Some(r) if unchanged => (r.modified, Some(r.date_added)),
-        // Back with exactly the content published before: the same version,
-        // newly added.
-        Some(r) if r.content_hash == hash => (r.modified, None),
-        // Different content under a known id: a later `modified` than any
-        // published (docs/decisions.md#d11).
-        Some(r) => (base.max(r.modified + MILLI), None),
-        None => (base, None),
-    };
+    let (modified, date_added) = version(ind, &draft, same_id, unchanged, hash);
     let json21 = canon.finish(modified, revoked);
     let json20 = plan
         .offers_20
         .then(|| stix::serialize20(&draft, modified, revoked));
-    let scos = draft
-        .scos
-        .iter()
-        .map(|s| Pending {
-            key: format!("sup:{}", s.id),
-            id: s.id.clone(),
-            stix_type: s.stix_type.to_string(),
-            spec: SpecVersion::V21,
-            version_us: None,
-            date_added: None,
-            content_hash: xxh3_64(s.json.as_bytes()),
-            json21: s.json.clone().into(),
-            json20: None,
-            epoch: 0,
-            revoked: false,
-            tombstone: false,
-            revoked_at: 0,
-            order: ORDER_RECORD + pos as u64,
-        })
-        .collect();
+    let scos = sco_objects(&draft, pos);
     Outcome::Object {
         pending: Pending {
             key: key.to_string(),
@@ -348,4 +305,54 @@ pub(super) fn build_indicator(
         added: same_id.is_none_or(|r| !r.present),
         changed: !unchanged,
     }
+}
+
+/// The `modified` and date_added of an indicator whose key published
+/// `same_id` under the draft's id before (`None`: a new id). Unchanged, it
+/// keeps both; otherwise it is dated at publish (`None`).
+fn version(
+    ind: &Indicator,
+    draft: &Draft,
+    same_id: Option<&Row>,
+    unchanged: bool,
+    hash: u64,
+) -> (Micros, Option<Micros>) {
+    let base = ind
+        .last_modified
+        .unwrap_or(draft.created)
+        .max(draft.created);
+    match same_id {
+        Some(r) if unchanged => (r.modified, Some(r.date_added)),
+        // Back with exactly the content published before: the same version,
+        // newly added.
+        Some(r) if r.content_hash == hash => (r.modified, None),
+        // Different content under a known id: a later `modified` than any
+        // published (docs/decisions.md#d11).
+        Some(r) => (base.max(r.modified + MILLI), None),
+        None => (base, None),
+    }
+}
+
+/// The SCOs an indicator's draft carries (`emit_scos`), ordered with it.
+fn sco_objects(draft: &Draft, pos: usize) -> Vec<Pending> {
+    draft
+        .scos
+        .iter()
+        .map(|s| Pending {
+            key: format!("sup:{}", s.id),
+            id: s.id.clone(),
+            stix_type: s.stix_type.to_string(),
+            spec: SpecVersion::V21,
+            version_us: None,
+            date_added: None,
+            content_hash: xxh3_64(s.json.as_bytes()),
+            json21: s.json.clone().into(),
+            json20: None,
+            epoch: 0,
+            revoked: false,
+            tombstone: false,
+            revoked_at: 0,
+            order: ORDER_RECORD + pos as u64,
+        })
+        .collect()
 }
