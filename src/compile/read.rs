@@ -13,6 +13,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+/// The `file` query field's name of each input file, indexed like
+/// `Origin::file`.
+pub(super) type FileNames = std::sync::Arc<[Box<str>]>;
+
 /// The read stage: expands the input patterns, reads every file keeping
 /// what the collections read, applies `compile.stix_check` and the reject
 /// threshold, and fills the input half of the summary. Returns the records
@@ -21,7 +25,7 @@ pub(super) fn read_inputs(
     opts: &CompileOptions,
     plans: &[Plan],
     summary: &mut Summary,
-) -> Result<(Vec<Record>, std::sync::Arc<[Box<str>]>), CompileError> {
+) -> Result<(Vec<Record>, FileNames), CompileError> {
     let cfg = &opts.config;
     let t = Instant::now();
     let files = input::expand(&input_patterns(cfg))?;
@@ -190,7 +194,7 @@ fn apply_stix_check(o: &mut ReadOutcome, mode: StixCheckMode) -> BTreeMap<String
 /// The `file` query field's names of the input files (indexed like
 /// `Origin::file`): the path relative to the config file's directory, as
 /// `[[inputs]]` names it, or the path as found for files elsewhere.
-fn file_names(cfg: &Config, o: &ReadOutcome) -> std::sync::Arc<[Box<str>]> {
+fn file_names(cfg: &Config, o: &ReadOutcome) -> FileNames {
     let base = cfg.base_dir();
     o.files
         .iter()

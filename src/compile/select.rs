@@ -1,6 +1,7 @@
 //! The select stage: duplicates merged over all records, then one parallel
 //! pass that evaluates every collection's query on every record.
 
+use super::read::FileNames;
 use super::Plan;
 use crate::filter::EvalContext;
 use crate::record::Record;
@@ -9,11 +10,7 @@ use rayon::prelude::*;
 /// One pass over all records evaluating every collection's query: for each
 /// collection, the indices of the records it selects, in record order.
 /// `files` names the input files for the `file` field.
-pub(super) fn select(
-    records: &[Record],
-    plans: &[Plan],
-    files: &std::sync::Arc<[Box<str>]>,
-) -> Vec<Vec<u32>> {
+pub(super) fn select(records: &[Record], plans: &[Plan], files: &FileNames) -> Vec<Vec<u32>> {
     let hits: Vec<Vec<u32>> = records
         .par_iter()
         .enumerate()

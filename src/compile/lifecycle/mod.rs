@@ -179,16 +179,16 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
     Ok(acc.finish(&previous, b.prev_col))
 }
 
+/// Records of one kind, each with its key in the STATE rows.
+type Keyed<'r, T> = Vec<(String, &'r T)>;
+
 /// The selected records split by kind, each with its key in the STATE
 /// rows: `ind:<type>:<value>` for indicators, `obj:<id>:<modified>` for
 /// passthrough STIX objects. Records are already one per natural key (the
 /// compile merged duplicates before selection).
-#[allow(clippy::type_complexity)]
-fn keyed<'r>(
-    b: &CollectionBuild<'r>,
-) -> (Vec<(String, &'r Indicator)>, Vec<(String, &'r StixRecord)>) {
-    let mut inds: Vec<(String, &Indicator)> = Vec::new();
-    let mut passthrough: Vec<(String, &StixRecord)> = Vec::new();
+fn keyed<'r>(b: &CollectionBuild<'r>) -> (Keyed<'r, Indicator>, Keyed<'r, StixRecord>) {
+    let mut inds: Keyed<Indicator> = Vec::new();
+    let mut passthrough: Keyed<StixRecord> = Vec::new();
     for &ri in b.selected {
         match &b.records[ri as usize] {
             Record::Indicator(ind) => {
