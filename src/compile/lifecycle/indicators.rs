@@ -40,7 +40,7 @@ pub(super) enum Outcome {
 }
 
 impl Outcome {
-    pub(super) fn bodies(&mut self) -> impl Iterator<Item = &mut Body> {
+    fn bodies(&mut self) -> impl Iterator<Item = &mut Body> {
         let (main, scos) = match self {
             Outcome::Object { pending, scos, .. } => (Some(pending), &mut scos[..]),
             Outcome::Expired(_) | Outcome::LeftOut(_) => (None, &mut [][..]),
@@ -170,7 +170,7 @@ impl<'k> Assembly<'k> {
 /// record's own `value` (of the canonical value for records of other
 /// profiles); `None` when that id is taken too, and the record is left out
 /// (one id, one object). Problems are counted in `warnings`.
-pub(super) fn xsoar_ids(
+fn xsoar_ids(
     namespace: &uuid::Uuid,
     inds: &[(String, &Indicator)],
     passthrough: &[(String, &StixRecord)],

@@ -156,7 +156,7 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
     let (inds, passthrough) = keyed(b);
     let identity = identity(b.cfg);
     let identity_id = identity.as_ref().map(|(id, _, _)| id.as_str());
-    let mut acc = Assembly::new(b.selected.len(), inds.len() + passthrough.len());
+    let mut acc = Assembly::new(b.selected.len());
 
     let outcomes = indicators::build(
         b,
@@ -242,14 +242,14 @@ struct Assembly<'k> {
 }
 
 impl Assembly<'_> {
-    /// An empty build of a collection that selected `selected` records,
-    /// `keys` of which have a key.
-    fn new(selected: usize, keys: usize) -> Self {
+    /// An empty build of a collection that selected `selected` records
+    /// (each one a key).
+    fn new(selected: usize) -> Self {
         Assembly {
-            objects: Vec::with_capacity(keys),
+            objects: Vec::with_capacity(selected),
             remembered: Vec::new(),
             markings: BTreeSet::new(),
-            seen: HashSet::with_capacity(keys),
+            seen: HashSet::with_capacity(selected),
             report: CollectionReport {
                 selected: selected as u64,
                 ..CollectionReport::default()

@@ -3,7 +3,7 @@
 //! (`removal = "drop"`, XSOAR's ids). A key that leaves is remembered (its
 //! id, last modified, content hash and epoch): if it returns, it must not
 //! reuse an id with the same modified for different content, nor a
-//! revoked id (docs/decisions.md#d12).
+//! revoked id (docs/decisions.md#d12, #d34).
 
 use super::previous::{stored_json, Previous};
 use super::{type_of_id, Assembly, CollectionBuild, Pending, ORDER_TOMBSTONE};
@@ -16,8 +16,9 @@ use xxhash_rust::xxh3::xxh3_64;
 
 impl Assembly<'_> {
     /// Handles every key the previous generation had and this one has not,
-    /// in key order. Returns whether a tombstone references `identity_id`:
-    /// what the tombstones reference must stay in the collection too.
+    /// in key order. Returns whether the stored version of one of them
+    /// references `identity_id`: what the tombstones reference must stay
+    /// in the collection too.
     pub(super) fn add_removals(
         &mut self,
         b: &CollectionBuild<'_>,
@@ -41,7 +42,8 @@ impl Assembly<'_> {
     }
 
     /// One key that left: remembered, dropped, kept as a tombstone or
-    /// revoked now. Returns whether its tombstone references `identity_id`.
+    /// revoked now. Returns whether its stored version references
+    /// `identity_id`.
     fn remove(
         &mut self,
         b: &CollectionBuild<'_>,
@@ -138,12 +140,8 @@ fn revocation(
     order: u64,
 ) -> Option<Pending> {
     let modified = (row.modified + MILLI).max(time::truncate_ms(now));
-    let (Some(j21), j20) = (
-        stix::revoke_json21(old21, modified),
-        old20.and_then(|j| stix::revoke_json20(j, modified)),
-    ) else {
-        return None;
-    };
+    let j21 = stix::revoke_json21(old21, modified)?;
+    let j20 = old20.and_then(|j| stix::revoke_json20(j, modified));
     Some(Pending {
         key: row.key.clone(),
         id: row.id.clone(),
