@@ -4,36 +4,43 @@
 //! Stages, each timed in the summary:
 //! 1. **plan**: parse every collection's query and mappings first, so a
 //!    config mistake fails in milliseconds, before any input is read;
-//! 2. **read**: [`crate::input`] parses all files in parallel; passthrough
-//!    STIX objects that failed the structural check are kept with a warning
-//!    or rejected (`compile.stix_check`); rejected records are counted per
-//!    reason and fail the run above the threshold;
-//! 3. **select**: one parallel pass evaluates every collection's query on
-//!    every record;
+//! 2. **read** (`read.rs`): [`crate::input`] parses all files in parallel;
+//!    passthrough STIX objects that failed the structural check are kept
+//!    with a warning or rejected (`compile.stix_check`); rejected records
+//!    are counted per reason and fail the run above the threshold;
+//! 3. **select** (`select.rs`): duplicates are merged, then one parallel
+//!    pass evaluates every collection's query on every record;
 //! 4. **build**: per collection, STIX objects are built and compared with
 //!    the previous generation ([`lifecycle`]) to keep `date_added` and
 //!    `modified` of unchanged objects, version changed ones, and publish
 //!    removals once as revocations;
-//! 5. **guard + publish**: the shrink guard, then date_added assignment and
-//!    the atomic publish of the feed file ([`crate::feed::publish`]).
+//! 5. **guard + publish**: the shrink guard (`guard.rs`), then date_added
+//!    assignment and the atomic publish of the feed file
+//!    ([`lifecycle::publish`], [`crate::feed::publish`]).
 //!
 //! Exit codes ([`CompileError::exit_code`]): 1 config or input error, 2 a
 //! guard refused to publish (reject threshold, shrink guard), 3 the output
 //! could not be written.
 
+mod guard;
 pub mod lifecycle;
 pub mod owners;
+mod read;
+mod select;
 mod spill;
 pub mod state;
 
-use crate::config::{Config, IdScheme, StixCheckMode};
+use guard::{retired_guard, shrink_guard};
+use read::read_inputs;
+use select::{dedupe, select};
+
+use crate::config::{Config, IdScheme};
 use crate::feed::{self, ApiRootMeta, CollectionMeta, Feed, FeedMeta, WriteOptions};
-use crate::filter::{EvalContext, Query};
-use crate::input::{self, ReadOutcome};
+use crate::filter::Query;
+use crate::input;
 use crate::mapping::Mappings;
-use crate::record::{Keep, Profile, Record, StixProblemKind};
+use crate::record::Record;
 use crate::time::{self, Micros};
-use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -260,34 +267,13 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     };
 
     // Read.
-    let t = Instant::now();
-    let patterns: Vec<(String, Option<Profile>)> = cfg
-        .inputs
-        .iter()
-        .map(|i| {
-            let p = if Path::new(&i.path).is_absolute() {
-                i.path.clone()
-            } else {
-                cfg.base_dir().join(&i.path).display().to_string()
-            };
-            (p, i.format.as_deref().and_then(Profile::parse))
-        })
-        .collect();
-    let files = input::expand(&patterns)?;
-    let keep = source_reads(cfg, &plans)?;
-    let mut outcome = read_with_progress(&files, opts.progress, &keep)?;
-    let stix_problems = apply_stix_check(&mut outcome, cfg.compile.stix_check);
-    summary.timings.read_ms = t.elapsed().as_millis() as u64;
-    report_input(&outcome, &mut summary);
-    summary.stix_check = stix_problems;
-    let file_names = file_names(cfg, &outcome);
-    check_rejects(&outcome, cfg.compile.reject_threshold, opts.strict)?;
+    let (records, file_names) = read_inputs(opts, &plans, &mut summary)?;
 
     // Merge duplicates over all records before any query runs: a query that
     // matched only a stale copy (an old TLP, an old active flag) must not
     // publish it.
     let t = Instant::now();
-    let (records, duplicates) = dedupe(outcome.records);
+    let (records, duplicates) = dedupe(records);
     summary.duplicates = duplicates;
 
     // Owner collections depend on the records read: append them to a copy
@@ -304,40 +290,19 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
 
     // Build.
     let t = Instant::now();
-    // The token MAC key: derived from the configured secret (replicas that
-    // compile independently then agree), else carried over from the
-    // previous generation (tokens survive a regeneration), else new.
-    let token_key = match (&cfg.server.token_secret, &previous) {
-        (Some(secret), _) => hex(&feed::token::key_from_secret(secret)),
-        (None, Some(prev)) => prev.meta().token_key.clone(),
-        (None, None) => hex(&feed::token::new_key()),
-    };
+    let token_key = token_key(cfg, previous.as_ref());
     // Serialized objects wait in an unnamed file beside the output (same
     // filesystem as the feed, not a tmpfs) until the writer runs.
-    let spill_dir = crate::files::containing_dir(&live);
-    let spill = spill::Spill::new_in(&spill_dir)?;
-    let mut built = Vec::with_capacity(plans.len());
-    for plan in &plans {
-        let col = &cfg.collections[plan.index];
-        let prev_col = previous.as_ref().and_then(|f| {
-            f.meta()
-                .collections
-                .iter()
-                .position(|m| m.id == plan.id.to_string())
-                .map(|i| &f.collections()[i])
-        });
-        let b = lifecycle::build_collection(
-            cfg,
-            col,
-            plan,
-            &records,
-            &selected[plan.index],
-            prev_col,
-            now,
-            &spill,
-        )?;
-        built.push(b);
-    }
+    let spill = spill::Spill::new_in(&crate::files::containing_dir(&live))?;
+    let built = build_collections(
+        cfg,
+        &plans,
+        &records,
+        &selected,
+        previous.as_ref(),
+        now,
+        &spill,
+    )?;
     summary.timings.build_ms = t.elapsed().as_millis() as u64;
     // The records and the previous generation's object bytes are not read
     // again: give their memory back before the writer needs its own.
@@ -349,51 +314,97 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     }
 
     // Guard.
-    for (plan, b) in plans.iter().zip(&built) {
-        let col = &cfg.collections[plan.index];
-        if opts.allow_shrink || b.previous_live == 0 {
-            continue;
-        }
-        let after = b.live;
-        if after < b.previous_live {
-            let lost = (b.previous_live - after) as f64 / b.previous_live as f64;
-            if lost > cfg.compile.shrink_guard {
-                return Err(CompileError::Shrink {
-                    collection: format!(
-                        "{} ({})",
-                        col.alias.as_deref().unwrap_or(&col.title),
-                        plan.id
-                    ),
-                    before: b.previous_live,
-                    after,
-                    lost_pct: lost * 100.0,
-                    guard_pct: cfg.compile.shrink_guard * 100.0,
-                });
-            }
-        }
-    }
-
-    // A collection that left the config loses all its objects: the same
-    // guard applies (and its revocation history goes with it, see README).
-    if let (Some(prev), false) = (&previous, opts.allow_shrink) {
-        for (m, c) in prev.meta().collections.iter().zip(prev.collections()) {
-            if !c.is_empty() && !plans.iter().any(|p| p.id.to_string() == m.id) {
-                return Err(CompileError::Shrink {
-                    collection: format!("{} ({}, no longer in the config)", m.title, m.id),
-                    before: c.len() as u64,
-                    after: 0,
-                    lost_pct: 100.0,
-                    guard_pct: cfg.compile.shrink_guard * 100.0,
-                });
-            }
+    if !opts.allow_shrink {
+        shrink_guard(cfg, &plans, &built)?;
+        if let Some(prev) = &previous {
+            retired_guard(cfg, &plans, prev)?;
         }
     }
 
     // Publish.
+    write_feed(cfg, &plans, built, parked, &live, token_key, &mut summary)?;
+    summary.timings.total_ms = started.elapsed().as_millis() as u64;
+    Ok(summary)
+}
+
+/// The token MAC key: derived from the configured secret (replicas that
+/// compile independently then agree), else carried over from the previous
+/// generation (tokens survive a regeneration), else new.
+fn token_key(cfg: &Config, previous: Option<&Feed>) -> String {
+    match (&cfg.server.token_secret, previous) {
+        (Some(secret), _) => hex(&feed::token::key_from_secret(secret)),
+        (None, Some(prev)) => prev.meta().token_key.clone(),
+        (None, None) => hex(&feed::token::new_key()),
+    }
+}
+
+/// The build stage: each collection's objects, compared with its previous
+/// generation ([`lifecycle::build_collection`]), in plan order.
+fn build_collections(
+    cfg: &Config,
+    plans: &[Plan],
+    records: &[Record],
+    selected: &[Vec<u32>],
+    previous: Option<&Feed>,
+    now: Micros,
+    spill: &spill::Spill,
+) -> Result<Vec<lifecycle::Built>, CompileError> {
+    let mut built = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let prev_col = previous.and_then(|f| {
+            f.meta()
+                .collections
+                .iter()
+                .position(|m| m.id == plan.id.to_string())
+                .map(|i| &f.collections()[i])
+        });
+        let b = lifecycle::build_collection(&lifecycle::CollectionBuild {
+            cfg,
+            plan,
+            records,
+            selected: &selected[plan.index],
+            prev_col,
+            now,
+            spill,
+        })?;
+        built.push(b);
+    }
+    Ok(built)
+}
+
+/// The publish stage: dates the new versions, writes the feed file and
+/// renames it into place ([`lifecycle::publish`]), then fills the output
+/// half of the summary.
+fn write_feed(
+    cfg: &Config,
+    plans: &[Plan],
+    built: Vec<lifecycle::Built>,
+    parked: spill::Parked,
+    live: &Path,
+    token_key: String,
+    summary: &mut Summary,
+) -> Result<(), CompileError> {
     let t = Instant::now();
     let generation = hex(&rand::random::<[u8; 16]>());
-    let meta = FeedMeta {
-        generation: generation.clone(),
+    let meta = feed_meta(cfg, plans, generation.clone(), token_key);
+    let wopts = WriteOptions {
+        zstd_level: cfg.compile.zstd_level,
+        gzip_level: cfg.compile.gzip_level,
+        release: None,
+    };
+    let (stats, reports) = lifecycle::publish(meta, built, parked, live, &wopts)?;
+    summary.timings.write_ms = t.elapsed().as_millis() as u64;
+    summary.generation = generation;
+    summary.output_bytes = stats.bytes;
+    report_collections(cfg, plans, reports, summary);
+    Ok(())
+}
+
+/// The new generation's metadata: the server's and api roots' titles,
+/// one entry per planned collection, and the token key.
+fn feed_meta(cfg: &Config, plans: &[Plan], generation: String, token_key: String) -> FeedMeta {
+    FeedMeta {
+        generation,
         created_us: time::now(),
         title: cfg.server.title.clone(),
         description: cfg.server.description.clone(),
@@ -427,16 +438,17 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
             .collect(),
         page_size: cfg.server.default_page_size,
         token_key,
-    };
-    let wopts = WriteOptions {
-        zstd_level: cfg.compile.zstd_level,
-        gzip_level: cfg.compile.gzip_level,
-        release: None,
-    };
-    let (stats, reports) = lifecycle::publish(meta, built, parked, &live, &wopts)?;
-    summary.timings.write_ms = t.elapsed().as_millis() as u64;
-    summary.generation = generation;
-    summary.output_bytes = stats.bytes;
+    }
+}
+
+/// Adds each collection's report (named after its config entry) and
+/// build warnings to the summary.
+fn report_collections(
+    cfg: &Config,
+    plans: &[Plan],
+    reports: Vec<lifecycle::Outcomes>,
+    summary: &mut Summary,
+) {
     for (plan, (mut r, warnings)) in plans.iter().zip(reports) {
         let c = &cfg.collections[plan.index];
         r.id = plan.id.to_string();
@@ -447,8 +459,6 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         }
         summary.collections.push(r);
     }
-    summary.timings.total_ms = started.elapsed().as_millis() as u64;
-    Ok(summary)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -467,329 +477,6 @@ fn open_previous(explicit: Option<&Path>, live: &Path) -> Result<Option<Feed>, C
             path: path.to_path_buf(),
             message: e.to_string(),
         })
-}
-
-/// Per profile (indexed like `Profile::ALL`), the members of a source
-/// record that any collection's mappings or `source.` filters read, owner
-/// collections included: records keep only those (see `record::Keep`).
-/// STIX records keep their whole source (`value` filters read it).
-fn source_reads(cfg: &Config, plans: &[Plan]) -> Result<[Keep; 4], CompileError> {
-    let owner_mappings = match cfg.owner_collections.as_ref().filter(|o| o.enabled) {
-        Some(oc) => Some(
-            Mappings::new(&cfg.mappings, &oc.mappings, "owner_collections.mappings").map_err(
-                |e| CompileError::Config {
-                    key: "owner_collections.mappings".into(),
-                    message: e.to_string(),
-                },
-            )?,
-        ),
-        None => None,
-    };
-    // XSOAR's ids are made from the record's own `value` and
-    // `CustomFields.stixid` (lifecycle::xsoar_ids).
-    let xsoar_ids = plans.iter().any(|p| p.xsoar_ids.is_some());
-    Ok(Profile::ALL.map(|p| {
-        if p == Profile::Stix {
-            return Keep::Whole;
-        }
-        let ids = (p == Profile::Xsoar && xsoar_ids)
-            .then(|| Keep::Members(vec!["value".into(), "CustomFields".into()]));
-        plans
-            .iter()
-            .flat_map(|plan| [plan.mappings.reads(p), plan.query.reads()])
-            .chain(owner_mappings.as_ref().map(|m| m.reads(p)))
-            .chain(ids)
-            .fold(Keep::Members(Vec::new()), Keep::union)
-    }))
-}
-
-fn read_with_progress(
-    files: &[input::InputFile],
-    progress: bool,
-    keep: &[Keep; 4],
-) -> Result<ReadOutcome, CompileError> {
-    use std::io::IsTerminal;
-    let total: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(&f.path).ok())
-        .map(|m| m.len())
-        .sum();
-    if progress && std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "reading {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        let tick = |n: u64| bar.inc(n);
-        let out = input::read_files_keeping(files, Some(&tick), keep);
-        bar.finish_and_clear();
-        Ok(out?)
-    } else {
-        Ok(input::read_files_keeping(files, None, keep)?)
-    }
-}
-
-/// Applies `compile.stix_check` to the passthrough STIX objects that failed
-/// the structural check: under `warn` each one is kept and gets a warning,
-/// under `reject` it leaves the records for the rejects (its file's counts
-/// follow). Returns the per-reason counts of the objects found.
-fn apply_stix_check(o: &mut ReadOutcome, mode: StixCheckMode) -> BTreeMap<String, u64> {
-    let mut counts = BTreeMap::new();
-    let flagged = |r: &Record| matches!(r, Record::Stix(s) if !s.problems.is_empty());
-    if !o.records.iter().any(flagged) {
-        return counts;
-    }
-    let path_of = |files: &[input::FileSummary], file: u32| {
-        files
-            .get(file as usize)
-            .map(|f| f.path.clone())
-            .unwrap_or_default()
-    };
-    let records = std::mem::take(&mut o.records);
-    let mut kept = Vec::with_capacity(records.len());
-    for rec in records {
-        let Record::Stix(s) = &rec else {
-            kept.push(rec);
-            continue;
-        };
-        if s.problems.is_empty() {
-            kept.push(rec);
-            continue;
-        }
-        let mut kinds: Vec<StixProblemKind> = s.problems.iter().map(|p| p.kind).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        for k in kinds {
-            *counts.entry(k.as_str().to_string()).or_default() += 1;
-        }
-        let detail = s
-            .problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        let path = path_of(&o.files, s.origin.file);
-        match mode {
-            StixCheckMode::Warn => {
-                o.warnings.push(input::Warning {
-                    origin: s.origin,
-                    path,
-                    kind: input::WarningKind::StixCheck,
-                    detail: format!("{}: {detail}", s.id),
-                });
-                kept.push(rec);
-            }
-            StixCheckMode::Reject => {
-                if let Some(f) = o.files.get_mut(s.origin.file as usize) {
-                    f.records -= 1;
-                    f.rejected += 1;
-                }
-                o.rejects.push(input::Reject {
-                    origin: s.origin,
-                    path,
-                    reason: input::RejectReason::StixCheck,
-                    detail: format!("{}: {detail}", s.id),
-                });
-            }
-        }
-    }
-    o.records = kept;
-    // Keep reports in file order, then position, as the reader leaves them.
-    o.rejects
-        .sort_by_key(|r| (r.origin.file, r.origin.position));
-    o.warnings
-        .sort_by_key(|w| (w.origin.file, w.origin.position));
-    counts
-}
-
-/// The `file` query field's names of the input files (indexed like
-/// `Origin::file`): the path relative to the config file's directory, as
-/// `[[inputs]]` names it, or the path as found for files elsewhere.
-fn file_names(cfg: &Config, o: &ReadOutcome) -> std::sync::Arc<[Box<str>]> {
-    let base = cfg.base_dir();
-    o.files
-        .iter()
-        .map(|f| {
-            let p = f.path.strip_prefix(&base).unwrap_or(&f.path);
-            p.to_string_lossy().into()
-        })
-        .collect()
-}
-
-fn report_input(o: &ReadOutcome, s: &mut Summary) {
-    s.bytes_in = o.bytes_in;
-    s.records_read = o.records_seen;
-    s.records_ok = o.records.len() as u64;
-    for r in &o.rejects {
-        *s.rejected.entry(r.reason.as_str().to_string()).or_default() += 1;
-    }
-    s.reject_examples = o.rejects.iter().take(50).map(|r| r.to_string()).collect();
-    for w in &o.warnings {
-        *s.warnings.entry(w.kind.as_str().to_string()).or_default() += 1;
-    }
-    s.warning_examples = o.warnings.iter().take(50).map(|w| w.to_string()).collect();
-    s.files = o
-        .files
-        .iter()
-        .map(|f| FileReport {
-            path: f.path.display().to_string(),
-            profile: f.profile.as_str().to_string(),
-            container: f.container.to_string(),
-            bytes: f.bytes,
-            records: f.records,
-            rejected: f.rejected,
-        })
-        .collect();
-}
-
-fn check_rejects(o: &ReadOutcome, threshold: f64, strict: bool) -> Result<(), CompileError> {
-    let rejected = o.rejects.len() as u64;
-    let seen = o.records_seen.max(1);
-    let share = rejected as f64 / seen as f64;
-    if rejected > 0 && (strict || share > threshold) {
-        let mut examples: Vec<String> = o.rejects.iter().take(10).map(|r| r.to_string()).collect();
-        if o.rejects.len() > 10 {
-            examples.push(format!("… and {} more", o.rejects.len() - 10));
-        }
-        return Err(CompileError::TooManyRejects {
-            rejected,
-            seen: o.records_seen,
-            share: share * 100.0,
-            threshold: if strict { 0.0 } else { threshold * 100.0 },
-            examples: examples.join("\n"),
-        });
-    }
-    Ok(())
-}
-
-/// One pass over all records evaluating every collection's query: for each
-/// collection, the indices of the records it selects, in record order.
-/// `files` names the input files for the `file` field.
-fn select(records: &[Record], plans: &[Plan], files: &std::sync::Arc<[Box<str>]>) -> Vec<Vec<u32>> {
-    let hits: Vec<Vec<u32>> = records
-        .par_iter()
-        .enumerate()
-        .fold(
-            || {
-                (
-                    EvalContext::with_files(files.clone()),
-                    vec![Vec::new(); plans.len()],
-                )
-            },
-            |(mut ctx, mut acc), (i, rec)| {
-                ctx.reset();
-                for (p, plan) in plans.iter().enumerate() {
-                    if owner_ok(plan, rec)
-                        && (plan.query.matches_all() || plan.query.matches(rec, &mut ctx))
-                    {
-                        acc[p].push(i as u32);
-                    }
-                }
-                (ctx, acc)
-            },
-        )
-        .map(|(_, acc)| acc)
-        .reduce(
-            || vec![Vec::new(); plans.len()],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    x.extend(y);
-                }
-                a
-            },
-        );
-    // rayon's fold/reduce keeps chunks in order, but make it explicit.
-    hits.into_iter()
-        .map(|mut v| {
-            v.sort_unstable();
-            v
-        })
-        .collect()
-}
-
-/// One record per indicator (type, value) and per STIX (id, version): the
-/// most recently modified indicator record wins (ties: the later one in
-/// input order); the first copy of a STIX object version wins, and takes
-/// over the medallion collections and input files of the copies merged
-/// into it (an object in two medallion collections or two bundles is
-/// selected by the `collection` / `file` of either). Returns the winners in
-/// input order and how many records were merged away.
-fn dedupe(mut records: Vec<Record>) -> (Vec<Record>, u64) {
-    use std::collections::hash_map::Entry;
-    use std::collections::HashMap;
-    let mut winner: HashMap<String, usize> = HashMap::with_capacity(records.len());
-    let mut keep = vec![true; records.len()];
-    // (winner, merged copy) of STIX object versions.
-    let mut stix_merges: Vec<(usize, usize)> = Vec::new();
-    for (i, rec) in records.iter().enumerate() {
-        let key = match rec {
-            Record::Indicator(ind) => format!("ind:{}:{}", ind.kind.as_str(), ind.value),
-            Record::Stix(s) => format!("obj:{}:{:?}", s.id, s.modified),
-        };
-        match winner.entry(key) {
-            Entry::Vacant(v) => {
-                v.insert(i);
-            }
-            Entry::Occupied(mut o) => {
-                let prev = *o.get();
-                let later = match (&records[prev], rec) {
-                    (Record::Indicator(a), Record::Indicator(b)) => {
-                        b.last_modified >= a.last_modified
-                    }
-                    _ => false,
-                };
-                if later {
-                    keep[prev] = false;
-                    o.insert(i);
-                } else {
-                    keep[i] = false;
-                    if matches!(rec, Record::Stix(_)) {
-                        stix_merges.push((prev, i));
-                    }
-                }
-            }
-        }
-    }
-    for (w, m) in stix_merges {
-        let (collections, files) = match &records[m] {
-            Record::Stix(s) => (s.collections.clone(), s.files.clone()),
-            Record::Indicator(_) => continue,
-        };
-        if let Record::Stix(s) = &mut records[w] {
-            for c in collections {
-                if !s.collections.contains(&c) {
-                    s.collections.push(c);
-                }
-            }
-            for f in files {
-                if !s.files.contains(&f) {
-                    s.files.push(f);
-                }
-            }
-        }
-    }
-    let merged = keep.iter().filter(|k| !**k).count() as u64;
-    let winners = records
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(r, k)| k.then_some(r))
-        .collect();
-    (winners, merged)
-}
-
-fn owner_ok(plan: &Plan, rec: &Record) -> bool {
-    if plan.owners.is_empty() {
-        return true;
-    }
-    match rec {
-        Record::Indicator(i) => i
-            .owner
-            .as_deref()
-            .is_some_and(|o| plan.owners.iter().any(|x| x == o)),
-        Record::Stix(_) => false,
-    }
 }
 
 /// The human-readable summary printed after a compile.
@@ -862,103 +549,4 @@ pub fn render_summary(s: &Summary) -> String {
         t.read_ms, t.select_ms, t.build_ms, t.write_ms
     );
     o
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn keep_of(extra: &str) -> [Keep; 4] {
-        let text = format!(
-            "[[api_roots]]\nname = \"feeds\"\ntitle = \"Feeds\"\n\
-             [[collections]]\nid = \"0f0e0d0c-0b0a-4908-8706-050403020100\"\ntitle = \"A\"\n\
-             query = 'source.attributes.x = 1 and type = \"ipv4\"'\nreaders = [\"*\"]\n{extra}"
-        );
-        let cfg = Config::from_toml(&text, Path::new("t.toml")).unwrap();
-        let plans = plan_collections(&cfg, 0).unwrap();
-        source_reads(&cfg, &plans).unwrap()
-    }
-
-    fn members(v: &[&str]) -> Keep {
-        Keep::Members(v.iter().map(|s| s.to_string()).collect())
-    }
-
-    fn stix_copy(modified: i64, collection: &str, file: u32, position: u64) -> Record {
-        use crate::record::{Origin, Source, StixRecord};
-        let json: std::sync::Arc<str> = r#"{"type":"malware"}"#.into();
-        Record::Stix(StixRecord {
-            id: "malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b".into(),
-            stix_type: "malware".into(),
-            spec_version: "2.1".into(),
-            created: Some(modified),
-            modified: Some(modified),
-            date_added: None,
-            json: json.clone(),
-            origin: Origin {
-                file,
-                position,
-                is_line: false,
-            },
-            source: Source(json),
-            problems: Vec::new(),
-            collections: vec![collection.into()],
-            files: vec![file],
-        })
-    }
-
-    #[test]
-    fn merged_stix_copies_keep_every_collection_and_file() {
-        let records = vec![
-            stix_copy(1, "a", 0, 0),
-            stix_copy(1, "b", 0, 1),
-            stix_copy(2, "c", 0, 2),
-            stix_copy(1, "a", 1, 0),
-        ];
-        let (kept, merged) = dedupe(records);
-        assert_eq!(merged, 2);
-        let got: Vec<(Vec<String>, Vec<u32>, u64)> = kept
-            .iter()
-            .map(|r| match r {
-                Record::Stix(s) => (
-                    s.collections.iter().map(|c| c.to_string()).collect(),
-                    s.files.clone(),
-                    s.origin.position,
-                ),
-                Record::Indicator(_) => unreachable!(),
-            })
-            .collect();
-        // The first copy of version 1 wins and is in a, b (files 0 and 1);
-        // version 2 is its own record.
-        assert_eq!(
-            got,
-            vec![
-                (vec!["a".into(), "b".into()], vec![0, 1], 0),
-                (vec!["c".into()], vec![0], 2),
-            ]
-        );
-    }
-
-    #[test]
-    fn records_keep_what_mappings_filters_and_owner_collections_read() {
-        // Profile defaults (threatconnect: tags, rating, id, ownerName,
-        // type; xsoar: score; native: tags) plus the query's
-        // `source.attributes`.
-        let k = keep_of("");
-        assert_eq!(
-            k[0],
-            members(&["tags", "rating", "id", "ownerName", "type", "attributes"])
-        );
-        assert_eq!(k[1], members(&["score", "attributes"]));
-        assert_eq!(k[2], members(&["tags", "attributes"]));
-        assert_eq!(k[3], Keep::Whole);
-        // A global mapping, and owner collections' own mappings.
-        let k = keep_of(
-            "[mappings]\nx_a = \"webLink\"\n[owner_collections]\nenabled = true\n\
-             title = \"{owner}\"\nreaders = [\"*\"]\n[owner_collections.mappings]\nx_b = \"summary\"\n",
-        );
-        assert_eq!(k[2], members(&["tags", "webLink", "attributes", "summary"]));
-        // A mapping that reads the root needs the whole record.
-        let k = keep_of("[mappings]\nx_all = \"@\"\n");
-        assert_eq!(k[0], Keep::Whole);
-    }
 }

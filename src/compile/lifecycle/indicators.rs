@@ -1,0 +1,358 @@
+//! Building a collection's indicators: their ids (our own, or XSOAR's),
+//! their STIX objects, and how each compares with the previous generation.
+
+use super::previous::Previous;
+use super::{Assembly, CollectionBuild, Pending, ORDER_RECORD, PARK_BATCH, UNDATED};
+use crate::compile::spill::Body;
+use crate::compile::state::Row;
+use crate::feed::{self, SpecVersion};
+use crate::record::{Indicator, Profile, StixRecord};
+use crate::stix::{self, BuildSettings, Draft};
+use crate::time::{Micros, MILLI};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashSet};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Mixes the revoked flag into a content hash, so that a revocation is a
+/// change.
+fn with_revoked(h: u64, revoked: bool) -> u64 {
+    if revoked {
+        h ^ 0x9e37_79b9_7f4a_7c15
+    } else {
+        h
+    }
+}
+
+/// What building one indicator gave.
+pub(super) enum Outcome {
+    Object {
+        pending: Pending,
+        markings: Vec<&'static str>,
+        scos: Vec<Pending>,
+        warnings: Vec<String>,
+        changed: bool,
+        added: bool,
+    },
+    Expired(Option<Row>),
+    /// Not published: revoked in a collection with XSOAR's ids, or its id
+    /// is taken by another object (the key's row, kept absent).
+    LeftOut(Option<Row>),
+}
+
+impl Outcome {
+    fn bodies(&mut self) -> impl Iterator<Item = &mut Body> {
+        let (main, scos) = match self {
+            Outcome::Object { pending, scos, .. } => (Some(pending), &mut scos[..]),
+            Outcome::Expired(_) | Outcome::LeftOut(_) => (None, &mut [][..]),
+        };
+        main.into_iter().chain(scos).flat_map(Pending::bodies)
+    }
+}
+
+/// Builds the collection's indicators in parallel batches; each batch
+/// parks its JSON in the spill file, so only (offset, length) stays in
+/// memory per object. One outcome per indicator, in `inds` order.
+pub(super) fn build(
+    b: &CollectionBuild<'_>,
+    previous: &Previous,
+    inds: &[(String, &Indicator)],
+    passthrough: &[(String, &StixRecord)],
+    identity_ref: Option<&str>,
+    warnings: &mut BTreeMap<String, u64>,
+) -> Result<impl Iterator<Item = Outcome>, feed::FeedError> {
+    let (cfg, plan, col) = (b.cfg, b.plan, b.col());
+    // XSOAR's ids are chosen before the parallel build: one record's
+    // stixid may be another's id.
+    let xsoar = plan
+        .xsoar_ids
+        .map(|ns| xsoar_ids(&ns, inds, passthrough, warnings));
+    let settings = BuildSettings {
+        collection_id: plan.id,
+        ttl_collection: &col.ttl,
+        ttl_global: &cfg.ttl,
+        identity_ref,
+        tlp2: cfg.server.tlp2_markings,
+        emit_scos: col.emit_scos,
+        valid_from: None,
+        undated: UNDATED,
+    };
+    let batches: Vec<Vec<Outcome>> = inds
+        .par_chunks(PARK_BATCH)
+        .enumerate()
+        .map(|(batch, chunk)| {
+            let mut out: Vec<Outcome> = chunk
+                .iter()
+                .enumerate()
+                .map(|(k, (key, ind))| {
+                    let pos = batch * PARK_BATCH + k;
+                    let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
+                    let prev = previous.rows.get(key);
+                    build_indicator(b, &settings, key, ind, pos, xsoar_id, prev)
+                })
+                .collect();
+            b.spill.park(out.iter_mut().flat_map(Outcome::bodies))?;
+            Ok(out)
+        })
+        .collect::<Result<_, feed::FeedError>>()?;
+    Ok(batches.into_iter().flatten())
+}
+
+impl<'k> Assembly<'k> {
+    /// Adds the built indicators (`outcomes`, in `inds` order) and counts
+    /// them. Returns their SCOs, one per id, for [`Assembly::add_scos`].
+    pub(super) fn add_indicators(
+        &mut self,
+        outcomes: impl Iterator<Item = Outcome>,
+        inds: &'k [(String, &Indicator)],
+    ) -> BTreeMap<String, Pending> {
+        let mut scos_by_id: BTreeMap<String, Pending> = BTreeMap::new();
+        for (o, (key, _)) in outcomes.zip(inds) {
+            self.seen.insert(key);
+            match o {
+                Outcome::Object {
+                    pending,
+                    markings,
+                    scos,
+                    warnings,
+                    changed,
+                    added,
+                } => {
+                    self.markings
+                        .extend(markings.into_iter().map(str::to_string));
+                    for msg in warnings {
+                        *self.warnings.entry(msg).or_default() += 1;
+                    }
+                    for s in scos {
+                        scos_by_id.entry(s.id.clone()).or_insert(s);
+                    }
+                    if added {
+                        self.report.added += 1;
+                    } else if changed {
+                        self.report.changed += 1;
+                    } else {
+                        self.report.unchanged += 1;
+                    }
+                    self.objects.push(pending);
+                }
+                Outcome::Expired(row) => {
+                    self.report.expired += 1;
+                    self.remembered.extend(row);
+                }
+                Outcome::LeftOut(row) => {
+                    self.report.dropped += 1;
+                    self.remembered.extend(row);
+                }
+            }
+        }
+        scos_by_id
+    }
+
+    /// Adds the indicators' SCOs: one unchanged since the previous
+    /// generation keeps its date_added and version.
+    pub(super) fn add_scos(&mut self, scos_by_id: BTreeMap<String, Pending>, previous: &Previous) {
+        for (_, mut s) in scos_by_id {
+            if let Some(r) = previous
+                .rows
+                .get(&s.key)
+                .filter(|r| r.present && r.content_hash == s.content_hash)
+            {
+                s.date_added = Some(r.date_added);
+                s.version_us = Some(r.modified);
+            }
+            self.objects.push(s);
+        }
+    }
+}
+
+/// The id of each indicator of a collection with XSOAR's ids, in `inds`
+/// order: the record's `CustomFields.stixid` when it is an indicator id
+/// that no earlier object of the collection has, else XSOAR's id of the
+/// record's own `value` (of the canonical value for records of other
+/// profiles); `None` when that id is taken too, and the record is left out
+/// (one id, one object). Problems are counted in `warnings`.
+fn xsoar_ids(
+    namespace: &uuid::Uuid,
+    inds: &[(String, &Indicator)],
+    passthrough: &[(String, &StixRecord)],
+    warnings: &mut BTreeMap<String, u64>,
+) -> Vec<Option<String>> {
+    /// The two members XSOAR's ids are made of (the source keeps them,
+    /// `compile::read::source_reads`).
+    #[derive(serde::Deserialize)]
+    struct IdFields {
+        value: Option<serde_json::Value>,
+        #[serde(rename = "CustomFields")]
+        custom: Option<serde_json::Value>,
+    }
+    let mut taken: HashSet<String> = passthrough.iter().map(|(_, s)| s.id.clone()).collect();
+    let mut warn = |m: &str| *warnings.entry(m.to_string()).or_default() += 1;
+    inds.iter()
+        .map(|(_, ind)| {
+            let fields = (ind.profile == Profile::Xsoar)
+                .then(|| serde_json::from_str::<IdFields>(ind.source.as_str()).ok())
+                .flatten();
+            let (value, stixid) = match &fields {
+                Some(f) => (
+                    f.value.as_ref().and_then(|v| v.as_str()),
+                    f.custom
+                        .as_ref()
+                        .and_then(|c| c.get("stixid"))
+                        .and_then(|s| s.as_str())
+                        .filter(|s| !s.trim().is_empty()),
+                ),
+                None => (None, None),
+            };
+            if let Some(given) = stixid {
+                match stix::id::indicator_stixid(given) {
+                    Some(id) if taken.insert(id.clone()) => return Some(id),
+                    Some(_) => warn(
+                        "CustomFields.stixid is already the id of another object of the collection; XSOAR's id of the value is used",
+                    ),
+                    None => warn(
+                        "CustomFields.stixid is not an indicator id (XSOAR's own server would publish it as is, which is invalid STIX); XSOAR's id of the value is used",
+                    ),
+                }
+            }
+            let id = stix::id::xsoar_indicator_id(namespace, value.unwrap_or(&ind.value));
+            if taken.insert(id.clone()) {
+                Some(id)
+            } else {
+                warn("XSOAR's id of the value is already the id of another object of the collection; the record is left out");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Builds one indicator's object, the `pos`th of the collection, whose
+/// key had `prev` in the previous generation. `xsoar_id` is `None` in a
+/// collection with our own ids, else the id [`xsoar_ids`] chose
+/// (`Some(None)`: none).
+fn build_indicator(
+    b: &CollectionBuild<'_>,
+    settings: &BuildSettings,
+    key: &str,
+    ind: &Indicator,
+    pos: usize,
+    xsoar_id: Option<Option<&str>>,
+    prev: Option<&Row>,
+) -> Outcome {
+    let (plan, col, now) = (b.plan, b.col(), b.now);
+    let absent = || {
+        prev.map(|r| Row {
+            present: false,
+            tombstone: false,
+            ..r.clone()
+        })
+    };
+    let revoked = stix::is_revoked(ind);
+    // docs/decisions.md#d12: a key that was revoked and is not any more gets a new id.
+    let epoch = match prev {
+        Some(r) if r.revoked && !revoked => r.epoch + 1,
+        Some(r) => r.epoch,
+        None => 0,
+    };
+    let draft = match xsoar_id {
+        None => stix::build_indicator(ind, epoch, settings, &plan.mappings),
+        Some(Some(id)) => stix::build_indicator_as(ind, id.to_string(), settings, &plan.mappings),
+        Some(None) => return Outcome::LeftOut(absent()),
+    };
+    if col.drop_expired && draft.valid_until.is_some_and(|v| v <= now) {
+        // An expired indicator is left out without a revocation: its
+        // valid_until already tells clients it no longer applies.
+        return Outcome::Expired(absent());
+    }
+    if revoked && xsoar_id.is_some() {
+        // XSOAR's ids cannot be revoked (config/ids.rs).
+        return Outcome::LeftOut(absent());
+    }
+    let canon = stix::serialize::Canonical21::new(&draft);
+    let extra20 = if plan.offers_20 {
+        stix::serialize::hash20_extra(&draft)
+    } else {
+        0
+    };
+    let hash = with_revoked(canon.hash() ^ extra20, revoked);
+    // The id this key published before (live, or remembered after it left).
+    let same_id = prev.filter(|r| r.id == draft.id);
+    let unchanged = same_id.is_some_and(|r| r.present && !r.tombstone && r.content_hash == hash);
+    let (modified, date_added) = version(ind, &draft, same_id, unchanged, hash);
+    let json21 = canon.finish(modified, revoked);
+    let json20 = plan
+        .offers_20
+        .then(|| stix::serialize20(&draft, modified, revoked));
+    let scos = sco_objects(&draft, pos);
+    Outcome::Object {
+        pending: Pending {
+            key: key.to_string(),
+            id: draft.id.clone(),
+            stix_type: "indicator".into(),
+            spec: SpecVersion::V21,
+            version_us: Some(modified),
+            date_added,
+            json21: json21.into(),
+            json20: json20.map(Into::into),
+            content_hash: hash,
+            epoch,
+            revoked,
+            tombstone: false,
+            revoked_at: 0,
+            order: ORDER_RECORD + pos as u64,
+        },
+        markings: draft.markings.clone(),
+        scos,
+        warnings: draft.warnings.clone(),
+        added: same_id.is_none_or(|r| !r.present),
+        changed: !unchanged,
+    }
+}
+
+/// The `modified` and date_added of an indicator whose key published
+/// `same_id` under the draft's id before (`None`: a new id). Unchanged, it
+/// keeps both; otherwise it is dated at publish (`None`).
+fn version(
+    ind: &Indicator,
+    draft: &Draft,
+    same_id: Option<&Row>,
+    unchanged: bool,
+    hash: u64,
+) -> (Micros, Option<Micros>) {
+    let base = ind
+        .last_modified
+        .unwrap_or(draft.created)
+        .max(draft.created);
+    match same_id {
+        Some(r) if unchanged => (r.modified, Some(r.date_added)),
+        // Back with exactly the content published before: the same version,
+        // newly added.
+        Some(r) if r.content_hash == hash => (r.modified, None),
+        // Different content under a known id: a later `modified` than any
+        // published (docs/decisions.md#d11).
+        Some(r) => (base.max(r.modified + MILLI), None),
+        None => (base, None),
+    }
+}
+
+/// The SCOs an indicator's draft carries (`emit_scos`), ordered with it.
+fn sco_objects(draft: &Draft, pos: usize) -> Vec<Pending> {
+    draft
+        .scos
+        .iter()
+        .map(|s| Pending {
+            key: format!("sup:{}", s.id),
+            id: s.id.clone(),
+            stix_type: s.stix_type.to_string(),
+            spec: SpecVersion::V21,
+            version_us: None,
+            date_added: None,
+            content_hash: xxh3_64(s.json.as_bytes()),
+            json21: s.json.clone().into(),
+            json20: None,
+            epoch: 0,
+            revoked: false,
+            tombstone: false,
+            revoked_at: 0,
+            order: ORDER_RECORD + pos as u64,
+        })
+        .collect()
+}

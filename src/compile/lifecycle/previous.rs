@@ -1,0 +1,65 @@
+//! What the previous generation of a collection published: its STATE rows
+//! by key, and the figures the new generation is measured against.
+
+use super::CollectionBuild;
+use crate::compile::state::{self, Row};
+use crate::compile::CompileError;
+use crate::feed::CollectionFeed;
+use crate::time::Micros;
+use std::collections::HashMap;
+
+/// The previous generation of one collection, as the build compares with
+/// it (all empty for a new collection).
+pub(super) struct Previous {
+    /// Every key it published or remembered, by key.
+    pub rows: HashMap<String, Row>,
+    /// The latest date_added it published: new versions are dated after it.
+    pub last: Micros,
+    /// Indicators and passthrough objects it served (tombstones excluded):
+    /// the shrink guard's baseline.
+    pub live: u64,
+}
+
+impl Previous {
+    /// Reads the collection's STATE rows from the previous feed.
+    pub fn read(b: &CollectionBuild<'_>) -> Result<Self, CompileError> {
+        let rows = match b.prev_col {
+            Some(c) => state::decode(&c.state()).map_err(|e| CompileError::Previous {
+                path: b.cfg.resolve(&b.cfg.compile.out),
+                message: format!("collection {}: {e}", b.plan.id),
+            })?,
+            None => Vec::new(),
+        };
+        let mut last = rows
+            .iter()
+            .filter(|r| r.present)
+            .map(|r| r.date_added)
+            .max()
+            .unwrap_or(i64::MIN);
+        if let Some(c) = b.prev_col {
+            if !c.is_empty() {
+                last = last.max(c.entry(c.len() - 1).date_added_us);
+            }
+        }
+        let live = rows
+            .iter()
+            .filter(|r| r.present && !r.tombstone && !r.key.starts_with("sup:"))
+            .count() as u64;
+        Ok(Previous {
+            rows: state::index(rows),
+            last,
+            live,
+        })
+    }
+}
+
+/// The stored JSON (2.1 and, when present, 2.0) of the latest version of
+/// `id` in a previous generation.
+pub(super) fn stored_json(c: &CollectionFeed, id: &str) -> Option<(String, Option<String>)> {
+    let i = *c.versions_of(id).last()?;
+    let j21 = String::from_utf8(c.objects_run(i, i + 1).to_vec()).ok()?;
+    let j20 = c
+        .object20_bytes(i)
+        .and_then(|b| String::from_utf8(b.to_vec()).ok());
+    Some((j21, j20))
+}
