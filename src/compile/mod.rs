@@ -130,6 +130,10 @@ pub struct CollectionReport {
     pub added: u64,
     pub changed: u64,
     pub unchanged: u64,
+    /// Of the unchanged, indicators whose bytes were reused from the
+    /// previous generation without building them
+    /// (docs/decisions.md#d66).
+    pub reused: u64,
     /// Revocations published this generation for indicators that left.
     pub revoked: u64,
     /// Tombstones dropped after their retention, removals under

@@ -20,17 +20,24 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// An object's JSON during the build: in the heap, or parked in the spill.
+/// An object's JSON during the build: in the heap, parked in the spill,
+/// or kept where the previous generation's feed file has it.
 #[derive(Debug, Clone)]
 pub(crate) enum Body {
     Ready(Json),
-    Spilled { offset: u64, len: u32 },
+    Spilled {
+        offset: u64,
+        len: u32,
+    },
+    /// Bytes reused from the previous generation (`lifecycle::reuse`): a
+    /// slice of its mapping, already on disk, so never parked or copied.
+    Kept(Json),
 }
 
 impl Body {
     pub fn len(&self) -> usize {
         match self {
-            Body::Ready(j) => j.len(),
+            Body::Ready(j) | Body::Kept(j) => j.len(),
             Body::Spilled { len, .. } => *len as usize,
         }
     }
@@ -145,7 +152,7 @@ impl Parked {
     /// The JSON of a body (a slice of the mapping when spilled).
     pub fn resolve(&self, body: Body) -> Result<Json, FeedError> {
         match body {
-            Body::Ready(j) => Ok(j),
+            Body::Ready(j) | Body::Kept(j) => Ok(j),
             Body::Spilled { offset, len } => {
                 let (start, end) = (offset as usize, offset as usize + len as usize);
                 if end > self.bytes.len() {
@@ -190,9 +197,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::new_in(dir.path()).unwrap();
         let mut a: Vec<Body> = vec!["{\"a\":1}".into(), "{\"b\":\"é\"}".into()];
-        let mut b: Vec<Body> = vec!["{\"c\":[]}".into()];
+        let mut b: Vec<Body> = vec![
+            "{\"c\":[]}".into(),
+            Body::Kept(Json::from_shared(Bytes::from_static(b"{\"k\":0}")).unwrap()),
+        ];
         spill.park(a.iter_mut()).unwrap();
         spill.park(b.iter_mut()).unwrap();
+        // Kept bodies stay where they are.
+        assert!(matches!(b[1], Body::Kept(_)));
         assert!(matches!(a[1], Body::Spilled { offset: 7, len: 10 }));
         assert!(matches!(b[0], Body::Spilled { offset: 17, len: 8 }));
         assert_eq!(a[1].len(), 10);
@@ -206,7 +218,10 @@ mod tests {
             .map(|x| parked.resolve(x).unwrap().to_string())
             .collect();
         (hook.0)();
-        assert_eq!(got, ["{\"a\":1}", "{\"b\":\"é\"}", "{\"c\":[]}"]);
+        assert_eq!(
+            got,
+            ["{\"a\":1}", "{\"b\":\"é\"}", "{\"c\":[]}", "{\"k\":0}"]
+        );
         assert!(parked
             .resolve(Body::Spilled { offset: 20, len: 8 })
             .is_err());
