@@ -27,6 +27,9 @@ fn with_revoked(h: u64, revoked: bool) -> u64 {
 }
 
 /// What building one indicator gave.
+// Nearly every outcome is an `Object`: boxing it would cost an allocation
+// per indicator to shrink the rare others.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Outcome {
     Object {
         pending: Pending,

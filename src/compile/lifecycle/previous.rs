@@ -4,7 +4,7 @@
 use super::CollectionBuild;
 use crate::compile::state::{self, Row};
 use crate::compile::CompileError;
-use crate::feed::CollectionFeed;
+use crate::feed::{self, CollectionFeed};
 use crate::time::Micros;
 use std::collections::HashMap;
 
@@ -58,16 +58,23 @@ impl Previous {
 }
 
 /// The entry of `id`'s version published with `date_added` and
-/// `version_us` in a previous generation, if it is there.
+/// `version_us` in a previous generation, if it is there. Reads the
+/// entries only (the id by its hash: a collision would need the same
+/// date_added and version too), so that a compile looking up a million
+/// objects does not make the manifest resident.
 pub(super) fn stored_version(
     c: &CollectionFeed,
     id: &str,
     date_added: Micros,
     version_us: Micros,
 ) -> Option<usize> {
+    let h = feed::id_hash(id.as_bytes());
     (c.first_at_or_after(date_added)..c.len())
         .take_while(|&i| c.date_added(i) == date_added)
-        .find(|&i| c.entry(i).version_us == version_us && c.id_of(i) == id)
+        .find(|&i| {
+            let e = c.entry(i);
+            e.version_us == version_us && e.id_hash == h
+        })
 }
 
 /// The stored JSON (2.1 and, when present, 2.0) of the latest version of

@@ -20,11 +20,11 @@ use super::{CollectionBuild, Pending, ORDER_RECORD, UNDATED};
 use crate::compile::spill::Body;
 use crate::compile::state::Row;
 use crate::config::resolve_ttl;
-use crate::feed::{CollectionFeed, Json, SpecVersion};
+use crate::feed::{CollectionFeed, SpecVersion};
 use crate::record::{FileHashes, Indicator, IndicatorType};
 use crate::stix::{self, BuildSettings};
 use bytes::Bytes;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// The serialization schema of compiled indicators: bump it when a change
 /// makes the builder or the serializer write different bytes for the same
@@ -34,22 +34,23 @@ const SCHEMA: u64 = 1;
 
 /// A fingerprint under construction: each value is written with its
 /// length or a presence byte, so that different inputs cannot concatenate
-/// into the same stream.
-struct Fingerprint(Xxh3);
+/// into the same stream, and the stream is hashed once (one xxh3 call is
+/// faster than a streaming hasher fed a dozen small pieces).
+struct Fingerprint(Vec<u8>);
 
 impl Fingerprint {
     fn new() -> Self {
-        Fingerprint(Xxh3::new())
+        Fingerprint(Vec::with_capacity(512))
     }
     fn u64(&mut self, v: u64) {
-        self.0.update(&v.to_le_bytes());
+        self.0.extend_from_slice(&v.to_le_bytes());
     }
     fn flag(&mut self, v: bool) {
-        self.0.update(&[u8::from(v)]);
+        self.0.push(u8::from(v));
     }
     fn str(&mut self, s: &str) {
         self.u64(s.len() as u64);
-        self.0.update(s.as_bytes());
+        self.0.extend_from_slice(s.as_bytes());
     }
     fn opt_str(&mut self, s: Option<&str>) {
         self.flag(s.is_some());
@@ -64,7 +65,7 @@ impl Fingerprint {
         }
     }
     fn digest(&self) -> u64 {
-        self.0.digest()
+        xxh3_64(&self.0)
     }
 }
 
@@ -239,12 +240,9 @@ fn kept_bodies(
     offers_20: bool,
 ) -> Option<(Body, Option<Body>)> {
     let i = stored_version(prev_col, &prev.id, prev.date_added, prev.modified)?;
-    // An empty slice is a damaged entry: build instead.
-    let kept = |bytes: Bytes| {
-        (!bytes.is_empty())
-            .then(|| Json::from_shared(bytes).ok().map(Body::Kept))
-            .flatten()
-    };
+    // An empty slice is a damaged entry: build instead. The bytes are not
+    // read here (`Body::Kept`).
+    let kept = |bytes: Bytes| (!bytes.is_empty()).then_some(Body::Kept(bytes));
     let json21 = kept(prev_col.object_bytes(i))?;
     let json20 = if offers_20 {
         Some(kept(prev_col.object20_bytes(i)?)?)
