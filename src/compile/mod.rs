@@ -130,6 +130,10 @@ pub struct CollectionReport {
     pub added: u64,
     pub changed: u64,
     pub unchanged: u64,
+    /// Of the unchanged, indicators whose bytes were reused from the
+    /// previous generation without building them
+    /// (docs/decisions.md#d66).
+    pub reused: u64,
     /// Revocations published this generation for indicators that left.
     pub revoked: u64,
     /// Tombstones dropped after their retention, removals under
@@ -304,11 +308,16 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         &spill,
     )?;
     summary.timings.build_ms = t.elapsed().as_millis() as u64;
-    // The records and the previous generation's object bytes are not read
-    // again: give their memory back before the writer needs its own.
+    // The records are not read again, nor the previous generation's bytes
+    // before the writer reads the reused ones: give their memory back
+    // before the writer needs its own.
     drop(selected);
     drop(records);
-    let parked = spill.finish()?;
+    // Reused objects are slices of the previous generation's mapping: the
+    // writer releases its pages behind it as it does the spill's.
+    let parked = spill
+        .finish()?
+        .releasing(previous.as_ref().and_then(Feed::mapping));
     if let Some(prev) = &previous {
         prev.release_all();
     }
@@ -529,7 +538,7 @@ pub fn render_summary(s: &Summary) -> String {
     for c in &s.collections {
         let _ = writeln!(
             o,
-            "collection {} {:?}{}: {} objects (added {}, changed {}, unchanged {}, revoked {}, dropped {}, expired {})",
+            "collection {} {:?}{}: {} objects (added {}, changed {}, unchanged {} of which {} reused, revoked {}, dropped {}, expired {})",
             c.id,
             c.title,
             c.alias.as_deref().map(|a| format!(" [{a}]")).unwrap_or_default(),
@@ -537,6 +546,7 @@ pub fn render_summary(s: &Summary) -> String {
             c.added,
             c.changed,
             c.unchanged,
+            c.reused,
             c.revoked,
             c.dropped,
             c.expired

@@ -10,7 +10,9 @@
 //! After the build the file is mapped once; the writer reads the JSON
 //! through the mapping and releases its pages behind it
 //! ([`crate::feed::WriteOptions::release`]), so the page cache, not the
-//! process, holds the bytes.
+//! process, holds the bytes. Bodies reused from the previous generation
+//! ([`Body::Kept`]) are slices of its mapping: the same hook releases that
+//! mapping's pages too ([`Parked::releasing`]).
 
 use crate::feed::{FeedError, Json, ReleaseHook};
 use crate::files::{release_pages, shared_bytes};
@@ -20,17 +22,27 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// An object's JSON during the build: in the heap, or parked in the spill.
+/// An object's JSON during the build: in the heap, parked in the spill,
+/// or kept where the previous generation's feed file has it.
 #[derive(Debug, Clone)]
 pub(crate) enum Body {
     Ready(Json),
-    Spilled { offset: u64, len: u32 },
+    Spilled {
+        offset: u64,
+        len: u32,
+    },
+    /// Bytes reused from the previous generation (`lifecycle::reuse`): a
+    /// slice of its mapping, already on disk, so never parked or copied.
+    /// Checked as UTF-8 only when resolved, behind which the writer
+    /// releases the pages: the build does not make them resident.
+    Kept(Bytes),
 }
 
 impl Body {
     pub fn len(&self) -> usize {
         match self {
             Body::Ready(j) => j.len(),
+            Body::Kept(b) => b.len(),
             Body::Spilled { len, .. } => *len as usize,
         }
     }
@@ -118,7 +130,7 @@ impl Spill {
         if len == 0 {
             return Ok(Parked {
                 bytes: Bytes::new(),
-                map: None,
+                maps: Vec::new(),
             });
         }
         // SAFETY: the file is unnamed (no other process can open it) and
@@ -130,7 +142,7 @@ impl Spill {
         let map = Arc::new(map);
         Ok(Parked {
             bytes: shared_bytes(Arc::clone(&map)),
-            map: Some(map),
+            maps: vec![map],
         })
     }
 }
@@ -138,14 +150,27 @@ impl Spill {
 /// The mapped spill file.
 pub(crate) struct Parked {
     bytes: Bytes,
-    map: Option<Arc<memmap2::Mmap>>,
+    /// The spill's mapping (when anything was parked) and the mappings
+    /// kept bodies point into: [`Parked::release`] drops their pages.
+    maps: Vec<Arc<memmap2::Mmap>>,
 }
 
 impl Parked {
+    /// Also releases the pages of `map` (the previous generation's, which
+    /// [`Body::Kept`] bodies are slices of) wherever the spill's are.
+    pub fn releasing(mut self, map: Option<Arc<memmap2::Mmap>>) -> Parked {
+        self.maps.extend(map);
+        self
+    }
+
     /// The JSON of a body (a slice of the mapping when spilled).
     pub fn resolve(&self, body: Body) -> Result<Json, FeedError> {
         match body {
             Body::Ready(j) => Ok(j),
+            Body::Kept(b) => Json::from_shared(b).map_err(|e| FeedError::Invalid {
+                path: PathBuf::from("<previous generation>"),
+                what: format!("a reused object is not UTF-8: {e}"),
+            }),
             Body::Spilled { offset, len } => {
                 let (start, end) = (offset as usize, offset as usize + len as usize);
                 if end > self.bytes.len() {
@@ -165,18 +190,23 @@ impl Parked {
         }
     }
 
-    /// Drops the resident pages of the mapping.
+    /// Drops the resident pages of the mappings.
     pub fn release(&self) {
-        if let Some(map) = &self.map {
+        for map in &self.maps {
             release_pages(map, 0..map.len());
         }
     }
 
     /// [`Parked::release`] for the writer (see the module doc).
     pub fn release_hook(&self) -> Option<ReleaseHook> {
-        let map = Arc::clone(self.map.as_ref()?);
+        if self.maps.is_empty() {
+            return None;
+        }
+        let maps = self.maps.clone();
         Some(ReleaseHook(Arc::new(move || {
-            release_pages(&map, 0..map.len())
+            for map in &maps {
+                release_pages(map, 0..map.len());
+            }
         })))
     }
 }
@@ -190,9 +220,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::new_in(dir.path()).unwrap();
         let mut a: Vec<Body> = vec!["{\"a\":1}".into(), "{\"b\":\"é\"}".into()];
-        let mut b: Vec<Body> = vec!["{\"c\":[]}".into()];
+        let mut b: Vec<Body> = vec![
+            "{\"c\":[]}".into(),
+            Body::Kept(Bytes::from_static(b"{\"k\":0}")),
+        ];
         spill.park(a.iter_mut()).unwrap();
         spill.park(b.iter_mut()).unwrap();
+        // Kept bodies stay where they are.
+        assert!(matches!(b[1], Body::Kept(_)));
         assert!(matches!(a[1], Body::Spilled { offset: 7, len: 10 }));
         assert!(matches!(b[0], Body::Spilled { offset: 17, len: 8 }));
         assert_eq!(a[1].len(), 10);
@@ -206,7 +241,10 @@ mod tests {
             .map(|x| parked.resolve(x).unwrap().to_string())
             .collect();
         (hook.0)();
-        assert_eq!(got, ["{\"a\":1}", "{\"b\":\"é\"}", "{\"c\":[]}"]);
+        assert_eq!(
+            got,
+            ["{\"a\":1}", "{\"b\":\"é\"}", "{\"c\":[]}", "{\"k\":0}"]
+        );
         assert!(parked
             .resolve(Body::Spilled { offset: 20, len: 8 })
             .is_err());

@@ -6,16 +6,24 @@
 //! new id (epoch).
 //!
 //! Stored opaquely in the feed's STATE section (the server never reads it).
-//! Layout: magic `TXST`, version u8, row count u64, then rows of
-//! length-prefixed strings and little-endian integers. A small hand-written
-//! codec: it is ten fields, and a format crate would add a dependency and a
-//! second serialization story for one table.
+//! Layout (version 2): magic `TXST`, version u8, the collection's config
+//! fingerprint u64, row count u64, then rows: key and id (u32 length +
+//! UTF-8), content_hash u64, modified i64, date_added i64, epoch u32,
+//! flags u8 (1 revoked, 2 tombstone, 4 present, 8 has a fingerprint),
+//! revoked_at i64, fingerprint u64 (0 when flag 8 is clear); integers
+//! little-endian. Version 1 had neither fingerprint: it decodes as a state
+//! without them, so the first compile after an upgrade rebuilds every
+//! object instead of failing (docs/decisions.md#d66). A small hand-written
+//! codec: it is a dozen fields, and a format crate would add a dependency
+//! and a second serialization story for one table.
 
 use crate::time::Micros;
 use std::collections::HashMap;
 
 const MAGIC: &[u8; 4] = b"TXST";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The version before fingerprints (still decoded).
+const VERSION_1: u8 = 1;
 
 /// The last published state of one key in one collection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +51,20 @@ pub struct Row {
     /// The object is in the feed (false: only the key's epoch is
     /// remembered).
     pub present: bool,
+    /// The source record's fingerprint when the published object was built
+    /// from one without warnings (`lifecycle::reuse`): the same record
+    /// under the same config fingerprint keeps these bytes. `None` for
+    /// everything else, and for rows of a version 1 state.
+    pub fingerprint: Option<u64>,
+}
+
+/// One collection's state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct State {
+    /// The fingerprint of the config the rows' objects were built under
+    /// (`lifecycle::reuse`); `None` in a version 1 state.
+    pub config: Option<u64>,
+    pub rows: Vec<Row>,
 }
 
 /// Why a state section could not be decoded.
@@ -50,11 +72,13 @@ pub struct Row {
 #[error("compiler state section is damaged: {0}")]
 pub struct StateError(&'static str);
 
-/// Encodes rows.
-pub fn encode(rows: &[Row]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + rows.len() * 96);
+/// Encodes the rows of a collection whose objects were built under the
+/// config fingerprint `config`.
+pub fn encode(config: u64, rows: &[Row]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + rows.len() * 104);
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
+    out.extend_from_slice(&config.to_le_bytes());
     out.extend_from_slice(&(rows.len() as u64).to_le_bytes());
     for r in rows {
         put_str(&mut out, &r.key);
@@ -63,9 +87,13 @@ pub fn encode(rows: &[Row]) -> Vec<u8> {
         out.extend_from_slice(&r.modified.to_le_bytes());
         out.extend_from_slice(&r.date_added.to_le_bytes());
         out.extend_from_slice(&r.epoch.to_le_bytes());
-        let flags = u8::from(r.revoked) | u8::from(r.tombstone) << 1 | u8::from(r.present) << 2;
+        let flags = u8::from(r.revoked)
+            | u8::from(r.tombstone) << 1
+            | u8::from(r.present) << 2
+            | u8::from(r.fingerprint.is_some()) << 3;
         out.push(flags);
         out.extend_from_slice(&r.revoked_at.to_le_bytes());
+        out.extend_from_slice(&r.fingerprint.unwrap_or(0).to_le_bytes());
     }
     out
 }
@@ -106,22 +134,27 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Decodes rows; an empty input is an empty state (a feed written without
-/// one, e.g. by tests).
-pub fn decode(bytes: &[u8]) -> Result<Vec<Row>, StateError> {
+/// Decodes a state; an empty input is an empty state (a feed written
+/// without one, e.g. by tests).
+pub fn decode(bytes: &[u8]) -> Result<State, StateError> {
     if bytes.is_empty() {
-        return Ok(Vec::new());
+        return Ok(State::default());
     }
     let mut c = Cursor(bytes);
     if c.take(4)? != MAGIC {
         return Err(StateError("bad magic"));
     }
-    if c.take(1)?[0] != VERSION {
+    let version = c.take(1)?[0];
+    if version != VERSION && version != VERSION_1 {
         return Err(StateError("unknown version"));
     }
+    let v2 = version == VERSION;
+    let config = if v2 { Some(c.u64()?) } else { None };
     let n = c.u64()?;
-    // Each row is at least 45 bytes: bound the allocation by the input.
-    if n > (bytes.len() as u64) / 45 + 1 {
+    // Each row is at least 45 bytes (53 in version 2): bound the
+    // allocation by the input.
+    let min_row = if v2 { 53 } else { 45 };
+    if n > (bytes.len() as u64) / min_row + 1 {
         return Err(StateError("row count larger than the section"));
     }
     let mut rows = Vec::with_capacity(n as usize);
@@ -134,6 +167,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Row>, StateError> {
         let epoch = c.u32()?;
         let flags = c.take(1)?[0];
         let revoked_at = c.i64()?;
+        let fingerprint = if v2 { c.u64()? } else { 0 };
         rows.push(Row {
             key,
             id,
@@ -145,12 +179,13 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Row>, StateError> {
             tombstone: flags & 2 != 0,
             revoked_at,
             present: flags & 4 != 0,
+            fingerprint: (flags & 8 != 0).then_some(fingerprint),
         });
     }
     if !c.0.is_empty() {
         return Err(StateError("trailing bytes"));
     }
-    Ok(rows)
+    Ok(State { config, rows })
 }
 
 /// Rows by key.
@@ -176,6 +211,7 @@ mod tests {
                 tombstone: true,
                 revoked_at: 5,
                 present: true,
+                fingerprint: Some(7),
             },
             Row {
                 key: "sup:marking-definition--x".into(),
@@ -188,15 +224,42 @@ mod tests {
                 tombstone: false,
                 revoked_at: 0,
                 present: false,
+                fingerprint: None,
             },
         ];
-        let bytes = encode(&rows);
-        assert_eq!(decode(&bytes).unwrap(), rows);
+        let bytes = encode(9, &rows);
+        let state = decode(&bytes).unwrap();
+        assert_eq!(state.config, Some(9));
+        assert_eq!(state.rows, rows);
         assert!(decode(&bytes[..bytes.len() - 1]).is_err());
         let mut extra = bytes.clone();
         extra.push(0);
         assert!(decode(&extra).is_err());
         assert!(decode(b"XXXX").is_err());
-        assert!(decode(&[]).unwrap().is_empty());
+        assert_eq!(decode(&[]).unwrap(), State::default());
+    }
+
+    #[test]
+    fn a_version_1_state_decodes_without_fingerprints() {
+        // One row as version 1 wrote it: no config fingerprint, no
+        // row fingerprint.
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(MAGIC);
+        v1.push(VERSION_1);
+        v1.extend_from_slice(&1u64.to_le_bytes());
+        put_str(&mut v1, "ind:ipv4:198.51.100.1");
+        put_str(&mut v1, "indicator--0b1c");
+        v1.extend_from_slice(&42u64.to_le_bytes());
+        v1.extend_from_slice(&10i64.to_le_bytes());
+        v1.extend_from_slice(&11i64.to_le_bytes());
+        v1.extend_from_slice(&0u32.to_le_bytes());
+        v1.push(4);
+        v1.extend_from_slice(&0i64.to_le_bytes());
+        let state = decode(&v1).unwrap();
+        assert_eq!(state.config, None);
+        assert_eq!(state.rows.len(), 1);
+        let r = &state.rows[0];
+        assert!(r.present && r.fingerprint.is_none());
+        assert_eq!((r.content_hash, r.modified, r.date_added), (42, 10, 11));
     }
 }

@@ -24,7 +24,7 @@ mod writer;
 
 /// For the static exporter: the same page tokens and compression as the
 /// writer's.
-pub(crate) use format::page_token;
+pub(crate) use format::{id_hash, page_token};
 pub use inspect::{inspect, CollectionReport, InspectReport, PageReport, SectionReport, TypeCount};
 pub use json::Json;
 pub use reader::{CollectionFeed, Feed};

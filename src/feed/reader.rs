@@ -113,6 +113,14 @@ impl Feed {
         self.release(0..self.bytes.len());
     }
 
+    /// The file's mapping (`None` for a feed held in memory), for a caller
+    /// that keeps slices of it past its own use of the feed and releases
+    /// their pages behind its own passes (a compile reusing objects of its
+    /// previous generation).
+    pub(crate) fn mapping(&self) -> Option<Arc<memmap2::Mmap>> {
+        self.mapping.clone()
+    }
+
     /// The file range of a slice of this feed's bytes (empty when `part`
     /// is not inside them).
     pub(crate) fn range_of(&self, part: &[u8]) -> Range<usize> {

@@ -149,23 +149,19 @@ pub fn is_revoked(ind: &Indicator) -> bool {
     !ind.active && !expiry_dated
 }
 
-/// Builds the draft of one indicator in one collection. `epoch` is the
-/// indicator's revocation epoch (0 until it has been revoked once, see
-/// docs/decisions.md#d12); `maps` are the collection's compiled mappings.
-pub fn build_indicator(ind: &Indicator, epoch: u32, s: &BuildSettings, maps: &Mappings) -> Draft {
-    let id = indicator_id(&s.collection_id, ind.kind, &ind.value, epoch);
-    build_indicator_as(ind, id, s, maps)
+/// The dates of an indicator's object (`created`, `valid_from`,
+/// `valid_until`, see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dates {
+    pub created: Micros,
+    pub valid_from: Micros,
+    pub valid_until: Option<Micros>,
 }
 
-/// [`build_indicator`] with an id chosen by the caller (a collection with
-/// XSOAR's ids, [`id::xsoar_indicator_id`]).
-pub fn build_indicator_as(
-    ind: &Indicator,
-    id: String,
-    s: &BuildSettings,
-    maps: &Mappings,
-) -> Draft {
-    let mut warnings = Vec::new();
+/// [`Dates`] of one indicator: what [`build_indicator`] writes, and what
+/// the compile decides expiry by without building the object
+/// (`compile::lifecycle::reuse`).
+pub fn dates(ind: &Indicator, s: &BuildSettings, warnings: &mut Vec<String>) -> Dates {
     let created = match ind.created.or(ind.last_modified) {
         Some(t) => t,
         None => {
@@ -199,6 +195,35 @@ pub fn build_indicator_as(
             valid_until = Some(fixed);
         }
     }
+    Dates {
+        created,
+        valid_from,
+        valid_until,
+    }
+}
+
+/// Builds the draft of one indicator in one collection. `epoch` is the
+/// indicator's revocation epoch (0 until it has been revoked once, see
+/// docs/decisions.md#d12); `maps` are the collection's compiled mappings.
+pub fn build_indicator(ind: &Indicator, epoch: u32, s: &BuildSettings, maps: &Mappings) -> Draft {
+    let id = indicator_id(&s.collection_id, ind.kind, &ind.value, epoch);
+    build_indicator_as(ind, id, s, maps)
+}
+
+/// [`build_indicator`] with an id chosen by the caller (a collection with
+/// XSOAR's ids, [`id::xsoar_indicator_id`]).
+pub fn build_indicator_as(
+    ind: &Indicator,
+    id: String,
+    s: &BuildSettings,
+    maps: &Mappings,
+) -> Draft {
+    let mut warnings = Vec::new();
+    let Dates {
+        created,
+        valid_from,
+        valid_until,
+    } = dates(ind, s, &mut warnings);
 
     let mut fields = Map::new();
     fields.insert("name".into(), Value::String(ind.value.clone()));

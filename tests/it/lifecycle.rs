@@ -3,6 +3,7 @@
 //! changed query, the shrink and reject guards, and SIGKILL during publish.
 
 mod edge_cases;
+mod reuse;
 
 use crate::common::compile_support;
 use taxii_edge::exit::ExitStatus;

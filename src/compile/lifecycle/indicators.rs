@@ -1,13 +1,16 @@
 //! Building a collection's indicators: their ids (our own, or XSOAR's),
 //! their STIX objects, and how each compares with the previous generation.
+//! One whose record and config are unchanged keeps its previous bytes
+//! without being built (`reuse.rs`).
 
 use super::previous::Previous;
+use super::reuse;
 use super::{Assembly, CollectionBuild, Pending, ORDER_RECORD, PARK_BATCH, UNDATED};
 use crate::compile::spill::Body;
 use crate::compile::state::Row;
 use crate::feed::{self, SpecVersion};
 use crate::record::{Indicator, Profile, StixRecord};
-use crate::stix::{self, BuildSettings, Draft};
+use crate::stix::{self, BuildSettings, Draft, Sco};
 use crate::time::{Micros, MILLI};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
@@ -24,6 +27,9 @@ fn with_revoked(h: u64, revoked: bool) -> u64 {
 }
 
 /// What building one indicator gave.
+// Nearly every outcome is an `Object`: boxing it would cost an allocation
+// per indicator to shrink the rare others.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Outcome {
     Object {
         pending: Pending,
@@ -32,6 +38,8 @@ pub(super) enum Outcome {
         warnings: Vec<String>,
         changed: bool,
         added: bool,
+        /// Kept from the previous generation without building it.
+        reused: bool,
     },
     Expired(Option<Row>),
     /// Not published: revoked in a collection with XSOAR's ids, or its id
@@ -55,6 +63,7 @@ impl Outcome {
 pub(super) fn build(
     b: &CollectionBuild<'_>,
     previous: &Previous,
+    config: u64,
     inds: &[(String, &Indicator)],
     passthrough: &[(String, &StixRecord)],
     identity_ref: Option<&str>,
@@ -76,6 +85,9 @@ pub(super) fn build(
         valid_from: None,
         undated: UNDATED,
     };
+    // Bytes built under another config (or a state from before
+    // fingerprints) are never reused.
+    let reusable = previous.config == Some(config);
     let batches: Vec<Vec<Outcome>> = inds
         .par_chunks(PARK_BATCH)
         .enumerate()
@@ -87,7 +99,14 @@ pub(super) fn build(
                     let pos = batch * PARK_BATCH + k;
                     let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
                     let prev = previous.rows.get(key);
-                    build_indicator(b, &settings, key, ind, pos, xsoar_id, prev)
+                    let fingerprint = reuse::record_fingerprint(ind);
+                    let kept = prev.filter(|_| reusable).and_then(|r| {
+                        reuse::reuse(b, &settings, key, ind, fingerprint, pos, xsoar_id, r)
+                    });
+                    kept.unwrap_or_else(|| {
+                        let ind = (key.as_str(), *ind, fingerprint);
+                        build_indicator(b, &settings, ind, pos, xsoar_id, prev)
+                    })
                 })
                 .collect();
             b.spill.park(out.iter_mut().flat_map(Outcome::bodies))?;
@@ -116,6 +135,7 @@ impl<'k> Assembly<'k> {
                     warnings,
                     changed,
                     added,
+                    reused,
                 } => {
                     self.markings
                         .extend(markings.into_iter().map(str::to_string));
@@ -132,6 +152,7 @@ impl<'k> Assembly<'k> {
                     } else {
                         self.report.unchanged += 1;
                     }
+                    self.report.reused += u64::from(reused);
                     self.objects.push(pending);
                 }
                 Outcome::Expired(row) => {
@@ -224,15 +245,15 @@ fn xsoar_ids(
         .collect()
 }
 
-/// Builds one indicator's object, the `pos`th of the collection, whose
-/// key had `prev` in the previous generation. `xsoar_id` is `None` in a
+/// Builds one indicator's object, the `pos`th of the collection, from
+/// its (key, record, record fingerprint); the key had `prev` in the
+/// previous generation. `xsoar_id` is `None` in a
 /// collection with our own ids, else the id [`xsoar_ids`] chose
 /// (`Some(None)`: none).
 fn build_indicator(
     b: &CollectionBuild<'_>,
     settings: &BuildSettings,
-    key: &str,
-    ind: &Indicator,
+    (key, ind, fingerprint): (&str, &Indicator, u64),
     pos: usize,
     xsoar_id: Option<Option<&str>>,
     prev: Option<&Row>,
@@ -281,7 +302,7 @@ fn build_indicator(
     let json20 = plan
         .offers_20
         .then(|| stix::serialize20(&draft, modified, revoked));
-    let scos = sco_objects(&draft, pos);
+    let scos = sco_objects(&draft.scos, pos);
     Outcome::Object {
         pending: Pending {
             key: key.to_string(),
@@ -298,12 +319,16 @@ fn build_indicator(
             tombstone: false,
             revoked_at: 0,
             order: ORDER_RECORD + pos as u64,
+            // A build that warned is not reused: its warnings are
+            // reported on every compile.
+            fingerprint: draft.warnings.is_empty().then_some(fingerprint),
         },
         markings: draft.markings.clone(),
         scos,
         warnings: draft.warnings.clone(),
         added: same_id.is_none_or(|r| !r.present),
         changed: !unchanged,
+        reused: false,
     }
 }
 
@@ -333,11 +358,9 @@ fn version(
     }
 }
 
-/// The SCOs an indicator's draft carries (`emit_scos`), ordered with it.
-fn sco_objects(draft: &Draft, pos: usize) -> Vec<Pending> {
-    draft
-        .scos
-        .iter()
+/// The SCOs an indicator carries (`emit_scos`), ordered with it.
+pub(super) fn sco_objects(scos: &[Sco], pos: usize) -> Vec<Pending> {
+    scos.iter()
         .map(|s| Pending {
             key: format!("sup:{}", s.id),
             id: s.id.clone(),
@@ -353,6 +376,7 @@ fn sco_objects(draft: &Draft, pos: usize) -> Vec<Pending> {
             tombstone: false,
             revoked_at: 0,
             order: ORDER_RECORD + pos as u64,
+            fingerprint: None,
         })
         .collect()
 }

@@ -38,6 +38,7 @@ mod passthrough;
 mod previous;
 mod publish;
 mod removals;
+mod reuse;
 mod support;
 
 pub(crate) use publish::{publish, Outcomes};
@@ -75,6 +76,9 @@ pub(crate) struct Pending {
     /// Order among the new objects of this generation (support objects
     /// first, then records in input order, then revocations).
     pub order: u64,
+    /// The fingerprint of the record an indicator was built from, when
+    /// its build raised no warning (`reuse.rs`); `None` otherwise.
+    pub fingerprint: Option<u64>,
 }
 
 /// A collection after the build stage.
@@ -92,6 +96,9 @@ pub(crate) struct Built {
     /// The previous generation's default-page boundaries, kept so that
     /// unchanged pages keep their bytes (`feed::writer::plan_pages`).
     pub cuts: Vec<feed::Position>,
+    /// The config fingerprint the indicators were built under, kept in
+    /// the state for the next generation (`reuse.rs`).
+    pub config: u64,
     pub report: CollectionReport,
     /// Builder/mapping warnings counted by message.
     pub warnings: BTreeMap<String, u64>,
@@ -156,11 +163,13 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
     let (inds, passthrough) = keyed(b);
     let identity = identity(b.cfg);
     let identity_id = identity.as_ref().map(|(id, _, _)| id.as_str());
+    let config = reuse::config_fingerprint(b, identity_id);
     let mut acc = Assembly::new(b.selected.len());
 
     let outcomes = indicators::build(
         b,
         &previous,
+        config,
         &inds,
         &passthrough,
         identity_id,
@@ -176,7 +185,7 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
         .as_ref()
         .filter(|_| live_indicators || tombstone_identity);
     acc.add_support(b, &previous, &passthrough, identity);
-    Ok(acc.finish(&previous, b.prev_col))
+    Ok(acc.finish(&previous, b.prev_col, config))
 }
 
 /// Records of one kind, each with its key in the STATE rows.
@@ -259,7 +268,7 @@ impl Assembly<'_> {
     }
 
     /// The build's product, with the live counts the shrink guard compares.
-    fn finish(self, previous: &Previous, prev_col: Option<&CollectionFeed>) -> Built {
+    fn finish(self, previous: &Previous, prev_col: Option<&CollectionFeed>, config: u64) -> Built {
         let live = self
             .objects
             .iter()
@@ -272,6 +281,7 @@ impl Assembly<'_> {
             live,
             previous_last: previous.last,
             cuts: prev_col.map(CollectionFeed::cuts).unwrap_or_default(),
+            config,
             report: self.report,
             warnings: self.warnings,
         }

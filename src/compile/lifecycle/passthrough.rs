@@ -102,5 +102,6 @@ fn passthrough_object(
         tombstone: false,
         revoked_at: 0,
         order,
+        fingerprint: None,
     }
 }

@@ -4,7 +4,7 @@
 use super::CollectionBuild;
 use crate::compile::state::{self, Row};
 use crate::compile::CompileError;
-use crate::feed::CollectionFeed;
+use crate::feed::{self, CollectionFeed};
 use crate::time::Micros;
 use std::collections::HashMap;
 
@@ -13,6 +13,9 @@ use std::collections::HashMap;
 pub(super) struct Previous {
     /// Every key it published or remembered, by key.
     pub rows: HashMap<String, Row>,
+    /// The config fingerprint its indicators were built under (`None`:
+    /// a new collection, or a state from before fingerprints).
+    pub config: Option<u64>,
     /// The latest date_added it published: new versions are dated after it.
     pub last: Micros,
     /// Indicators and passthrough objects it served (tombstones excluded):
@@ -23,12 +26,12 @@ pub(super) struct Previous {
 impl Previous {
     /// Reads the collection's STATE rows from the previous feed.
     pub fn read(b: &CollectionBuild<'_>) -> Result<Self, CompileError> {
-        let rows = match b.prev_col {
+        let state::State { config, rows } = match b.prev_col {
             Some(c) => state::decode(&c.state()).map_err(|e| CompileError::Previous {
                 path: b.cfg.resolve(&b.cfg.compile.out),
                 message: format!("collection {}: {e}", b.plan.id),
             })?,
-            None => Vec::new(),
+            None => state::State::default(),
         };
         let mut last = rows
             .iter()
@@ -47,10 +50,31 @@ impl Previous {
             .count() as u64;
         Ok(Previous {
             rows: state::index(rows),
+            config,
             last,
             live,
         })
     }
+}
+
+/// The entry of `id`'s version published with `date_added` and
+/// `version_us` in a previous generation, if it is there. Reads the
+/// entries only (the id by its hash: a collision would need the same
+/// date_added and version too), so that a compile looking up a million
+/// objects does not make the manifest resident.
+pub(super) fn stored_version(
+    c: &CollectionFeed,
+    id: &str,
+    date_added: Micros,
+    version_us: Micros,
+) -> Option<usize> {
+    let h = feed::id_hash(id.as_bytes());
+    (c.first_at_or_after(date_added)..c.len())
+        .take_while(|&i| c.date_added(i) == date_added)
+        .find(|&i| {
+            let e = c.entry(i);
+            e.version_us == version_us && e.id_hash == h
+        })
 }
 
 /// The stored JSON (2.1 and, when present, 2.0) of the latest version of

@@ -94,6 +94,7 @@ fn collection_data(
         remembered,
         previous_last,
         cuts,
+        config,
         mut report,
         warnings,
         ..
@@ -121,6 +122,7 @@ fn collection_data(
             tombstone: o.tombstone,
             revoked_at: o.revoked_at,
             present: true,
+            fingerprint: o.fingerprint,
         });
         out.push(ObjectVersion {
             id: o.id,
@@ -136,7 +138,7 @@ fn collection_data(
     rows.extend(remembered);
     let data = feed::CollectionData {
         objects: out,
-        state: state::encode(&rows),
+        state: state::encode(config, &rows),
         cuts,
     };
     Ok((data, (report, warnings)))

@@ -127,6 +127,7 @@ fn tombstone(
         tombstone: true,
         revoked_at,
         order,
+        fingerprint: None,
     }
 }
 
@@ -157,6 +158,7 @@ fn revocation(
         tombstone: true,
         revoked_at: now,
         order,
+        fingerprint: None,
     })
 }
 

@@ -119,6 +119,7 @@ fn support_object(
         tombstone: false,
         revoked_at: 0,
         order,
+        fingerprint: None,
     }
 }
 
