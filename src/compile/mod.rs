@@ -150,6 +150,11 @@ pub struct Summary {
     pub output: String,
     pub generation: String,
     pub output_bytes: u64,
+    /// Default pages written, objects and manifest pages counted apart.
+    pub precompressed_pages: u64,
+    /// Of those, pages whose compressed copies were copied from the
+    /// previous generation instead of compressed (docs/decisions.md#d66).
+    pub pages_reused: u64,
     pub bytes_in: u64,
     pub records_read: u64,
     pub records_ok: u64,
@@ -252,7 +257,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
 
     // The previous generation is read before the inputs so that a damaged
     // history fails fast.
-    let previous = open_previous(opts.previous.as_deref(), &live)?;
+    let previous = open_previous(opts.previous.as_deref(), &live)?.map(std::sync::Arc::new);
 
     let mut summary = Summary {
         output: live.display().to_string(),
@@ -432,11 +437,14 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         zstd_level: cfg.compile.zstd_level,
         gzip_level: cfg.compile.gzip_level,
         release: None,
+        previous,
     };
     let (stats, reports) = lifecycle::publish(meta, built, parked, &live, &wopts)?;
     summary.timings.write_ms = t.elapsed().as_millis() as u64;
     summary.generation = generation;
     summary.output_bytes = stats.bytes;
+    summary.precompressed_pages = stats.precompressed_pages;
+    summary.pages_reused = stats.pages_reused;
     for (plan, (mut r, warnings)) in plans.iter().zip(reports) {
         let c = &cfg.collections[plan.index];
         r.id = plan.id.to_string();

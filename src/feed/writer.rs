@@ -9,16 +9,19 @@
 //! compressed in parallel batches so memory stays bounded at any feed size.
 
 use super::format::*;
+use super::reuse::Reuse;
 use super::token::{key_from_hex, Position};
 use super::{
     CollectionData, CollectionMeta, Feed, FeedError, FeedSpec, ObjectVersion, PageKind,
     WriteOptions, WriteStats,
 };
 use crate::files;
+use bytes::Bytes;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Cursor, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::Path;
 
 /// Default pages compressed per parallel batch: enough to keep every core
@@ -41,6 +44,7 @@ impl Default for WriteOptions {
             zstd_level: 3,
             gzip_level: 6,
             release: None,
+            previous: None,
         }
     }
 }
@@ -288,11 +292,14 @@ impl From<io::Error> for CollErr {
 }
 
 /// One compressed default page: gzip and zstd of the objects body and of
-/// the manifest body.
+/// the manifest body, compressed here or copied from the previous
+/// generation.
 struct PageBlobs {
     first: usize,
     end: usize,
-    blobs: [Vec<u8>; 4],
+    blobs: [Bytes; 4],
+    /// The blobs are the previous generation's (docs/decisions.md#d66).
+    reused: bool,
 }
 
 /// Writes the sections of collection `ci` in FORMAT.md's order (after the
@@ -330,12 +337,13 @@ fn write_collection<W: Write>(
     if objs.iter().any(|o| o.json20.is_some()) {
         w.objects20(out)?;
     }
-    let (cuts, page_count) = w.default_pages(out, &table.flags, &cd.cuts)?;
+    let (cuts, pages) = w.default_pages(out, &table.flags, &cd.cuts)?;
     w.cuts(out, &cuts)?;
     out.section(Kind::State, w.c, &cd.state)?;
 
     stats.objects += objs.len() as u64;
-    stats.precompressed_pages += 2 * page_count as u64;
+    stats.precompressed_pages += 2 * pages.written as u64;
+    stats.pages_reused += 2 * pages.reused as u64;
     Ok(())
 }
 
@@ -481,7 +489,7 @@ struct CollectionWriter<'a> {
     opts: &'a WriteOptions,
 }
 
-impl CollectionWriter<'_> {
+impl<'a> CollectionWriter<'a> {
     /// OBJECTS: the STIX 2.1 JSON joined by ','. Returns each object's
     /// offset in the section.
     fn objects<W: Write>(&self, out: &mut Out<W>) -> io::Result<Vec<u64>> {
@@ -614,42 +622,94 @@ impl CollectionWriter<'_> {
 
     /// PAGEDATA and PAGES: the default pages over the entries that carry
     /// the last flag, bounded by the previous generation's cuts (stable
-    /// boundaries), built and compressed in parallel batches. Returns the
-    /// boundaries and the number of pages.
+    /// boundaries), built and compressed in parallel batches; a page whose
+    /// body the previous generation already holds takes its compressed
+    /// copies from there (docs/decisions.md#d66). Returns the boundaries
+    /// and the page counts.
     fn default_pages<W: Write>(
         &self,
         out: &mut Out<W>,
         flags: &[u8],
         previous: &[Position],
-    ) -> io::Result<(Vec<Position>, usize)> {
+    ) -> io::Result<(Vec<Position>, PageCounts)> {
         let lasts: Vec<usize> = (0..self.objs.len())
             .filter(|&i| flags[i] & FLAG_LAST != 0)
             .collect();
         let (cuts, pages) = plan_pages(self.objs, &lasts, previous, self.page_size);
+        // The boundary page `p`'s `next` token names (none on the final page).
+        let next = |p: usize| {
+            pages[p]
+                .end_cut
+                .filter(|_| p + 1 < pages.len())
+                .map(|k| &cuts[k])
+        };
+        let reuse = self.trusted_reuse(&pages, &next)?;
+        let mut counts = PageCounts {
+            written: pages.len(),
+            reused: 0,
+        };
         let mut rows = Vec::with_capacity(pages.len() * PAGE_ROW_LEN);
         out.begin(Kind::PageData, self.c)?;
         let base = out.pos;
         for (bi, batch) in pages.chunks(PAGE_BATCH).enumerate() {
+            let first = bi * PAGE_BATCH;
             let built: Vec<io::Result<PageBlobs>> = batch
                 .par_iter()
                 .enumerate()
-                .map(|(j, page)| {
-                    let p = bi * PAGE_BATCH + j;
-                    let next = page
-                        .end_cut
-                        .filter(|_| p + 1 < pages.len())
-                        .map(|k| &cuts[k]);
-                    build_page(self.cm, self.objs, page.items, next, self.key, self.opts)
+                .map_init(String::new, |scratch, (j, page)| {
+                    let next = next(first + j);
+                    let copied = reuse.as_ref().and_then(|r| {
+                        let p = r.find(next, page.items, self.objs, scratch)?;
+                        Some(PageBlobs::copied(page.items, r.copies(p)?))
+                    });
+                    match copied {
+                        Some(blobs) => Ok(blobs),
+                        None => {
+                            build_page(self.cm, self.objs, page.items, next, self.key, self.opts)
+                        }
+                    }
                 })
                 .collect();
             for (page, plan) in built.into_iter().zip(batch) {
-                rows.extend_from_slice(&put_page(out, base, &page?, plan.end_cut)?);
+                let page = page?;
+                counts.reused += usize::from(page.reused);
+                rows.extend_from_slice(&put_page(out, base, &page, plan.end_cut)?);
+            }
+            if let Some(r) = &reuse {
+                r.release(previous_span(r, first..first + batch.len(), &next));
             }
             release(self.opts);
         }
         out.end();
         out.section(Kind::Pages, self.c, &rows)?;
-        Ok((cuts, pages.len()))
+        Ok((cuts, counts))
+    }
+
+    /// The previous generation's pages of this collection, when copying
+    /// them gives the bytes compressing would: the first page that could be
+    /// copied is compressed all the same and compared (see [`Reuse::trust`]).
+    fn trusted_reuse<'p>(
+        &self,
+        pages: &[PagePlan],
+        next: &dyn Fn(usize) -> Option<&'p Position>,
+    ) -> io::Result<Option<Reuse<'a>>> {
+        let Some(reuse) = Reuse::new(self.opts.previous.as_deref(), self.cm, self.key) else {
+            return Ok(None);
+        };
+        let mut scratch = String::new();
+        let mut trusted = false;
+        let mut looked = 0;
+        for (p, page) in pages.iter().enumerate() {
+            looked = p + 1;
+            let Some(q) = reuse.find(next(p), page.items, self.objs, &mut scratch) else {
+                continue;
+            };
+            let fresh = build_page(self.cm, self.objs, page.items, next(p), self.key, self.opts)?;
+            trusted = reuse.trust(q, &fresh.blobs);
+            break;
+        }
+        reuse.release(previous_span(&reuse, 0..looked, next));
+        Ok(trusted.then_some(reuse))
     }
 
     /// CUTS and CUTIDS: one row per boundary, and their ids concatenated.
@@ -671,6 +731,41 @@ impl CollectionWriter<'_> {
         out.section(Kind::CutIds, self.c, &cut_ids)?;
         Ok(())
     }
+}
+
+/// What [`CollectionWriter::default_pages`] wrote.
+struct PageCounts {
+    /// Default pages (each has an objects and a manifest body).
+    written: usize,
+    /// Of those, the pages whose copies came from the previous generation.
+    reused: usize,
+}
+
+impl PageBlobs {
+    /// A page of `items` whose copies are the previous generation's.
+    fn copied(items: &[usize], blobs: [Bytes; 4]) -> PageBlobs {
+        PageBlobs {
+            first: items[0],
+            end: items[items.len() - 1] + 1,
+            blobs,
+            reused: true,
+        }
+    }
+}
+
+/// The previous pages that new pages `pages` were compared with: from the
+/// first to the last that has a candidate.
+fn previous_span<'p>(
+    reuse: &Reuse,
+    pages: Range<usize>,
+    next: &dyn Fn(usize) -> Option<&'p Position>,
+) -> Range<usize> {
+    let mut found = pages.filter_map(|p| reuse.candidate(next(p)));
+    let Some(first) = found.next() else {
+        return 0..0;
+    };
+    let (lo, hi) = found.fold((first, first), |(lo, hi), q| (lo.min(q), hi.max(q)));
+    lo..hi + 1
 }
 
 /// Appends one built page's four blobs to PAGEDATA (which starts at file
@@ -809,7 +904,7 @@ fn build_page(
         (Some(f), Some(l)) => (*f, *l),
         _ => return Err(io::Error::other("empty default page")),
     };
-    let mut blobs: [Vec<u8>; 4] = Default::default();
+    let mut blobs: [Bytes; 4] = Default::default();
     let mut scratch = String::with_capacity(256);
     for kind in [PageKind::Objects, PageKind::Manifest] {
         let token = next.map(|cut| page_token(kind, &cm.api_root, &cm.id, cut, key));
@@ -848,13 +943,14 @@ fn build_page(
         }
         body.extend_from_slice(PAGE_TAIL);
         let slot = blob_slot(kind, super::Coding::Gzip);
-        blobs[slot] = gzip(&body, opts.gzip_level)?;
-        blobs[slot + 1] = zstd::bulk::compress(&body, opts.zstd_level)?;
+        blobs[slot] = gzip(&body, opts.gzip_level)?.into();
+        blobs[slot + 1] = zstd::bulk::compress(&body, opts.zstd_level)?.into();
     }
     Ok(PageBlobs {
         first,
         end: last + 1,
         blobs,
+        reused: false,
     })
 }
 
