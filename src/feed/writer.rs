@@ -643,7 +643,10 @@ impl<'a> CollectionWriter<'a> {
                 .filter(|_| p + 1 < pages.len())
                 .map(|k| &cuts[k])
         };
-        let reuse = self.trusted_reuse(&pages, &next)?;
+        let mut reuse = Reuse::new(self.opts.previous.as_deref(), self.cm, self.key);
+        // Whether copies stand in for compression: decided on the first
+        // page that could be copied (see `Reuse::trust`).
+        let mut trusted = false;
         let mut counts = PageCounts {
             written: pages.len(),
             reused: 0,
@@ -653,20 +656,52 @@ impl<'a> CollectionWriter<'a> {
         let base = out.pos;
         for (bi, batch) in pages.chunks(PAGE_BATCH).enumerate() {
             let first = bi * PAGE_BATCH;
+            // The previous page each page of the batch equals, if any.
+            let found: Vec<Option<usize>> = match &reuse {
+                Some(r) => batch
+                    .par_iter()
+                    .enumerate()
+                    .map_init(String::new, |record, (j, page)| {
+                        r.find(next(first + j), page.items, self.objs, record)
+                    })
+                    .collect(),
+                None => vec![None; batch.len()],
+            };
+            if let (Some(r), false) = (&reuse, trusted) {
+                if let Some((j, Some(q))) = found.iter().enumerate().find(|(_, q)| q.is_some()) {
+                    let page = &batch[j];
+                    let fresh = build_page(
+                        self.cm,
+                        self.objs,
+                        page.items,
+                        next(first + j),
+                        self.key,
+                        self.opts,
+                        &mut PageScratch::default(),
+                    )?;
+                    trusted = r.trust(*q, &fresh.blobs);
+                }
+            }
             let built: Vec<io::Result<PageBlobs>> = batch
                 .par_iter()
+                .zip(&found)
                 .enumerate()
-                .map_init(String::new, |scratch, (j, page)| {
-                    let next = next(first + j);
-                    let copied = reuse.as_ref().and_then(|r| {
-                        let p = r.find(next, page.items, self.objs, scratch)?;
-                        Some(PageBlobs::copied(page.items, r.copies(p)?))
-                    });
-                    match copied {
-                        Some(blobs) => Ok(blobs),
-                        None => {
-                            build_page(self.cm, self.objs, page.items, next, self.key, self.opts)
-                        }
+                .map_init(PageScratch::default, |scratch, (j, (page, q))| {
+                    let copies = reuse
+                        .as_ref()
+                        .zip(q.filter(|_| trusted))
+                        .and_then(|(r, q)| r.copies(q));
+                    match copies {
+                        Some(blobs) => Ok(PageBlobs::copied(page.items, blobs)),
+                        None => build_page(
+                            self.cm,
+                            self.objs,
+                            page.items,
+                            next(first + j),
+                            self.key,
+                            self.opts,
+                            scratch,
+                        ),
                     }
                 })
                 .collect();
@@ -677,39 +712,16 @@ impl<'a> CollectionWriter<'a> {
             }
             if let Some(r) = &reuse {
                 r.release(previous_span(r, first..first + batch.len(), &next));
+                if !trusted && found.iter().any(Option::is_some) {
+                    // Refused: nothing more to compare.
+                    reuse = None;
+                }
             }
             release(self.opts);
         }
         out.end();
         out.section(Kind::Pages, self.c, &rows)?;
         Ok((cuts, counts))
-    }
-
-    /// The previous generation's pages of this collection, when copying
-    /// them gives the bytes compressing would: the first page that could be
-    /// copied is compressed all the same and compared (see [`Reuse::trust`]).
-    fn trusted_reuse<'p>(
-        &self,
-        pages: &[PagePlan],
-        next: &dyn Fn(usize) -> Option<&'p Position>,
-    ) -> io::Result<Option<Reuse<'a>>> {
-        let Some(reuse) = Reuse::new(self.opts.previous.as_deref(), self.cm, self.key) else {
-            return Ok(None);
-        };
-        let mut scratch = String::new();
-        let mut trusted = false;
-        let mut looked = 0;
-        for (p, page) in pages.iter().enumerate() {
-            looked = p + 1;
-            let Some(q) = reuse.find(next(p), page.items, self.objs, &mut scratch) else {
-                continue;
-            };
-            let fresh = build_page(self.cm, self.objs, page.items, next(p), self.key, self.opts)?;
-            trusted = reuse.trust(q, &fresh.blobs);
-            break;
-        }
-        reuse.release(previous_span(&reuse, 0..looked, next));
-        Ok(trusted.then_some(reuse))
     }
 
     /// CUTS and CUTIDS: one row per boundary, and their ids concatenated.
@@ -890,6 +902,15 @@ fn as_key(p: &Position) -> (i64, &str, i64) {
     (p.date_added_us, &p.id, p.version_us)
 }
 
+/// The buffers a page is built in, kept from page to page (a page body is
+/// ~60 KB: allocating it per page showed in the profile).
+#[derive(Default)]
+struct PageScratch {
+    body: Vec<u8>,
+    /// One manifest record.
+    record: String,
+}
+
 /// Builds the objects and manifest bodies of one default page (the exact
 /// bytes documented in FORMAT.md) and compresses each both ways.
 fn build_page(
@@ -899,16 +920,18 @@ fn build_page(
     next: Option<&Position>,
     key: &[u8; 32],
     opts: &WriteOptions,
+    scratch: &mut PageScratch,
 ) -> io::Result<PageBlobs> {
     let (first, last) = match (items.first(), items.last()) {
         (Some(f), Some(l)) => (*f, *l),
         _ => return Err(io::Error::other("empty default page")),
     };
     let mut blobs: [Bytes; 4] = Default::default();
-    let mut scratch = String::with_capacity(256);
+    let PageScratch { body, record } = scratch;
     for kind in [PageKind::Objects, PageKind::Manifest] {
         let token = next.map(|cut| page_token(kind, &cm.api_root, &cm.id, cut, key));
-        let mut body = Vec::with_capacity(
+        body.clear();
+        body.reserve(
             64 + items
                 .iter()
                 .map(|&i| {
@@ -920,7 +943,7 @@ fn build_page(
                 })
                 .sum::<usize>(),
         );
-        push_page_head(&mut body, token.as_deref());
+        push_page_head(body, token.as_deref());
         for (k, &i) in items.iter().enumerate() {
             if k > 0 {
                 body.push(b',');
@@ -929,22 +952,16 @@ fn build_page(
             match kind {
                 PageKind::Objects => body.extend_from_slice(o.json21.as_bytes()),
                 PageKind::Manifest => {
-                    scratch.clear();
-                    push_manifest(
-                        &mut scratch,
-                        &o.id,
-                        o.date_added_us,
-                        o.version_us,
-                        o.spec_version,
-                    );
-                    body.extend_from_slice(scratch.as_bytes());
+                    record.clear();
+                    push_manifest(record, &o.id, o.date_added_us, o.version_us, o.spec_version);
+                    body.extend_from_slice(record.as_bytes());
                 }
             }
         }
         body.extend_from_slice(PAGE_TAIL);
         let slot = blob_slot(kind, super::Coding::Gzip);
-        blobs[slot] = gzip(&body, opts.gzip_level)?.into();
-        blobs[slot + 1] = zstd::bulk::compress(&body, opts.zstd_level)?.into();
+        blobs[slot] = gzip(body, opts.gzip_level)?.into();
+        blobs[slot + 1] = zstd(body, opts.zstd_level)?.into();
     }
     Ok(PageBlobs {
         first,
@@ -957,29 +974,33 @@ fn build_page(
 /// A single gzip member with mtime 0 (deterministic bytes), by libdeflate:
 /// whole-buffer compression of a page at level 6 runs ~1.7x faster than
 /// zlib-rs and is slightly smaller (docs/decisions.md#d30). The compressor
-/// (~1 MB of state) is kept per thread.
+/// (~1 MB of state) and its output buffer (the bound is larger than the
+/// input, and zeroing a fresh one per page showed in the profile) are kept
+/// per thread.
 pub(crate) fn gzip(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
     use libdeflater::{CompressionLvl, Compressor};
     use std::cell::RefCell;
     thread_local! {
-        static COMPRESSOR: RefCell<Option<(u32, Compressor)>> = const { RefCell::new(None) };
+        static COMPRESSOR: RefCell<Option<(u32, Compressor, Vec<u8>)>> = const { RefCell::new(None) };
     }
     COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+        if slot.as_ref().is_none_or(|(l, ..)| *l != level) {
             let lvl = CompressionLvl::new(level.min(12) as i32)
                 .map_err(|e| io::Error::other(format!("gzip level {level}: {e:?}")))?;
-            *slot = Some((level, Compressor::new(lvl)));
+            *slot = Some((level, Compressor::new(lvl), Vec::new()));
         }
-        let Some((_, c)) = slot.as_mut() else {
+        let Some((_, c, out)) = slot.as_mut() else {
             return Err(io::Error::other("no gzip compressor"));
         };
-        let mut out = vec![0; c.gzip_compress_bound(data.len())];
+        let bound = c.gzip_compress_bound(data.len());
+        if out.len() < bound {
+            out.resize(bound, 0);
+        }
         let n = c
-            .gzip_compress(data, &mut out)
+            .gzip_compress(data, out)
             .map_err(|e| io::Error::other(format!("gzip: {e:?}")))?;
-        out.truncate(n);
-        Ok(out)
+        Ok(out[..n].to_vec())
     })
 }
 
@@ -1002,4 +1023,32 @@ pub(crate) fn zstd(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
         };
         c.compress(data)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The compressor state and buffers kept per thread give the bytes a
+    /// fresh compressor gives, whatever was compressed before: copies of
+    /// unchanged pages (docs/decisions.md#d66) are compared against them.
+    #[test]
+    fn kept_compressors_give_the_bytes_of_fresh_ones() {
+        let big: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("{{\"n\":{},\"s\":\"{}\"}},", i % 977, i * 7919).into_bytes())
+            .collect();
+        for data in [
+            &big[..],
+            b"{\"more\":false,\"objects\":[]}",
+            &big[..5000],
+            &big[1..],
+        ] {
+            let fresh_zstd = zstd::bulk::compress(data, 3).unwrap();
+            assert_eq!(super::zstd(data, 3).unwrap(), fresh_zstd);
+            let mut c = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(6).unwrap());
+            let mut out = vec![0; c.gzip_compress_bound(data.len())];
+            let n = c.gzip_compress(data, &mut out).unwrap();
+            assert_eq!(gzip(data, 6).unwrap(), &out[..n]);
+        }
+    }
 }
