@@ -12,9 +12,10 @@
 //! The copies are what this build would write only when the previous one
 //! compressed with the same levels and libraries and minted tokens the
 //! same way, and only when the previous file still holds what was written.
-//! So before any copy, [`Reuse::trust`] compresses the first copyable page
-//! again and compares, and checks the checksums of every section a copy
-//! depends on; if either fails, every page is compressed as before.
+//! So before any copy the writer compresses the first copyable page all
+//! the same, and [`Reuse::trust`] compares the result with the stored
+//! copies and checks the checksums of every section a copy depends on; if
+//! either fails, every page of the collection is compressed as before.
 
 use super::format::*;
 use super::{CollectionFeed, CollectionMeta, Feed, ObjectVersion, Position};
@@ -103,8 +104,26 @@ impl<'a> Reuse<'a> {
         scratch: &mut String,
     ) -> Option<usize> {
         let p = self.candidate(next)?;
+        let range = self.c.default_page_entries(p)?;
+        // First the positions, from the entry rows alone: a page that lost
+        // or gained an object (the common change) fails here without
+        // reading any JSON.
         let mut new = items.iter();
-        for j in self.c.default_page_entries(p)? {
+        for j in range.clone() {
+            let r = self.c.raw(j);
+            if r.flags & FLAG_LAST == 0 {
+                continue;
+            }
+            let o = &objs[*new.next()?];
+            if (r.date_added_us, r.version_us) != (o.date_added_us, o.version_us) {
+                return None;
+            }
+        }
+        if new.next().is_some() {
+            return None;
+        }
+        let mut new = items.iter();
+        for j in range {
             let r = self.c.raw(j);
             if r.flags & FLAG_LAST == 0 {
                 continue;
@@ -124,9 +143,6 @@ impl<'a> Reuse<'a> {
             if span(&self.c.manifest, r.man_off, r.man_len)? != scratch.as_bytes() {
                 return None;
             }
-        }
-        if new.next().is_some() {
-            return None;
         }
         self.copies(p).map(|_| p)
     }
