@@ -153,7 +153,7 @@ pub struct Summary {
     /// Default pages written, objects and manifest pages counted apart.
     pub precompressed_pages: u64,
     /// Of those, pages whose compressed copies were copied from the
-    /// previous generation instead of compressed (docs/decisions.md#d66).
+    /// previous generation instead of compressed (docs/decisions.md#d67).
     pub pages_reused: u64,
     pub bytes_in: u64,
     pub records_read: u64,

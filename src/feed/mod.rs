@@ -182,7 +182,7 @@ pub struct WriteOptions {
     pub release: Option<ReleaseHook>,
     /// The previous generation: a default page whose body has not changed
     /// takes its compressed copies from it instead of being compressed
-    /// again (docs/decisions.md#d66). `None`: every page is compressed.
+    /// again (docs/decisions.md#d67). `None`: every page is compressed.
     pub previous: Option<std::sync::Arc<Feed>>,
 }
 

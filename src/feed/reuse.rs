@@ -1,5 +1,5 @@
 //! Default pages of the previous generation that the writer copies instead
-//! of compressing again (docs/decisions.md#d66).
+//! of compressing again (docs/decisions.md#d67).
 //!
 //! Stable boundaries (docs/decisions.md#d31) make most default pages of a
 //! regeneration byte-identical to a page of the generation before, and

@@ -203,7 +203,7 @@ impl Feed {
     }
 
     /// The checksums of collection `ci`'s sections of `kinds` (the writer
-    /// checks those it copies default pages from, docs/decisions.md#d66).
+    /// checks those it copies default pages from, docs/decisions.md#d67).
     pub(crate) fn check_collection_checksums(
         &self,
         ci: usize,

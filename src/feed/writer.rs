@@ -298,7 +298,7 @@ struct PageBlobs {
     first: usize,
     end: usize,
     blobs: [Bytes; 4],
-    /// The blobs are the previous generation's (docs/decisions.md#d66).
+    /// The blobs are the previous generation's (docs/decisions.md#d67).
     reused: bool,
 }
 
@@ -624,7 +624,7 @@ impl<'a> CollectionWriter<'a> {
     /// the last flag, bounded by the previous generation's cuts (stable
     /// boundaries), built and compressed in parallel batches; a page whose
     /// body the previous generation already holds takes its compressed
-    /// copies from there (docs/decisions.md#d66). Returns the boundaries
+    /// copies from there (docs/decisions.md#d67). Returns the boundaries
     /// and the page counts.
     fn default_pages<W: Write>(
         &self,
@@ -1031,7 +1031,7 @@ mod tests {
 
     /// The compressor state and buffers kept per thread give the bytes a
     /// fresh compressor gives, whatever was compressed before: copies of
-    /// unchanged pages (docs/decisions.md#d66) are compared against them.
+    /// unchanged pages (docs/decisions.md#d67) are compared against them.
     #[test]
     fn kept_compressors_give_the_bytes_of_fresh_ones() {
         let big: Vec<u8> = (0..200_000u32)

@@ -1,5 +1,5 @@
 //! Default pages copied from the previous generation instead of compressed
-//! again (docs/decisions.md#d66): only pages whose bodies did not change,
+//! again (docs/decisions.md#d67): only pages whose bodies did not change,
 //! only when the copies are what this build would write, and always the
 //! same bytes as compressing.
 
