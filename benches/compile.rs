@@ -435,6 +435,7 @@ fn bench_stix_and_mapping(c: &mut Criterion) {
         zstd_level: 3,
         gzip_level: 6,
         release: None,
+        previous: None,
     };
     let mut g = c.benchmark_group("feed");
     g.sample_size(10).measurement_time(Duration::from_secs(8));

@@ -161,6 +161,11 @@ pub struct Summary {
     pub output: String,
     pub generation: String,
     pub output_bytes: u64,
+    /// Default pages written, objects and manifest pages counted apart.
+    pub precompressed_pages: u64,
+    /// Of those, pages whose compressed copies were copied from the
+    /// previous generation instead of compressed (docs/decisions.md#d67).
+    pub pages_reused: u64,
     pub bytes_in: u64,
     pub records_read: u64,
     pub records_ok: u64,
@@ -263,7 +268,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
 
     // The previous generation is read before the inputs so that a damaged
     // history fails fast.
-    let previous = open_previous(opts.previous.as_deref(), &live)?;
+    let previous = open_previous(opts.previous.as_deref(), &live)?.map(std::sync::Arc::new);
 
     let mut summary = Summary {
         output: live.display().to_string(),
@@ -294,7 +299,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
 
     // Build.
     let t = Instant::now();
-    let token_key = token_key(cfg, previous.as_ref());
+    let token_key = token_key(cfg, previous.as_deref());
     // Serialized objects wait in an unnamed file beside the output (same
     // filesystem as the feed, not a tmpfs) until the writer runs.
     let spill = spill::Spill::new_in(&crate::files::containing_dir(&live))?;
@@ -303,7 +308,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         &plans,
         &records,
         &selected,
-        previous.as_ref(),
+        previous.as_deref(),
         now,
         &spill,
     )?;
@@ -317,7 +322,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     // writer releases its pages behind it as it does the spill's.
     let parked = spill
         .finish()?
-        .releasing(previous.as_ref().and_then(Feed::mapping));
+        .releasing(previous.as_deref().and_then(Feed::mapping));
     if let Some(prev) = &previous {
         prev.release_all();
     }
@@ -331,7 +336,18 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     }
 
     // Publish.
-    write_feed(cfg, &plans, built, parked, &live, token_key, &mut summary)?;
+    write_feed(
+        cfg,
+        &plans,
+        Written {
+            built,
+            parked,
+            previous,
+        },
+        &live,
+        token_key,
+        &mut summary,
+    )?;
     summary.timings.total_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
 }
@@ -384,11 +400,19 @@ fn build_collections(
 /// The publish stage: dates the new versions, writes the feed file and
 /// renames it into place ([`lifecycle::publish`]), then fills the output
 /// half of the summary.
+/// What the writer receives from the build: the collections, their parked
+/// JSON, and the previous generation (unchanged pages copy its compressed
+/// copies, docs/decisions.md#d67).
+struct Written {
+    built: Vec<lifecycle::Built>,
+    parked: spill::Parked,
+    previous: Option<std::sync::Arc<Feed>>,
+}
+
 fn write_feed(
     cfg: &Config,
     plans: &[Plan],
-    built: Vec<lifecycle::Built>,
-    parked: spill::Parked,
+    written: Written,
     live: &Path,
     token_key: String,
     summary: &mut Summary,
@@ -400,11 +424,14 @@ fn write_feed(
         zstd_level: cfg.compile.zstd_level,
         gzip_level: cfg.compile.gzip_level,
         release: None,
+        previous: written.previous,
     };
-    let (stats, reports) = lifecycle::publish(meta, built, parked, live, &wopts)?;
+    let (stats, reports) = lifecycle::publish(meta, written.built, written.parked, live, &wopts)?;
     summary.timings.write_ms = t.elapsed().as_millis() as u64;
     summary.generation = generation;
     summary.output_bytes = stats.bytes;
+    summary.precompressed_pages = stats.precompressed_pages;
+    summary.pages_reused = stats.pages_reused;
     report_collections(cfg, plans, reports, summary);
     Ok(())
 }

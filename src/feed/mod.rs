@@ -18,6 +18,7 @@ mod format;
 mod inspect;
 mod json;
 mod reader;
+mod reuse;
 pub mod token;
 mod verify;
 mod writer;
@@ -179,6 +180,10 @@ pub struct WriteOptions {
     /// lives in mapped files drops their resident pages there, so writing
     /// does not make them resident all at once. `None`: nothing to release.
     pub release: Option<ReleaseHook>,
+    /// The previous generation: a default page whose body has not changed
+    /// takes its compressed copies from it instead of being compressed
+    /// again (docs/decisions.md#d67). `None`: every page is compressed.
+    pub previous: Option<std::sync::Arc<Feed>>,
 }
 
 /// See [`WriteOptions::release`].
@@ -197,6 +202,9 @@ pub struct WriteStats {
     pub bytes: u64,
     pub objects: u64,
     pub precompressed_pages: u64,
+    /// Of `precompressed_pages`, those whose compressed copies were copied
+    /// from the previous generation ([`WriteOptions::previous`]).
+    pub pages_reused: u64,
 }
 
 /// One row of a collection's entry table, decoded.

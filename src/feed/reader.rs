@@ -35,6 +35,15 @@ pub struct Feed {
     mapping: Option<Arc<memmap2::Mmap>>,
 }
 
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed")
+            .field("path", &self.path)
+            .field("generation", &self.meta.generation)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One collection's view into the mapping.
 pub struct CollectionFeed {
     pub(crate) index: usize,

@@ -183,24 +183,9 @@ impl Feed {
     fn verify_inner(&self, depth: Depth) -> Result<(), FeedError> {
         // Checksums, a window at a time, each window's pages released behind
         // it: verifying a file must not make it resident as a whole.
-        self.sections.par_iter().try_for_each(|s| {
-            let (start, end) = (s.offset as usize, (s.offset + s.len) as usize);
-            let mut computed = 0;
-            for at in (start..end).step_by(RELEASE_WINDOW) {
-                let window = at..(at + RELEASE_WINDOW).min(end);
-                computed = crc32c::crc32c_append(computed, &self.bytes[window.clone()]);
-                self.release(window);
-            }
-            if computed == s.crc {
-                return Ok(());
-            }
-            let kind = Kind::from_code(s.kind).unwrap_or(Kind::Meta);
-            Err(self.invalid(format!(
-                "{} checksum mismatch (stored {:08x}, computed {computed:08x}): the file is corrupted",
-                section_label(kind, s.collection),
-                s.crc
-            )))
-        })?;
+        self.sections
+            .par_iter()
+            .try_for_each(|s| self.check_checksum(s))?;
         let mut ids = HashSet::new();
         for cm in &self.meta.collections {
             if !ids.insert((&cm.api_root, &cm.id)) {
@@ -215,6 +200,43 @@ impl Feed {
                 .map_err(|e| self.invalid(e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// The checksums of collection `ci`'s sections of `kinds` (the writer
+    /// checks those it copies default pages from, docs/decisions.md#d67).
+    pub(crate) fn check_collection_checksums(
+        &self,
+        ci: usize,
+        kinds: &[Kind],
+    ) -> Result<(), FeedError> {
+        self.sections
+            .par_iter()
+            .filter(|s| {
+                s.collection as usize == ci
+                    && Kind::from_code(s.kind).is_some_and(|k| kinds.contains(&k))
+            })
+            .try_for_each(|s| self.check_checksum(s))
+    }
+
+    /// One section's checksum, a window at a time, each window's pages
+    /// released behind it.
+    fn check_checksum(&self, s: &SectionRow) -> Result<(), FeedError> {
+        let (start, end) = (s.offset as usize, (s.offset + s.len) as usize);
+        let mut computed = 0;
+        for at in (start..end).step_by(RELEASE_WINDOW) {
+            let window = at..(at + RELEASE_WINDOW).min(end);
+            computed = crc32c::crc32c_append(computed, &self.bytes[window.clone()]);
+            self.release(window);
+        }
+        if computed == s.crc {
+            return Ok(());
+        }
+        let kind = Kind::from_code(s.kind).unwrap_or(Kind::Meta);
+        Err(self.invalid(format!(
+            "{} checksum mismatch (stored {:08x}, computed {computed:08x}): the file is corrupted",
+            section_label(kind, s.collection),
+            s.crc
+        )))
     }
 
     fn invalid(&self, what: String) -> FeedError {

@@ -9,16 +9,19 @@
 //! compressed in parallel batches so memory stays bounded at any feed size.
 
 use super::format::*;
+use super::reuse::Reuse;
 use super::token::{key_from_hex, Position};
 use super::{
     CollectionData, CollectionMeta, Feed, FeedError, FeedSpec, ObjectVersion, PageKind,
     WriteOptions, WriteStats,
 };
 use crate::files;
+use bytes::Bytes;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Cursor, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::Path;
 
 /// Default pages compressed per parallel batch: enough to keep every core
@@ -41,6 +44,7 @@ impl Default for WriteOptions {
             zstd_level: 3,
             gzip_level: 6,
             release: None,
+            previous: None,
         }
     }
 }
@@ -288,11 +292,14 @@ impl From<io::Error> for CollErr {
 }
 
 /// One compressed default page: gzip and zstd of the objects body and of
-/// the manifest body.
+/// the manifest body, compressed here or copied from the previous
+/// generation.
 struct PageBlobs {
     first: usize,
     end: usize,
-    blobs: [Vec<u8>; 4],
+    blobs: [Bytes; 4],
+    /// The blobs are the previous generation's (docs/decisions.md#d67).
+    reused: bool,
 }
 
 /// Writes the sections of collection `ci` in FORMAT.md's order (after the
@@ -330,12 +337,13 @@ fn write_collection<W: Write>(
     if objs.iter().any(|o| o.json20.is_some()) {
         w.objects20(out)?;
     }
-    let (cuts, page_count) = w.default_pages(out, &table.flags, &cd.cuts)?;
+    let (cuts, pages) = w.default_pages(out, &table.flags, &cd.cuts)?;
     w.cuts(out, &cuts)?;
     out.section(Kind::State, w.c, &cd.state)?;
 
     stats.objects += objs.len() as u64;
-    stats.precompressed_pages += 2 * page_count as u64;
+    stats.precompressed_pages += 2 * pages.written as u64;
+    stats.pages_reused += 2 * pages.reused as u64;
     Ok(())
 }
 
@@ -481,7 +489,7 @@ struct CollectionWriter<'a> {
     opts: &'a WriteOptions,
 }
 
-impl CollectionWriter<'_> {
+impl<'a> CollectionWriter<'a> {
     /// OBJECTS: the STIX 2.1 JSON joined by ','. Returns each object's
     /// offset in the section.
     fn objects<W: Write>(&self, out: &mut Out<W>) -> io::Result<Vec<u64>> {
@@ -614,42 +622,106 @@ impl CollectionWriter<'_> {
 
     /// PAGEDATA and PAGES: the default pages over the entries that carry
     /// the last flag, bounded by the previous generation's cuts (stable
-    /// boundaries), built and compressed in parallel batches. Returns the
-    /// boundaries and the number of pages.
+    /// boundaries), built and compressed in parallel batches; a page whose
+    /// body the previous generation already holds takes its compressed
+    /// copies from there (docs/decisions.md#d67). Returns the boundaries
+    /// and the page counts.
     fn default_pages<W: Write>(
         &self,
         out: &mut Out<W>,
         flags: &[u8],
         previous: &[Position],
-    ) -> io::Result<(Vec<Position>, usize)> {
+    ) -> io::Result<(Vec<Position>, PageCounts)> {
         let lasts: Vec<usize> = (0..self.objs.len())
             .filter(|&i| flags[i] & FLAG_LAST != 0)
             .collect();
         let (cuts, pages) = plan_pages(self.objs, &lasts, previous, self.page_size);
+        // The boundary page `p`'s `next` token names (none on the final page).
+        let next = |p: usize| {
+            pages[p]
+                .end_cut
+                .filter(|_| p + 1 < pages.len())
+                .map(|k| &cuts[k])
+        };
+        let mut reuse = Reuse::new(self.opts.previous.as_deref(), self.cm, self.key);
+        // Whether copies stand in for compression: decided on the first
+        // page that could be copied (see `Reuse::trust`).
+        let mut trusted = false;
+        let mut counts = PageCounts {
+            written: pages.len(),
+            reused: 0,
+        };
         let mut rows = Vec::with_capacity(pages.len() * PAGE_ROW_LEN);
         out.begin(Kind::PageData, self.c)?;
         let base = out.pos;
         for (bi, batch) in pages.chunks(PAGE_BATCH).enumerate() {
+            let first = bi * PAGE_BATCH;
+            // The previous page each page of the batch equals, if any.
+            let found: Vec<Option<usize>> = match &reuse {
+                Some(r) => batch
+                    .par_iter()
+                    .enumerate()
+                    .map_init(String::new, |record, (j, page)| {
+                        r.find(next(first + j), page.items, self.objs, record)
+                    })
+                    .collect(),
+                None => vec![None; batch.len()],
+            };
+            if let (Some(r), false) = (&reuse, trusted) {
+                if let Some((j, Some(q))) = found.iter().enumerate().find(|(_, q)| q.is_some()) {
+                    let page = &batch[j];
+                    let fresh = build_page(
+                        self.cm,
+                        self.objs,
+                        page.items,
+                        next(first + j),
+                        self.key,
+                        self.opts,
+                        &mut PageScratch::default(),
+                    )?;
+                    trusted = r.trust(*q, &fresh.blobs);
+                }
+            }
             let built: Vec<io::Result<PageBlobs>> = batch
                 .par_iter()
+                .zip(&found)
                 .enumerate()
-                .map(|(j, page)| {
-                    let p = bi * PAGE_BATCH + j;
-                    let next = page
-                        .end_cut
-                        .filter(|_| p + 1 < pages.len())
-                        .map(|k| &cuts[k]);
-                    build_page(self.cm, self.objs, page.items, next, self.key, self.opts)
+                .map_init(PageScratch::default, |scratch, (j, (page, q))| {
+                    let copies = reuse
+                        .as_ref()
+                        .zip(q.filter(|_| trusted))
+                        .and_then(|(r, q)| r.copies(q));
+                    match copies {
+                        Some(blobs) => Ok(PageBlobs::copied(page.items, blobs)),
+                        None => build_page(
+                            self.cm,
+                            self.objs,
+                            page.items,
+                            next(first + j),
+                            self.key,
+                            self.opts,
+                            scratch,
+                        ),
+                    }
                 })
                 .collect();
             for (page, plan) in built.into_iter().zip(batch) {
-                rows.extend_from_slice(&put_page(out, base, &page?, plan.end_cut)?);
+                let page = page?;
+                counts.reused += usize::from(page.reused);
+                rows.extend_from_slice(&put_page(out, base, &page, plan.end_cut)?);
+            }
+            if let Some(r) = &reuse {
+                r.release(previous_span(r, first..first + batch.len(), &next));
+                if !trusted && found.iter().any(Option::is_some) {
+                    // Refused: nothing more to compare.
+                    reuse = None;
+                }
             }
             release(self.opts);
         }
         out.end();
         out.section(Kind::Pages, self.c, &rows)?;
-        Ok((cuts, pages.len()))
+        Ok((cuts, counts))
     }
 
     /// CUTS and CUTIDS: one row per boundary, and their ids concatenated.
@@ -671,6 +743,41 @@ impl CollectionWriter<'_> {
         out.section(Kind::CutIds, self.c, &cut_ids)?;
         Ok(())
     }
+}
+
+/// What [`CollectionWriter::default_pages`] wrote.
+struct PageCounts {
+    /// Default pages (each has an objects and a manifest body).
+    written: usize,
+    /// Of those, the pages whose copies came from the previous generation.
+    reused: usize,
+}
+
+impl PageBlobs {
+    /// A page of `items` whose copies are the previous generation's.
+    fn copied(items: &[usize], blobs: [Bytes; 4]) -> PageBlobs {
+        PageBlobs {
+            first: items[0],
+            end: items[items.len() - 1] + 1,
+            blobs,
+            reused: true,
+        }
+    }
+}
+
+/// The previous pages that new pages `pages` were compared with: from the
+/// first to the last that has a candidate.
+fn previous_span<'p>(
+    reuse: &Reuse,
+    pages: Range<usize>,
+    next: &dyn Fn(usize) -> Option<&'p Position>,
+) -> Range<usize> {
+    let mut found = pages.filter_map(|p| reuse.candidate(next(p)));
+    let Some(first) = found.next() else {
+        return 0..0;
+    };
+    let (lo, hi) = found.fold((first, first), |(lo, hi), q| (lo.min(q), hi.max(q)));
+    lo..hi + 1
 }
 
 /// Appends one built page's four blobs to PAGEDATA (which starts at file
@@ -795,6 +902,15 @@ fn as_key(p: &Position) -> (i64, &str, i64) {
     (p.date_added_us, &p.id, p.version_us)
 }
 
+/// The buffers a page is built in, kept from page to page (a page body is
+/// ~60 KB: allocating it per page showed in the profile).
+#[derive(Default)]
+struct PageScratch {
+    body: Vec<u8>,
+    /// One manifest record.
+    record: String,
+}
+
 /// Builds the objects and manifest bodies of one default page (the exact
 /// bytes documented in FORMAT.md) and compresses each both ways.
 fn build_page(
@@ -804,16 +920,18 @@ fn build_page(
     next: Option<&Position>,
     key: &[u8; 32],
     opts: &WriteOptions,
+    scratch: &mut PageScratch,
 ) -> io::Result<PageBlobs> {
     let (first, last) = match (items.first(), items.last()) {
         (Some(f), Some(l)) => (*f, *l),
         _ => return Err(io::Error::other("empty default page")),
     };
-    let mut blobs: [Vec<u8>; 4] = Default::default();
-    let mut scratch = String::with_capacity(256);
+    let mut blobs: [Bytes; 4] = Default::default();
+    let PageScratch { body, record } = scratch;
     for kind in [PageKind::Objects, PageKind::Manifest] {
         let token = next.map(|cut| page_token(kind, &cm.api_root, &cm.id, cut, key));
-        let mut body = Vec::with_capacity(
+        body.clear();
+        body.reserve(
             64 + items
                 .iter()
                 .map(|&i| {
@@ -825,7 +943,7 @@ fn build_page(
                 })
                 .sum::<usize>(),
         );
-        push_page_head(&mut body, token.as_deref());
+        push_page_head(body, token.as_deref());
         for (k, &i) in items.iter().enumerate() {
             if k > 0 {
                 body.push(b',');
@@ -834,56 +952,55 @@ fn build_page(
             match kind {
                 PageKind::Objects => body.extend_from_slice(o.json21.as_bytes()),
                 PageKind::Manifest => {
-                    scratch.clear();
-                    push_manifest(
-                        &mut scratch,
-                        &o.id,
-                        o.date_added_us,
-                        o.version_us,
-                        o.spec_version,
-                    );
-                    body.extend_from_slice(scratch.as_bytes());
+                    record.clear();
+                    push_manifest(record, &o.id, o.date_added_us, o.version_us, o.spec_version);
+                    body.extend_from_slice(record.as_bytes());
                 }
             }
         }
         body.extend_from_slice(PAGE_TAIL);
         let slot = blob_slot(kind, super::Coding::Gzip);
-        blobs[slot] = gzip(&body, opts.gzip_level)?;
-        blobs[slot + 1] = zstd::bulk::compress(&body, opts.zstd_level)?;
+        blobs[slot] = gzip(body, opts.gzip_level)?.into();
+        blobs[slot + 1] = zstd(body, opts.zstd_level)?.into();
     }
     Ok(PageBlobs {
         first,
         end: last + 1,
         blobs,
+        reused: false,
     })
 }
 
 /// A single gzip member with mtime 0 (deterministic bytes), by libdeflate:
 /// whole-buffer compression of a page at level 6 runs ~1.7x faster than
 /// zlib-rs and is slightly smaller (docs/decisions.md#d30). The compressor
-/// (~1 MB of state) is kept per thread.
+/// (~1 MB of state) and its output buffer (the bound is larger than the
+/// input, and zeroing a fresh one per page showed in the profile) are kept
+/// per thread.
 pub(crate) fn gzip(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
     use libdeflater::{CompressionLvl, Compressor};
     use std::cell::RefCell;
     thread_local! {
-        static COMPRESSOR: RefCell<Option<(u32, Compressor)>> = const { RefCell::new(None) };
+        static COMPRESSOR: RefCell<Option<(u32, Compressor, Vec<u8>)>> = const { RefCell::new(None) };
     }
     COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+        if slot.as_ref().is_none_or(|(l, ..)| *l != level) {
             let lvl = CompressionLvl::new(level.min(12) as i32)
                 .map_err(|e| io::Error::other(format!("gzip level {level}: {e:?}")))?;
-            *slot = Some((level, Compressor::new(lvl)));
+            *slot = Some((level, Compressor::new(lvl), Vec::new()));
         }
-        let Some((_, c)) = slot.as_mut() else {
+        let Some((_, c, out)) = slot.as_mut() else {
             return Err(io::Error::other("no gzip compressor"));
         };
-        let mut out = vec![0; c.gzip_compress_bound(data.len())];
+        let bound = c.gzip_compress_bound(data.len());
+        if out.len() < bound {
+            out.resize(bound, 0);
+        }
         let n = c
-            .gzip_compress(data, &mut out)
+            .gzip_compress(data, out)
             .map_err(|e| io::Error::other(format!("gzip: {e:?}")))?;
-        out.truncate(n);
-        Ok(out)
+        Ok(out[..n].to_vec())
     })
 }
 
@@ -906,4 +1023,32 @@ pub(crate) fn zstd(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
         };
         c.compress(data)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The compressor state and buffers kept per thread give the bytes a
+    /// fresh compressor gives, whatever was compressed before: copies of
+    /// unchanged pages (docs/decisions.md#d67) are compared against them.
+    #[test]
+    fn kept_compressors_give_the_bytes_of_fresh_ones() {
+        let big: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("{{\"n\":{},\"s\":\"{}\"}},", i % 977, i * 7919).into_bytes())
+            .collect();
+        for data in [
+            &big[..],
+            b"{\"more\":false,\"objects\":[]}",
+            &big[..5000],
+            &big[1..],
+        ] {
+            let fresh_zstd = zstd::bulk::compress(data, 3).unwrap();
+            assert_eq!(super::zstd(data, 3).unwrap(), fresh_zstd);
+            let mut c = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(6).unwrap());
+            let mut out = vec![0; c.gzip_compress_bound(data.len())];
+            let n = c.gzip_compress(data, &mut out).unwrap();
+            assert_eq!(gzip(data, 6).unwrap(), &out[..n]);
+        }
+    }
 }

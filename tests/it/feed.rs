@@ -3,5 +3,6 @@
 
 mod corruption;
 mod publish;
+mod reuse;
 mod roundtrip;
 mod verify_depth;

@@ -483,3 +483,51 @@ fn a_collection_removed_from_the_config_is_a_shrink() {
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("no longer in the config"), "{err}");
 }
+
+/// Every default page's four compressed copies, per collection.
+fn page_copies(path: &Path) -> Vec<Vec<Vec<u8>>> {
+    use taxii_edge::feed::{Coding, PageKind};
+    let feed = Feed::open(path).unwrap();
+    feed.collections()
+        .iter()
+        .map(|c| {
+            let mut copies = Vec::new();
+            for p in 0..c.default_page_count() {
+                for kind in [PageKind::Objects, PageKind::Manifest] {
+                    for coding in [Coding::Gzip, Coding::Zstd] {
+                        copies.push(c.precompressed(kind, p, coding).unwrap().to_vec());
+                    }
+                }
+            }
+            copies
+        })
+        .collect()
+}
+
+#[test]
+fn a_recompile_copies_the_compressed_pages_that_did_not_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.ndjson");
+    let feed = dir.path().join("feed.taxii");
+    let config = write_config(dir.path(), "confidence >= 50", "");
+    write_export(&export, (0..3000).map(|i| (i, 0)));
+    let s1 = compile(&config).unwrap();
+    assert!(s1.precompressed_pages > 60, "{s1:?}");
+    assert_eq!(s1.pages_reused, 0);
+    let v1 = page_copies(&feed);
+
+    // Nothing changed: every page is copied, and every copy is the same.
+    let s2 = compile(&config).unwrap();
+    assert_eq!(s2.precompressed_pages, s1.precompressed_pages);
+    assert_eq!(s2.pages_reused, s2.precompressed_pages);
+    assert_eq!(page_copies(&feed), v1);
+    Feed::open(&feed).unwrap().verify().unwrap();
+
+    // Records 0..20 changed: the pages that held them are compressed again
+    // (with the tail), the others copied.
+    write_export(&export, (0..3000).map(|i| (i, u32::from(i < 20))));
+    let s3 = compile(&config).unwrap();
+    assert!(s3.pages_reused > 0, "{s3:?}");
+    assert!(s3.pages_reused < s3.precompressed_pages, "{s3:?}");
+    Feed::open(&feed).unwrap().verify().unwrap();
+}

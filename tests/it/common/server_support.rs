@@ -169,6 +169,7 @@ pub fn write_opts() -> WriteOptions {
         zstd_level: 3,
         gzip_level: 6,
         release: None,
+        previous: None,
     }
 }
 

@@ -117,6 +117,7 @@ fn with_version_1_state(from: &Path, to: &Path) {
         zstd_level: 3,
         gzip_level: 6,
         release: None,
+        previous: None,
     };
     feed::write(&spec, to, &opts).unwrap();
 }
