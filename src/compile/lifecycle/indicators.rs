@@ -57,24 +57,32 @@ impl Outcome {
     }
 }
 
+/// Batches built in parallel before their outcomes are added to the
+/// assembly: enough to keep every core busy, few enough that only a
+/// bounded number of outcomes is ever held (not one per indicator).
+const GROUP_BATCHES: usize = 16;
+
 /// Builds the collection's indicators in parallel batches; each batch
 /// parks its JSON in the spill file, so only (offset, length) stays in
-/// memory per object. One outcome per indicator, in `inds` order.
-pub(super) fn build(
+/// memory per object. Each group of batches is added to `acc` (in `inds`
+/// order) before the next is built. Returns the indicators' SCOs, one per
+/// id, for [`Assembly::add_scos`].
+#[allow(clippy::too_many_arguments)]
+pub(super) fn build<'k>(
     b: &CollectionBuild<'_>,
     previous: &Previous,
     config: u64,
-    inds: &[(String, &Indicator)],
+    inds: &'k [(String, &Indicator)],
     passthrough: &[(String, &StixRecord)],
     identity_ref: Option<&str>,
-    warnings: &mut BTreeMap<String, u64>,
-) -> Result<impl Iterator<Item = Outcome>, feed::FeedError> {
+    acc: &mut Assembly<'k>,
+) -> Result<BTreeMap<String, Pending>, feed::FeedError> {
     let (cfg, plan, col) = (b.cfg, b.plan, b.col());
     // XSOAR's ids are chosen before the parallel build: one record's
     // stixid may be another's id.
     let xsoar = plan
         .xsoar_ids
-        .map(|ns| xsoar_ids(&ns, inds, passthrough, warnings));
+        .map(|ns| xsoar_ids(&ns, inds, passthrough, &mut acc.warnings));
     let settings = BuildSettings {
         collection_id: plan.id,
         ttl_collection: &col.ttl,
@@ -88,43 +96,48 @@ pub(super) fn build(
     // Bytes built under another config (or a state from before
     // fingerprints) are never reused.
     let reusable = previous.config == Some(config);
-    let batches: Vec<Vec<Outcome>> = inds
-        .par_chunks(PARK_BATCH)
-        .enumerate()
-        .map(|(batch, chunk)| {
-            let mut out: Vec<Outcome> = chunk
-                .iter()
-                .enumerate()
-                .map(|(k, (key, ind))| {
-                    let pos = batch * PARK_BATCH + k;
-                    let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
-                    let prev = previous.rows.get(key);
-                    let fingerprint = reuse::record_fingerprint(ind);
-                    let kept = prev.filter(|_| reusable).and_then(|r| {
-                        reuse::reuse(b, &settings, key, ind, fingerprint, pos, xsoar_id, r)
-                    });
-                    kept.unwrap_or_else(|| {
-                        let ind = (key.as_str(), *ind, fingerprint);
-                        build_indicator(b, &settings, ind, pos, xsoar_id, prev)
+    let mut scos = BTreeMap::new();
+    let group = PARK_BATCH * GROUP_BATCHES;
+    for (g, group_inds) in inds.chunks(group).enumerate() {
+        let batches: Vec<Vec<Outcome>> = group_inds
+            .par_chunks(PARK_BATCH)
+            .enumerate()
+            .map(|(batch, chunk)| {
+                let mut out: Vec<Outcome> = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (key, ind))| {
+                        let pos = g * group + batch * PARK_BATCH + k;
+                        let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
+                        let prev = previous.rows.get(key);
+                        let fingerprint = reuse::record_fingerprint(ind);
+                        let kept = prev.filter(|_| reusable).and_then(|r| {
+                            reuse::reuse(b, &settings, key, ind, fingerprint, pos, xsoar_id, r)
+                        });
+                        kept.unwrap_or_else(|| {
+                            let ind = (key.as_str(), *ind, fingerprint);
+                            build_indicator(b, &settings, ind, pos, xsoar_id, prev)
+                        })
                     })
-                })
-                .collect();
-            b.spill.park(out.iter_mut().flat_map(Outcome::bodies))?;
-            Ok(out)
-        })
-        .collect::<Result<_, feed::FeedError>>()?;
-    Ok(batches.into_iter().flatten())
+                    .collect();
+                b.spill.park(out.iter_mut().flat_map(Outcome::bodies))?;
+                Ok(out)
+            })
+            .collect::<Result<_, feed::FeedError>>()?;
+        acc.add_indicators(batches.into_iter().flatten(), group_inds, &mut scos);
+    }
+    Ok(scos)
 }
 
 impl<'k> Assembly<'k> {
-    /// Adds the built indicators (`outcomes`, in `inds` order) and counts
-    /// them. Returns their SCOs, one per id, for [`Assembly::add_scos`].
-    pub(super) fn add_indicators(
+    /// Adds built indicators (`outcomes`, in `inds` order) and counts
+    /// them; their SCOs go to `scos_by_id`, one per id.
+    fn add_indicators(
         &mut self,
         outcomes: impl Iterator<Item = Outcome>,
         inds: &'k [(String, &Indicator)],
-    ) -> BTreeMap<String, Pending> {
-        let mut scos_by_id: BTreeMap<String, Pending> = BTreeMap::new();
+        scos_by_id: &mut BTreeMap<String, Pending>,
+    ) {
         for (o, (key, _)) in outcomes.zip(inds) {
             self.seen.insert(key);
             match o {
@@ -165,7 +178,6 @@ impl<'k> Assembly<'k> {
                 }
             }
         }
-        scos_by_id
     }
 
     /// Adds the indicators' SCOs: one unchanged since the previous

@@ -166,16 +166,15 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
     let config = reuse::config_fingerprint(b, identity_id);
     let mut acc = Assembly::new(b.selected.len());
 
-    let outcomes = indicators::build(
+    let scos = indicators::build(
         b,
         &previous,
         config,
         &inds,
         &passthrough,
         identity_id,
-        &mut acc.warnings,
+        &mut acc,
     )?;
-    let scos = acc.add_indicators(outcomes, &inds);
     let live_indicators = !acc.objects.is_empty();
     acc.add_passthrough(b.spill, &previous, &passthrough, inds.len())?;
     acc.add_scos(scos, &previous);
