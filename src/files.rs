@@ -62,6 +62,18 @@ pub(crate) fn release_pages(m: &memmap2::Mmap, range: Range<usize>) {
     }
 }
 
+/// Gives the allocator's free memory back to the system. glibc keeps what
+/// a parallel stage freed in its per-thread arenas, where the resident
+/// size still counts it; a compile calls this between stages so that the
+/// next one starts from what is really live (docs/decisions.md#d64).
+pub(crate) fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The directory that holds `path` (`.` for a bare file name): where
 /// temporary files, spill files and the directory fsync go.
 pub(crate) fn containing_dir(path: &Path) -> PathBuf {

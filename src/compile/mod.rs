@@ -284,6 +284,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     let t = Instant::now();
     let (records, duplicates) = dedupe(records);
     summary.duplicates = duplicates;
+    crate::files::trim_heap();
 
     // Owner collections depend on the records read: append them to a copy
     // of the config and plan again (configured ones keep their indices).
@@ -318,6 +319,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     // before the writer needs its own.
     drop(selected);
     drop(records);
+    crate::files::trim_heap();
     // Reused objects are slices of the previous generation's mapping: the
     // writer releases its pages behind it as it does the spill's.
     let parked = spill

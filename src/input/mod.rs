@@ -882,7 +882,7 @@ fn read_bytes(
                 warnings: Vec::new(),
             })
             .collect();
-        return finish(path, summary_profile, "medallion", disk, o, out);
+        return finish(path, summary_profile, "medallion", disk, vec![o], out);
     }
     {
         let profile = match format.or(plan.implied) {
@@ -964,17 +964,18 @@ fn read_bytes(
                 p(disk - prev);
             }
         }
-        let flat: Vec<Out> = parts.into_iter().flatten().collect();
-        finish(path, profile, plan.container, disk, flat, out)
+        finish(path, profile, plan.container, disk, parts, out)
     }
 }
 
+/// Moves one file's parsed items (`parts`, in file order, each part freed
+/// once moved) into `out`.
 fn finish(
     path: &Path,
     profile: Profile,
     container: &'static str,
     disk: u64,
-    outs: Vec<Out>,
+    parts: Vec<Vec<Out>>,
     out: &mut ReadOutcome,
 ) -> Result<(), InputError> {
     let mut summary = FileSummary {
@@ -985,8 +986,8 @@ fn finish(
         records: 0,
         rejected: 0,
     };
-    out.records.reserve(outs.len());
-    for o in outs {
+    out.records.reserve(parts.iter().map(Vec::len).sum());
+    for o in parts.into_iter().flatten() {
         for (kind, detail) in o.warnings {
             out.warnings.push(Warning {
                 origin: o.origin,
