@@ -18,7 +18,7 @@
 //! and a second serialization story for one table.
 
 use crate::time::Micros;
-use std::collections::HashMap;
+use xxhash_rust::xxh3::xxh3_64;
 
 const MAGIC: &[u8; 4] = b"TXST";
 const VERSION: u8 = 2;
@@ -127,19 +127,71 @@ impl<'a> Cursor<'a> {
     fn i64(&mut self) -> Result<i64, StateError> {
         Ok(self.u64()? as i64)
     }
-    fn string(&mut self) -> Result<String, StateError> {
+    fn str(&mut self) -> Result<&'a str, StateError> {
         let n = self.u32()? as usize;
         let b = self.take(n)?;
-        String::from_utf8(b.to_vec()).map_err(|_| StateError("key is not UTF-8"))
+        std::str::from_utf8(b).map_err(|_| StateError("key is not UTF-8"))
     }
 }
 
-/// Decodes a state; an empty input is an empty state (a feed written
-/// without one, e.g. by tests).
-pub fn decode(bytes: &[u8]) -> Result<State, StateError> {
-    if bytes.is_empty() {
-        return Ok(State::default());
+/// One row as stored: its strings borrowed from the section.
+pub(crate) struct RowRef<'a> {
+    pub key: &'a str,
+    pub id: &'a str,
+    pub content_hash: u64,
+    pub modified: Micros,
+    pub date_added: Micros,
+    pub epoch: u32,
+    flags: u8,
+    pub revoked_at: Micros,
+    fingerprint: u64,
+}
+
+impl RowRef<'_> {
+    pub fn present(&self) -> bool {
+        self.flags & 4 != 0
     }
+
+    pub fn tombstone(&self) -> bool {
+        self.flags & 2 != 0
+    }
+
+    pub fn to_row(&self) -> Row {
+        Row {
+            key: self.key.to_string(),
+            id: self.id.to_string(),
+            content_hash: self.content_hash,
+            modified: self.modified,
+            date_added: self.date_added,
+            epoch: self.epoch,
+            revoked: self.flags & 1 != 0,
+            tombstone: self.tombstone(),
+            revoked_at: self.revoked_at,
+            present: self.present(),
+            fingerprint: (self.flags & 8 != 0).then_some(self.fingerprint),
+        }
+    }
+}
+
+/// Reads the row at the cursor (`v2`: with its fingerprint).
+fn read_row<'a>(c: &mut Cursor<'a>, v2: bool) -> Result<RowRef<'a>, StateError> {
+    Ok(RowRef {
+        key: c.str()?,
+        id: c.str()?,
+        content_hash: c.u64()?,
+        modified: c.i64()?,
+        date_added: c.i64()?,
+        epoch: c.u32()?,
+        flags: c.take(1)?[0],
+        revoked_at: c.i64()?,
+        fingerprint: if v2 { c.u64()? } else { 0 },
+    })
+}
+
+/// The section's header: whether it is version 2, the config
+/// fingerprint, and a cursor on the first of its `n` rows, bounded by the
+/// section's size.
+fn read_header(bytes: &[u8]) -> Result<(bool, Option<u64>, u64, Cursor<'_>), StateError> {
     let mut c = Cursor(bytes);
     if c.take(4)? != MAGIC {
         return Err(StateError("bad magic"));
@@ -157,30 +209,19 @@ pub fn decode(bytes: &[u8]) -> Result<State, StateError> {
     if n > (bytes.len() as u64) / min_row + 1 {
         return Err(StateError("row count larger than the section"));
     }
+    Ok((v2, config, n, c))
+}
+
+/// Decodes a state; an empty input is an empty state (a feed written
+/// without one, e.g. by tests).
+pub fn decode(bytes: &[u8]) -> Result<State, StateError> {
+    if bytes.is_empty() {
+        return Ok(State::default());
+    }
+    let (v2, config, n, mut c) = read_header(bytes)?;
     let mut rows = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        let key = c.string()?;
-        let id = c.string()?;
-        let content_hash = c.u64()?;
-        let modified = c.i64()?;
-        let date_added = c.i64()?;
-        let epoch = c.u32()?;
-        let flags = c.take(1)?[0];
-        let revoked_at = c.i64()?;
-        let fingerprint = if v2 { c.u64()? } else { 0 };
-        rows.push(Row {
-            key,
-            id,
-            content_hash,
-            modified,
-            date_added,
-            epoch,
-            revoked: flags & 1 != 0,
-            tombstone: flags & 2 != 0,
-            revoked_at,
-            present: flags & 4 != 0,
-            fingerprint: (flags & 8 != 0).then_some(fingerprint),
-        });
+        rows.push(read_row(&mut c, v2)?.to_row());
     }
     if !c.0.is_empty() {
         return Err(StateError("trailing bytes"));
@@ -188,9 +229,100 @@ pub fn decode(bytes: &[u8]) -> Result<State, StateError> {
     Ok(State { config, rows })
 }
 
-/// Rows by key.
-pub fn index(rows: Vec<Row>) -> HashMap<String, Row> {
-    rows.into_iter().map(|r| (r.key.clone(), r)).collect()
+/// A previous generation's STATE looked up in place, in the feed's
+/// mapping: per distinct key, its hash and the offset of its row (16
+/// bytes, where a decoded row with its strings takes about 300). When a
+/// key is stored twice, the later row is the one found, as when the rows
+/// were loaded into a map.
+#[derive(Default)]
+pub(crate) struct StateTable {
+    bytes: bytes::Bytes,
+    v2: bool,
+    config: Option<u64>,
+    /// (key hash, row offset), sorted; one entry per distinct key.
+    index: Vec<(u64, u64)>,
+}
+
+impl StateTable {
+    /// Checks every row of `bytes` (a STATE section) and indexes them.
+    pub fn open(bytes: bytes::Bytes) -> Result<StateTable, StateError> {
+        if bytes.is_empty() {
+            return Ok(StateTable::default());
+        }
+        let (v2, config, n, mut c) = read_header(&bytes)?;
+        let mut index = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let at = (bytes.len() - c.0.len()) as u64;
+            let row = read_row(&mut c, v2)?;
+            index.push((xxh3_64(row.key.as_bytes()), at));
+        }
+        if !c.0.is_empty() {
+            return Err(StateError("trailing bytes"));
+        }
+        index.sort_unstable();
+        let mut table = StateTable {
+            bytes,
+            v2,
+            config,
+            index: Vec::new(),
+        };
+        // Keep the last row of a key stored twice: drop an entry when a
+        // later one of the same hash has the same key.
+        let keep: Vec<bool> = (0..index.len())
+            .map(|i| {
+                let key = table.row_at(index[i].1).key;
+                index[i + 1..]
+                    .iter()
+                    .take_while(|(h, _)| *h == index[i].0)
+                    .all(|&(_, at)| table.row_at(at).key != key)
+            })
+            .collect();
+        table.index = index
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(e, k)| k.then_some(e))
+            .collect();
+        Ok(table)
+    }
+
+    /// The config fingerprint the rows were built under (`None` before
+    /// fingerprints, or for a new collection).
+    pub fn config(&self) -> Option<u64> {
+        self.config
+    }
+
+    /// The row at `at`, checked by [`StateTable::open`].
+    fn row_at(&self, at: u64) -> RowRef<'_> {
+        read_row(&mut Cursor(&self.bytes[at as usize..]), self.v2)
+            .expect("rows are checked when the table opens")
+    }
+
+    /// The row of `key`, if the previous generation has one.
+    pub fn get(&self, key: &str) -> Option<Row> {
+        let h = xxh3_64(key.as_bytes());
+        let from = self.index.partition_point(|&(x, _)| x < h);
+        self.index[from..]
+            .iter()
+            .take_while(|&&(x, _)| x == h)
+            .map(|&(_, at)| self.row_at(at))
+            .find(|r| r.key == key)
+            .map(|r| r.to_row())
+    }
+
+    /// Every row as stored, a key stored twice included.
+    pub fn stored(&self) -> impl Iterator<Item = RowRef<'_>> {
+        let (n, mut c) = match read_header(&self.bytes) {
+            Ok((_, _, n, rows)) => (n, rows),
+            Err(_) => (0, Cursor(&[])),
+        };
+        (0..n).map_while(move |_| read_row(&mut c, self.v2).ok())
+    }
+
+    /// One row per distinct key (the one [`StateTable::get`] finds), in no
+    /// particular order.
+    pub fn distinct(&self) -> impl Iterator<Item = RowRef<'_>> {
+        self.index.iter().map(|&(_, at)| self.row_at(at))
+    }
 }
 
 #[cfg(test)]
@@ -237,6 +369,55 @@ mod tests {
         assert!(decode(&extra).is_err());
         assert!(decode(b"XXXX").is_err());
         assert_eq!(decode(&[]).unwrap(), State::default());
+    }
+
+    fn row(key: &str, date_added: Micros) -> Row {
+        Row {
+            key: key.into(),
+            id: format!("indicator--{key}"),
+            content_hash: 1,
+            modified: 2,
+            date_added,
+            epoch: 0,
+            revoked: false,
+            tombstone: false,
+            revoked_at: 0,
+            present: true,
+            fingerprint: Some(3),
+        }
+    }
+
+    #[test]
+    fn a_table_finds_each_key_in_place_and_the_later_of_a_key_stored_twice() {
+        let mut rows: Vec<Row> = (0..500).map(|i| row(&format!("ind:md5:{i}"), i)).collect();
+        rows.push(row("ind:md5:7", 9_999));
+        let bytes = bytes::Bytes::from(encode(5, &rows));
+        let table = StateTable::open(bytes.clone()).unwrap();
+        assert_eq!(table.config(), Some(5));
+        for r in &rows[..500] {
+            let found = table.get(&r.key).unwrap();
+            let want = if r.key == "ind:md5:7" {
+                9_999
+            } else {
+                r.date_added
+            };
+            assert_eq!(found.date_added, want, "{}", r.key);
+            assert_eq!(
+                (found.id.as_str(), found.fingerprint),
+                (r.id.as_str(), Some(3))
+            );
+        }
+        assert!(table.get("ind:md5:500").is_none());
+        assert_eq!(table.stored().count(), 501);
+        let mut keys: Vec<&str> = table.distinct().map(|r| r.key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), 500);
+        assert_eq!(table.distinct().count(), 500);
+        assert!(StateTable::open(bytes.slice(..bytes.len() - 3)).is_err());
+        let empty = StateTable::open(bytes::Bytes::new()).unwrap();
+        assert!(empty.get("ind:md5:1").is_none() && empty.config().is_none());
+        assert_eq!(empty.stored().count(), 0);
     }
 
     #[test]

@@ -109,14 +109,14 @@ pub(super) fn build<'k>(
                     .map(|(k, (key, ind))| {
                         let pos = g * group + batch * PARK_BATCH + k;
                         let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
-                        let prev = previous.rows.get(key);
+                        let prev = previous.row(key);
                         let fingerprint = reuse::record_fingerprint(ind);
-                        let kept = prev.filter(|_| reusable).and_then(|r| {
+                        let kept = prev.as_ref().filter(|_| reusable).and_then(|r| {
                             reuse::reuse(b, &settings, key, ind, fingerprint, pos, xsoar_id, r)
                         });
                         kept.unwrap_or_else(|| {
                             let ind = (key.as_str(), *ind, fingerprint);
-                            build_indicator(b, &settings, ind, pos, xsoar_id, prev)
+                            build_indicator(b, &settings, ind, pos, xsoar_id, prev.as_ref())
                         })
                     })
                     .collect();
@@ -185,8 +185,7 @@ impl<'k> Assembly<'k> {
     pub(super) fn add_scos(&mut self, scos_by_id: BTreeMap<String, Pending>, previous: &Previous) {
         for (_, mut s) in scos_by_id {
             if let Some(r) = previous
-                .rows
-                .get(&s.key)
+                .row(&s.key)
                 .filter(|r| r.present && r.content_hash == s.content_hash)
             {
                 s.date_added = Some(r.date_added);

@@ -44,7 +44,7 @@ impl<'k> Assembly<'k> {
         s: &StixRecord,
         hash: u64,
     ) -> Option<Micros> {
-        match previous.rows.get(key).filter(|r| r.present) {
+        match previous.row(key).filter(|r| r.present) {
             Some(r) if r.content_hash == hash => {
                 self.report.unchanged += 1;
                 Some(r.date_added)

@@ -2,17 +2,17 @@
 //! by key, and the figures the new generation is measured against.
 
 use super::CollectionBuild;
-use crate::compile::state::{self, Row};
+use crate::compile::state::{Row, RowRef, StateTable};
 use crate::compile::CompileError;
 use crate::feed::{self, CollectionFeed};
 use crate::time::Micros;
-use std::collections::HashMap;
 
 /// The previous generation of one collection, as the build compares with
 /// it (all empty for a new collection).
 pub(super) struct Previous {
-    /// Every key it published or remembered, by key.
-    pub rows: HashMap<String, Row>,
+    /// Every key it published or remembered, looked up in the previous
+    /// feed's mapping ([`StateTable`]), not loaded beside the new rows.
+    rows: StateTable,
     /// The config fingerprint its indicators were built under (`None`:
     /// a new collection, or a state from before fingerprints).
     pub config: Option<u64>,
@@ -26,16 +26,16 @@ pub(super) struct Previous {
 impl Previous {
     /// Reads the collection's STATE rows from the previous feed.
     pub fn read(b: &CollectionBuild<'_>) -> Result<Self, CompileError> {
-        let state::State { config, rows } = match b.prev_col {
-            Some(c) => state::decode(&c.state()).map_err(|e| CompileError::Previous {
+        let rows = match b.prev_col {
+            Some(c) => StateTable::open(c.state()).map_err(|e| CompileError::Previous {
                 path: b.cfg.resolve(&b.cfg.compile.out),
                 message: format!("collection {}: {e}", b.plan.id),
             })?,
-            None => state::State::default(),
+            None => StateTable::default(),
         };
         let mut last = rows
-            .iter()
-            .filter(|r| r.present)
+            .stored()
+            .filter(|r| r.present())
             .map(|r| r.date_added)
             .max()
             .unwrap_or(i64::MIN);
@@ -45,15 +45,25 @@ impl Previous {
             }
         }
         let live = rows
-            .iter()
-            .filter(|r| r.present && !r.tombstone && !r.key.starts_with("sup:"))
+            .stored()
+            .filter(|r| r.present() && !r.tombstone() && !r.key.starts_with("sup:"))
             .count() as u64;
         Ok(Previous {
-            rows: state::index(rows),
-            config,
+            config: rows.config(),
+            rows,
             last,
             live,
         })
+    }
+
+    /// The row of `key`, if the previous generation has one.
+    pub fn row(&self, key: &str) -> Option<Row> {
+        self.rows.get(key)
+    }
+
+    /// One row per key, in no particular order.
+    pub fn rows(&self) -> impl Iterator<Item = RowRef<'_>> {
+        self.rows.distinct()
     }
 }
 

@@ -27,14 +27,14 @@ impl Assembly<'_> {
     ) -> bool {
         // Support objects (markings, identity) are derived from what
         // remains, so their previous rows are not removals.
-        let mut gone: Vec<&Row> = previous
-            .rows
-            .values()
-            .filter(|r| !self.seen.contains(r.key.as_str()) && !r.key.starts_with("sup:"))
+        let mut gone: Vec<Row> = previous
+            .rows()
+            .filter(|r| !self.seen.contains(r.key) && !r.key.starts_with("sup:"))
+            .map(|r| r.to_row())
             .collect();
         gone.sort_by(|a, b| a.key.cmp(&b.key));
         let mut tombstone_identity = false;
-        for (pos, row) in gone.into_iter().enumerate() {
+        for (pos, row) in gone.iter().enumerate() {
             let order = ORDER_TOMBSTONE + pos as u64;
             tombstone_identity |= self.remove(b, row, order, identity_id);
         }

@@ -81,7 +81,7 @@ fn support_object(
 ) -> Pending {
     let key = format!("sup:{id}");
     let hash = xxh3_64(j21.as_bytes());
-    let prev_row = previous.rows.get(&key).filter(|r| r.present);
+    let prev_row = previous.row(&key).filter(|r| r.present);
     let mut version_us = version_of(&j21);
     let date_added = match prev_row {
         Some(r) if r.content_hash == hash => {
