@@ -160,6 +160,25 @@ pub struct ServerConfig {
     /// that may ask `/taxii-edge/auth`, and whose `X-Real-IP` names the
     /// client there. Loopback by default.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `[server.console]`: the read-only web console under `ui/`.
+    pub console: ConsoleConfig,
+}
+
+/// `[server.console]`: the read-only web console (`docs/console.md`),
+/// served under `<base_path>ui/` behind the same authentication and
+/// collection access as TAXII (docs/decisions.md#d68).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Off switch (on by default): when off, `ui/` is a 404 like any
+    /// unknown path.
+    pub enabled: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { enabled: true }
+    }
 }
 
 impl Default for ServerConfig {
@@ -195,6 +214,7 @@ impl Default for ServerConfig {
                 std::net::Ipv4Addr::LOCALHOST.into(),
                 std::net::Ipv6Addr::LOCALHOST.into(),
             ],
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -801,6 +821,12 @@ impl Config {
                         "{:?} is not usable as a URL path segment (letters, digits, '-', '_', '.'; not taxii or taxii2)",
                         r.name
                     ),
+                );
+            }
+            if r.name == "ui" && self.server.console.enabled {
+                add(
+                    format!("api_roots[{i}].name"),
+                    "\"ui\" is the path of the web console: rename the api root, or turn the console off with [server.console] enabled = false".into(),
                 );
             }
             if !root_names.insert(r.name.as_str()) {

@@ -88,7 +88,14 @@ pub(super) async fn dispatch<B>(
         let (r, caller) = super::auth_request::answer(shared, served, conn, req).await;
         return (r, EndpointLabel::AuthRequest, caller);
     }
-    let route = route(req.uri().path(), &shared.settings.base_path);
+    let route = match route(req.uri().path(), &shared.settings.base_path) {
+        Route::Console(page) if shared.settings.server.console.enabled => {
+            let (r, caller) = super::console::answer(shared, served, conn, req, page).await;
+            return (r, EndpointLabel::Other, caller);
+        }
+        Route::Console(_) => Route::NotFound,
+        r => r,
+    };
     let label = route.label();
     let anon = Caller::Anonymous;
     if let Some(r) = challenge(shared, served, conn, req, &route) {
