@@ -45,6 +45,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-
 
 const STYLE: &str = include_str!("assets/console.css");
 const SCRIPT: &str = include_str!("assets/console.js");
+const ICON: &str = include_str!("assets/favicon.svg");
 
 /// What every page needs to know about the request.
 pub(super) struct Ctx<'a> {
@@ -256,6 +257,7 @@ fn asset(ui: &str, name: &str) -> Response<Body> {
     let (body, ty) = match name {
         "console.css" => (STYLE, "text/css; charset=utf-8"),
         "console.js" => (SCRIPT, "text/javascript; charset=utf-8"),
+        "favicon.svg" => (ICON, "image/svg+xml"),
         _ => {
             return plain(
                 ui,
@@ -280,6 +282,7 @@ fn plain(ui: &str, status: StatusCode, title: &str, text: &str) -> Response<Body
                 meta charset="utf-8";
                 title { (title) " · taxii-edge" }
                 link rel="stylesheet" href={ (ui) "assets/console.css" };
+                link rel="icon" href={ (ui) "assets/favicon.svg" };
             }
             body { main { h1 { (title) } p { (text) } } }
         }
@@ -364,6 +367,7 @@ fn layout(ctx: &Ctx<'_>, title: &str, nav: Nav, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (ctx.served.feed.meta().title) }
                 link rel="stylesheet" href={ (ui) "assets/console.css" };
+                link rel="icon" href={ (ui) "assets/favicon.svg" };
                 script src={ (ui) "assets/console.js" } defer {}
             }
             body {
