@@ -1077,6 +1077,18 @@ title = "Feeds"
     }
 
     #[test]
+    fn the_console_is_on_by_default_and_owns_the_ui_path() {
+        assert!(parse(MINIMAL).unwrap().server.console.enabled);
+        let ui = MINIMAL.replace("\"feeds\"", "\"ui\"");
+        let err = parse(&ui).unwrap_err().to_string();
+        assert!(err.contains("api_roots[0].name"), "{err}");
+        assert!(err.contains("[server.console] enabled = false"), "{err}");
+        let off = format!("[server.console]\nenabled = false\n{ui}");
+        assert!(!parse(&off).unwrap().server.console.enabled);
+        assert!(parse(&format!("[server.console]\nenabeld = true\n{MINIMAL}")).is_err());
+    }
+
+    #[test]
     fn missing_collection_id_prints_a_fresh_uuid() {
         let text = format!("{MINIMAL}\n[[collections]]\ntitle = \"All\"\n");
         let err = parse(&text).unwrap_err().to_string();

@@ -29,6 +29,13 @@ pub(super) fn stats<'a>(ctx: &Ctx<'a>, i: usize) -> &'a Stats {
         .get_or_init(|| Stats::compute(&ctx.served.feed.collections()[i]))
 }
 
+/// Reader names in a stable order.
+fn sorted(names: &std::collections::HashSet<String>) -> Vec<&str> {
+    let mut v: Vec<&str> = names.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v
+}
+
 fn custom(is_custom: bool) -> Markup {
     html! {
         @if is_custom { span.label.custom { "Custom" } } @else { span.label { "Default" } }
@@ -96,9 +103,7 @@ pub(super) fn page(ctx: &Ctx<'_>) -> Markup {
                         @if col.anonymous { "anonymous" br; }
                         @if col.all_users { "every user" br; }
                         @else if !col.readers.is_empty() {
-                            @let mut r: Vec<&String> = col.readers.iter().collect();
-                            @let _ = r.sort();
-                            "readers " (r.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+                            "readers " (sorted(&col.readers).join(", "))
                         }
                     }
                     td {

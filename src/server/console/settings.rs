@@ -56,12 +56,13 @@ pub(super) fn page(ctx: &Ctx<'_>) -> Markup {
         p.muted { "A collection's entry for a type wins, then the global entry, then the collection's default, then the global default; without any, indicators never expire." }
         table id="ttl" {
             tr {
-                th { "Indicator type" } th { "Global" }
+                th { "Indicator type" } th { "Built-in" } th { "Global" }
                 @for (m, _) in &cols { th { (m.title) } }
             }
             @for t in std::iter::once("default").chain(IndicatorType::ALL.iter().map(|t| t.as_str())) {
                 tr {
                     td { code { (t) } }
+                    td { span.muted { "never expires" } }
                     td { (hours(cfg.ttl.0.get(t))) }
                     @for (_, c) in &cols { td { (hours(c.ttl.0.get(t))) } }
                 }
