@@ -423,6 +423,10 @@ async fn the_overview_shows_the_compile_and_older_feeds_say_not_recorded() {
     let html = as_user(s.addr, "/ui/", Some(&alice())).await.text();
     assert!(html.contains("56 records read, 56 usable"), "{html}");
     assert!(html.contains("export.ndjson"));
+    // Input paths describe the server: not shown to anonymous callers.
+    let anon = as_user(s.addr, "/ui/", None).await.text();
+    assert!(!anon.contains("export.ndjson"), "{anon}");
+    assert!(anon.contains("Log in to see what the compile read."));
     // A feed without the compile record (hand-made, as written before it
     // existed) still opens.
     let old = server_support::start_with(&server_support::spec1(), "").await;

@@ -1,7 +1,7 @@
 //! The overview: which generation is served, what its compile read, how
 //! big it is, and where the TAXII endpoints are.
 
-use super::{copyable, layout, when, Ctx, Nav};
+use super::{copyable, layout, when, Caller, Ctx, Nav};
 use maud::{html, Markup};
 
 pub(super) fn page(ctx: &Ctx<'_>) -> Markup {
@@ -50,6 +50,9 @@ pub(super) fn page(ctx: &Ctx<'_>) -> Markup {
         }
         h2 { "Compile" }
         @match &meta.compile {
+            // Input paths and reject reasons describe the server, not a
+            // collection: shown to signed-in users only (docs/decisions.md#d68).
+            Some(_) if *ctx.caller == Caller::Anonymous => p.muted { "Log in to see what the compile read." },
             None => p.muted { "Not recorded: this feed was written before compiles recorded their inputs." },
             Some(c) => {
                 p {
