@@ -39,6 +39,7 @@ default_page_size = 10
 
 [compile]
 out = "live.taxii"
+reject_threshold = 0.1
 
 [[api_roots]]
 name = "feeds"
@@ -82,7 +83,8 @@ password_hash = "{b}"
     )
 }
 
-/// 40 domains, 15 URLs and one mutex whose value is markup.
+/// 40 domains, 15 URLs, one mutex whose value is markup and one invalid
+/// IPv4 address.
 fn export() -> String {
     let mut lines = Vec::new();
     for i in 0..40 {
@@ -100,6 +102,10 @@ fn export() -> String {
     lines.push(serde_json::json!({
         "type": "mutex", "value": XSS, "owner": "SOC", "confidence": 10,
         "created": "2024-01-03T00:00:00Z", "description": XSS,
+    }));
+    // Rejected by the compile: the overview counts it by reason.
+    lines.push(serde_json::json!({
+        "type": "ipv4", "value": "999.1.1.1", "owner": "SOC", "created": "2024-01-03T00:00:00Z",
     }));
     lines
         .iter()
@@ -421,7 +427,11 @@ async fn preview_pages_list_what_taxii_lists() {
 async fn the_overview_shows_the_compile_and_older_feeds_say_not_recorded() {
     let s = site("").await;
     let html = as_user(s.addr, "/ui/", Some(&alice())).await.text();
-    assert!(html.contains("56 records read, 56 usable"), "{html}");
+    assert!(
+        html.contains("57 records read, 56 usable, 1 rejected"),
+        "{html}"
+    );
+    assert!(html.contains("<th>Rejected because</th>"), "{html}");
     assert!(html.contains("export.ndjson"));
     // Input paths describe the server: not shown to anonymous callers.
     let anon = as_user(s.addr, "/ui/", None).await.text();
