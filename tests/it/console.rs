@@ -539,3 +539,38 @@ async fn browser() {
         assert!(shots.join(format!("{page}.png")).exists(), "{page}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_logs_in_without_a_password() {
+    use crate::common::pki;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca = pki::Ca::new("console test CA");
+    let server = ca.server();
+    let alice = ca.client("alice.client", &[], &[]);
+    let extra = format!(
+        "tls_cert = {:?}\ntls_key = {:?}\n[server.client_certs]\nmode = \"optional\"\nca = {:?}\n",
+        pki::write(dir.path(), "server.pem", &server.cert_pem),
+        pki::write(dir.path(), "server.key", &server.key_pem),
+        pki::write(dir.path(), "ca.pem", &ca.pair.cert_pem),
+    );
+    let text = server_support::config_text(&extra).replace(
+        "name = \"alice\"\n",
+        "name = \"alice\"\ncert_cn = \"alice.client\"\n",
+    );
+    let s = server_support::start_text(&server_support::spec1(), &text).await;
+    let with_cert = pki::client_config(&ca.pair.cert_pem, Some((&alice.cert_pem, &alice.key_pem)));
+    let r = pki::tls_get(s.addr, with_cert, "/ui/collections", &[])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_secure(&r, "mTLS");
+    let seen: BTreeSet<String> = data_ids(&r.text(), "collection").into_iter().collect();
+    assert_eq!(seen, BTreeSet::from([PUBLIC.into(), PRIVATE.into()]));
+    assert!(r.text().contains("Signed in as <strong>alice</strong>"));
+    // Without a certificate (optional mode): the anonymous view.
+    let plain = pki::client_config(&ca.pair.cert_pem, None);
+    let r = pki::tls_get(s.addr, plain, "/ui/collections", &[])
+        .await
+        .unwrap();
+    assert_eq!(data_ids(&r.text(), "collection"), [PUBLIC]);
+}
