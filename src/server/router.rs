@@ -18,7 +18,10 @@
 //! gets the one it offers (a wildcard still means 2.1 there, hence a 406).
 //! Errors raised before the version is settled use the media type of the
 //! version the client asked for. The resources live in [`super::v21`] and
-//! [`super::v20`]; what both share in [`super::resource`].
+//! [`super::v20`]; what both share in [`super::resource`]. Paths under
+//! `ui/` go to the web console ([`super::console`], docs/decisions.md#d68)
+//! right after routing: it applies the same challenge rule and credential
+//! check itself and answers in HTML (a 404 when the console is off).
 
 use super::auth::{Caller, ConnInfo};
 use super::body::Body;
