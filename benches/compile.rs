@@ -511,6 +511,7 @@ fn meta() -> FeedMeta {
         }],
         page_size: 100,
         token_key: KEY_HEX.to_string(),
+        compile: None,
     }
 }
 

@@ -15,6 +15,9 @@ tools/need-apt /usr/sbin/nginx:nginx openssl:openssl
 # The package test (tests/it/package.rs) installs the .deb (it depends on
 # adduser), verifies its units with systemd-analyze and its man pages with man.
 tools/need-apt adduser:adduser systemd-analyze:systemd man:man-db
+# The console's browser test (tests/it/console.rs) drives headless Chromium
+# through chromedriver (tools/console/browser_check.py).
+tools/need-apt /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver
 export TAXII_EDGE_PYTHON="$PWD/.venv/bin/python"
 
 # Library, binaries, integration tests and examples; the criterion benches

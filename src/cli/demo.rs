@@ -82,6 +82,10 @@ pub(super) fn run(listen: &str) -> Result<(), Failure> {
     println!("{}", compile::render_summary(&summary));
     println!();
     println!("TAXII 2.1 discovery: http://{listen}/taxii2/");
+    if config.server.console.enabled {
+        let base = crate::server::shared::normalize_base(&config.server.base_path);
+        println!("web console:         http://{listen}{base}ui/");
+    }
     println!("user: demo  password: demo");
     println!("try:  curl -u demo:demo -H 'Accept: application/taxii+json;version=2.1' http://{listen}/taxii2/");
     println!("      curl -u demo:demo 'http://{listen}/feeds/collections/'");

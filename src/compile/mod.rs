@@ -35,7 +35,9 @@ use read::read_inputs;
 use select::{dedupe, select};
 
 use crate::config::{Config, IdScheme};
-use crate::feed::{self, ApiRootMeta, CollectionMeta, Feed, FeedMeta, WriteOptions};
+use crate::feed::{
+    self, ApiRootMeta, CollectionMeta, CompileRecord, Feed, FeedMeta, InputRecord, WriteOptions,
+};
 use crate::filter::Query;
 use crate::input;
 use crate::mapping::Mappings;
@@ -421,7 +423,8 @@ fn write_feed(
 ) -> Result<(), CompileError> {
     let t = Instant::now();
     let generation = hex(&rand::random::<[u8; 16]>());
-    let meta = feed_meta(cfg, plans, generation.clone(), token_key);
+    let mut meta = feed_meta(cfg, plans, generation.clone(), token_key);
+    meta.compile = Some(compile_record(summary));
     let wopts = WriteOptions {
         zstd_level: cfg.compile.zstd_level,
         gzip_level: cfg.compile.gzip_level,
@@ -436,6 +439,28 @@ fn write_feed(
     summary.pages_reused = stats.pages_reused;
     report_collections(cfg, plans, reports, summary);
     Ok(())
+}
+
+/// What the feed keeps of this compile's summary for the web console
+/// (docs/decisions.md#d68).
+fn compile_record(s: &Summary) -> CompileRecord {
+    CompileRecord {
+        records_read: s.records_read,
+        records_ok: s.records_ok,
+        rejected: s.rejected.clone(),
+        duplicates: s.duplicates,
+        files: s
+            .files
+            .iter()
+            .map(|f| InputRecord {
+                path: f.path.clone(),
+                profile: f.profile.clone(),
+                bytes: f.bytes,
+                records: f.records,
+                rejected: f.rejected,
+            })
+            .collect(),
+    }
 }
 
 /// The new generation's metadata: the server's and api roots' titles,
@@ -476,6 +501,7 @@ fn feed_meta(cfg: &Config, plans: &[Plan], generation: String, token_key: String
             .collect(),
         page_size: cfg.server.default_page_size,
         token_key,
+        compile: None,
     }
 }
 

@@ -160,6 +160,25 @@ pub struct ServerConfig {
     /// that may ask `/taxii-edge/auth`, and whose `X-Real-IP` names the
     /// client there. Loopback by default.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `[server.console]`: the read-only web console under `ui/`.
+    pub console: ConsoleConfig,
+}
+
+/// `[server.console]`: the read-only web console (`docs/console.md`),
+/// served under `<base_path>ui/` behind the same authentication and
+/// collection access as TAXII (docs/decisions.md#d68).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Off switch (on by default): when off, `ui/` is a 404 like any
+    /// unknown path.
+    pub enabled: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { enabled: true }
+    }
 }
 
 impl Default for ServerConfig {
@@ -195,6 +214,7 @@ impl Default for ServerConfig {
                 std::net::Ipv4Addr::LOCALHOST.into(),
                 std::net::Ipv6Addr::LOCALHOST.into(),
             ],
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -803,6 +823,12 @@ impl Config {
                     ),
                 );
             }
+            if r.name == "ui" && self.server.console.enabled {
+                add(
+                    format!("api_roots[{i}].name"),
+                    "\"ui\" is the path of the web console: rename the api root, or turn the console off with [server.console] enabled = false".into(),
+                );
+            }
             if !root_names.insert(r.name.as_str()) {
                 add(
                     format!("api_roots[{i}].name"),
@@ -1048,6 +1074,18 @@ title = "Feeds"
         let c = parse(MINIMAL).unwrap();
         assert_eq!(c.default_api_root(), "feeds");
         assert_eq!(c.server.default_page_size, 100);
+    }
+
+    #[test]
+    fn the_console_is_on_by_default_and_owns_the_ui_path() {
+        assert!(parse(MINIMAL).unwrap().server.console.enabled);
+        let ui = MINIMAL.replace("\"feeds\"", "\"ui\"");
+        let err = parse(&ui).unwrap_err().to_string();
+        assert!(err.contains("api_roots[0].name"), "{err}");
+        assert!(err.contains("[server.console] enabled = false"), "{err}");
+        let off = format!("[server.console]\nenabled = false\n{ui}");
+        assert!(!parse(&off).unwrap().server.console.enabled);
+        assert!(parse(&format!("[server.console]\nenabeld = true\n{MINIMAL}")).is_err());
     }
 
     #[test]

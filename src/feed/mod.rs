@@ -90,6 +90,40 @@ pub struct FeedMeta {
     /// MAC key of pagination tokens, hex (32 bytes). Carried over from the
     /// previous generation so tokens survive a regeneration.
     pub token_key: String,
+    /// What the compile that wrote this generation read, for the web
+    /// console's overview (docs/decisions.md#d68); `None` in feeds written
+    /// before it was recorded, and in feeds not written by `compile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compile: Option<CompileRecord>,
+}
+
+/// The part of a compile's summary a generation keeps (META `compile`,
+/// FORMAT.md): records read, usable and rejected, per input file and per
+/// reason. Informative only: nothing the server answers over TAXII
+/// depends on it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CompileRecord {
+    pub records_read: u64,
+    pub records_ok: u64,
+    /// Rejected records per reason.
+    #[serde(default)]
+    pub rejected: std::collections::BTreeMap<String, u64>,
+    /// Records merged with another copy of the same indicator or object.
+    #[serde(default)]
+    pub duplicates: u64,
+    #[serde(default)]
+    pub files: Vec<InputRecord>,
+}
+
+/// One input file of [`CompileRecord`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct InputRecord {
+    pub path: String,
+    /// The input profile it was read with (`native`, `threatconnect`…).
+    pub profile: String,
+    pub bytes: u64,
+    pub records: u64,
+    pub rejected: u64,
 }
 
 /// The META section as stored: [`FeedMeta`] plus what the writer derives

@@ -48,6 +48,7 @@ pub mod access_log;
 pub mod auth;
 pub(crate) mod auth_request;
 pub mod body;
+pub(crate) mod console;
 pub mod list;
 pub(crate) mod list20;
 pub mod listener;

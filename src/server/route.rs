@@ -21,6 +21,9 @@ pub(super) enum Route<'a> {
     Object(Cow<'a, str>, Cow<'a, str>, Cow<'a, str>),
     Versions(Cow<'a, str>, Cow<'a, str>, Cow<'a, str>),
     Manifest(Cow<'a, str>, Cow<'a, str>),
+    /// `ui/…`: the web console ([`super::console`]); the path below `ui/`,
+    /// not decoded (the console's own paths are plain ASCII).
+    Console(&'a str),
     NotFound,
 }
 
@@ -38,7 +41,7 @@ impl Route<'_> {
             Route::Object(..) => EndpointLabel::Object,
             Route::Versions(..) => EndpointLabel::Versions,
             Route::Manifest(..) => EndpointLabel::Manifest,
-            Route::NotFound => EndpointLabel::Other,
+            Route::Console(_) | Route::NotFound => EndpointLabel::Other,
         }
     }
 
@@ -104,6 +107,12 @@ pub(super) fn route<'a>(path: &'a str, base: &str) -> Route<'a> {
     } else {
         return Route::NotFound;
     };
+    if rest == "ui" {
+        return Route::Console("");
+    }
+    if let Some(page) = rest.strip_prefix("ui/") {
+        return Route::Console(page);
+    }
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.is_empty() {
         return Route::NotFound;
@@ -187,10 +196,22 @@ mod tests {
             Route::NotFound
         );
         assert_eq!(route("/a/b/c/d/e/f/g", b), Route::NotFound);
+        assert_eq!(route("/ui", b), Route::Console(""));
+        assert_eq!(route("/ui/", b), Route::Console(""));
+        assert_eq!(
+            route("/ui/collections/feeds/x", b),
+            Route::Console("collections/feeds/x")
+        );
+        assert_eq!(route("/uix/", b), Route::ApiRoot("uix".into()));
         let b = "/edge/";
         assert_eq!(route("/edge/taxii2/", b), Route::Discovery);
         assert_eq!(route("/taxii2/", b), Route::NotFound);
         assert_eq!(route("/edge", b), Route::NotFound);
         assert_eq!(route("/healthz", b), Route::Health);
+        assert_eq!(
+            route("/edge/ui/assets/x.css", b),
+            Route::Console("assets/x.css")
+        );
+        assert_eq!(route("/ui/", b), Route::NotFound);
     }
 }

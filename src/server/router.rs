@@ -18,7 +18,10 @@
 //! gets the one it offers (a wildcard still means 2.1 there, hence a 406).
 //! Errors raised before the version is settled use the media type of the
 //! version the client asked for. The resources live in [`super::v21`] and
-//! [`super::v20`]; what both share in [`super::resource`].
+//! [`super::v20`]; what both share in [`super::resource`]. Paths under
+//! `ui/` go to the web console ([`super::console`], docs/decisions.md#d68)
+//! right after routing: it applies the same challenge rule and credential
+//! check itself and answers in HTML (a 404 when the console is off).
 
 use super::auth::{Caller, ConnInfo};
 use super::body::Body;
@@ -88,7 +91,14 @@ pub(super) async fn dispatch<B>(
         let (r, caller) = super::auth_request::answer(shared, served, conn, req).await;
         return (r, EndpointLabel::AuthRequest, caller);
     }
-    let route = route(req.uri().path(), &shared.settings.base_path);
+    let route = match route(req.uri().path(), &shared.settings.base_path) {
+        Route::Console(page) if shared.settings.server.console.enabled => {
+            let (r, caller) = super::console::answer(shared, served, conn, req, page).await;
+            return (r, EndpointLabel::Other, caller);
+        }
+        Route::Console(_) => Route::NotFound,
+        r => r,
+    };
     let label = route.label();
     let anon = Caller::Anonymous;
     if let Some(r) = challenge(shared, served, conn, req, &route) {

@@ -50,6 +50,8 @@ pub struct Settings {
     /// compressed on the fly for a client that accepts gzip or zstd
     /// (`docs/decisions.md#d23`).
     pub compress_min_bytes: u64,
+    /// When the server started: the console's uptime.
+    pub started: std::time::Instant,
 }
 
 /// [`Settings::compress_min_bytes`] of `serve`: below about 1 KB a coding
@@ -79,6 +81,7 @@ impl Settings {
             challenge_anonymous: true,
             server: config.server.clone(),
             compress_min_bytes: COMPRESS_MIN_BYTES,
+            started: std::time::Instant::now(),
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct ColState {
     /// Holds both 2.0 and 2.1 object versions (computed on first need: it
     /// takes a pass over the entry table, and opening must stay O(1)).
     mixed_spec: OnceLock<bool>,
+    /// The web console's figures (computed on the first collections page
+    /// of a generation: a pass over the objects).
+    pub(crate) console: OnceLock<super::console::stats::Stats>,
 }
 
 impl ColState {
@@ -167,6 +170,7 @@ impl Served {
                 v20: cm.taxii_versions.iter().any(|v| v == "2.0"),
                 view20: OnceLock::new(),
                 mixed_spec: OnceLock::new(),
+                console: OnceLock::new(),
             });
         }
         Ok(Served {

@@ -116,6 +116,7 @@ pub(super) fn resource<B>(
         | Route::Discovery
         | Route::Health
         | Route::Metrics
+        | Route::Console(_)
         | Route::NotFound => Err(TaxiiError::not_found("no TAXII 2.0 resource at this path")),
     }
 }

@@ -99,9 +99,11 @@ pub(super) fn resource<B>(
             };
             list_response(shared, served, req, caller, &t, Some(&versions))
         }
-        Route::Health | Route::Metrics | Route::NotFound | Route::Discovery20 => {
-            Err(TaxiiError::not_found("no TAXII resource at this path"))
-        }
+        Route::Health
+        | Route::Metrics
+        | Route::Console(_)
+        | Route::NotFound
+        | Route::Discovery20 => Err(TaxiiError::not_found("no TAXII resource at this path")),
     }
 }
 

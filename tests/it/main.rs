@@ -12,6 +12,7 @@ mod auth_challenge;
 mod base_path;
 mod client_logpoint;
 mod clients;
+mod console;
 mod content_coding;
 mod faults;
 mod feed;

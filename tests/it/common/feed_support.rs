@@ -61,6 +61,7 @@ pub fn spec(collections: Vec<Vec<ObjectVersion>>, page_size: u32) -> FeedSpec {
             collections: metas,
             page_size,
             token_key: KEY_HEX.into(),
+            compile: None,
         },
         collections: collections
             .into_iter()

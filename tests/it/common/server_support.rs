@@ -126,6 +126,7 @@ pub fn meta(generation: &str, page_size: u32) -> FeedMeta {
         ],
         page_size,
         token_key: KEY_HEX.to_string(),
+        compile: None,
     }
 }
 
