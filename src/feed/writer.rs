@@ -7,8 +7,6 @@
 //! rewritten last. Nothing but the small per-entry tables is held in memory
 //! beyond what the caller already holds, and default pages are built and
 //! compressed in parallel batches so memory stays bounded at any feed size.
-//! Those batches run while the sections before PAGEDATA are written, into
-//! a spool appended after them (docs/decisions.md#d69).
 
 use super::format::*;
 use super::reuse::Reuse;
@@ -59,14 +57,7 @@ pub fn write(spec: &FeedSpec, path: &Path, opts: &WriteOptions) -> Result<WriteS
         source: e,
     };
     let file = File::create(path).map_err(io)?;
-    let spool = files::containing_dir(path);
-    let (stats, w) = write_impl(
-        spec,
-        BufWriter::with_capacity(1 << 20, file),
-        opts,
-        path,
-        Some(&spool),
-    )?;
+    let (stats, w) = write_impl(spec, BufWriter::with_capacity(1 << 20, file), opts, path)?;
     let file = w.into_inner().map_err(|e| io(e.into_error()))?;
     file.sync_all().map_err(io)?;
     Ok(stats)
@@ -74,13 +65,7 @@ pub fn write(spec: &FeedSpec, path: &Path, opts: &WriteOptions) -> Result<WriteS
 
 /// Writes a complete feed file into memory (tests, fuzz seeds, tools).
 pub fn write_to_vec(spec: &FeedSpec, opts: &WriteOptions) -> Result<Vec<u8>, FeedError> {
-    let (_, cur) = write_impl(
-        spec,
-        Cursor::new(Vec::new()),
-        opts,
-        Path::new("<memory>"),
-        None,
-    )?;
+    let (_, cur) = write_impl(spec, Cursor::new(Vec::new()), opts, Path::new("<memory>"))?;
     Ok(cur.into_inner())
 }
 
@@ -148,18 +133,6 @@ struct Out<W> {
 }
 
 impl<W: Write> Out<W> {
-    fn new(w: W, pos: u64) -> Out<W> {
-        Out {
-            w,
-            pos,
-            start: 0,
-            crc: 0,
-            kind: Kind::Meta,
-            coll: NO_COLLECTION,
-            rows: Vec::new(),
-        }
-    }
-
     fn pad8(&mut self) -> io::Result<()> {
         let pad = align8(self.pos) - self.pos;
         self.w.write_all(&[0u8; 8][..pad as usize])?;
@@ -200,82 +173,6 @@ impl<W: Write> Out<W> {
         self.end();
         Ok(())
     }
-
-    /// Appends the one section `spooled` holds (written from offset 0, so
-    /// its offsets are the section's own), with the CRC computed there.
-    fn splice(&mut self, spooled: Out<Spool>) -> io::Result<()> {
-        let [row] = spooled.rows[..] else {
-            return Err(io::Error::other("a spool holds exactly one section"));
-        };
-        self.pad8()?;
-        let offset = self.pos;
-        let copied = spooled.w.append_to(&mut self.w)?;
-        if copied != row.len {
-            return Err(io::Error::other(format!(
-                "spooled section: {copied} bytes copied of {}",
-                row.len
-            )));
-        }
-        self.pos += row.len;
-        self.rows.push(SectionRow { offset, ..row });
-        Ok(())
-    }
-}
-
-/// Where a collection's default pages are written while the main thread
-/// writes its other sections (docs/decisions.md#d69): an unnamed file in
-/// the output's directory (a feed written to disk), or memory.
-enum Spool {
-    Disk(BufWriter<File>),
-    Memory(Vec<u8>),
-}
-
-impl Spool {
-    fn new(dir: Option<&Path>) -> io::Result<Spool> {
-        Ok(match dir {
-            Some(d) => Spool::Disk(BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(d)?)),
-            None => Spool::Memory(Vec::new()),
-        })
-    }
-
-    /// Copies everything written to `out` (in the kernel, by
-    /// `copy_file_range`, when both are files) and returns the byte count.
-    fn append_to<W: Write>(self, out: &mut W) -> io::Result<u64> {
-        match self {
-            Spool::Disk(w) => {
-                let mut f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
-                f.seek(SeekFrom::Start(0))?;
-                io::copy(&mut f, out)
-            }
-            Spool::Memory(v) => {
-                out.write_all(&v)?;
-                Ok(v.len() as u64)
-            }
-        }
-    }
-}
-
-impl Write for Spool {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        match self {
-            Spool::Disk(w) => w.write(b),
-            Spool::Memory(v) => v.write(b),
-        }
-    }
-
-    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
-        match self {
-            Spool::Disk(w) => w.write_all(b),
-            Spool::Memory(v) => v.write_all(b),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Spool::Disk(w) => w.flush(),
-            Spool::Memory(_) => Ok(()),
-        }
-    }
 }
 
 /// Writes the file and returns the writer (so callers can fsync it or take
@@ -285,7 +182,6 @@ fn write_impl<W: Write + Seek>(
     w: W,
     opts: &WriteOptions,
     name: &Path,
-    spool_dir: Option<&Path>,
 ) -> Result<(WriteStats, W), FeedError> {
     let invalid = |what: String| FeedError::Invalid {
         path: name.to_path_buf(),
@@ -309,7 +205,15 @@ fn write_impl<W: Write + Seek>(
     let key = key_from_hex(&meta.token_key)
         .map_err(|e| invalid(format!("cannot write: META token_key: {}", e.0)))?;
 
-    let mut out = Out::new(w, 0);
+    let mut out = Out {
+        w,
+        pos: 0,
+        start: 0,
+        crc: 0,
+        kind: Kind::Meta,
+        coll: NO_COLLECTION,
+        rows: Vec::new(),
+    };
     out.w.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
     out.pos = HEADER_LEN as u64;
 
@@ -334,15 +238,17 @@ fn write_impl<W: Write + Seek>(
 
     let mut stats = WriteStats::default();
     for (ci, (cm, cd)) in meta.collections.iter().zip(&spec.collections).enumerate() {
-        let w = CollectionWriter {
-            c: ci as u32,
+        write_collection(
+            &mut out,
+            ci,
             cm,
-            objs: &cd.objects,
-            key: &key,
-            page_size: meta.page_size as usize,
+            cd,
+            &key,
+            meta.page_size as usize,
             opts,
-        };
-        write_collection(&mut out, &w, cd, spool_dir, &mut stats).map_err(|e| match e {
+            &mut stats,
+        )
+        .map_err(|e| match e {
             CollErr::Io(e) => io(e),
             CollErr::Invalid(what) => {
                 invalid(format!("cannot write collection {ci} ({}): {what}", cm.id))
@@ -396,36 +302,42 @@ struct PageBlobs {
     reused: bool,
 }
 
-/// Writes the sections of one collection in FORMAT.md's order (after the
+/// Writes the sections of collection `ci` in FORMAT.md's order (after the
 /// objects are checked and their entry fields worked out) and counts them
 /// in `stats`.
-///
-/// The default pages are built and compressed on the pool while this
-/// thread writes the sections before them (docs/decisions.md#d69): the
-/// pages go to a spool, appended as PAGEDATA once both are done.
+#[allow(clippy::too_many_arguments)]
 fn write_collection<W: Write>(
     out: &mut Out<W>,
-    w: &CollectionWriter,
+    ci: usize,
+    cm: &CollectionMeta,
     cd: &CollectionData,
-    spool_dir: Option<&Path>,
+    key: &[u8; 32],
+    page_size: usize,
+    opts: &WriteOptions,
     stats: &mut WriteStats,
 ) -> Result<(), CollErr> {
-    let objs = w.objs;
+    let objs = &cd.objects;
     check_objects(objs)?;
     let table = EntryTable::build(objs)?;
-    let mut spool = Out::new(Spool::new(spool_dir)?, 0);
-    let (serial, pages) = std::thread::scope(|s| {
-        let pages = s.spawn(|| w.default_pages(&mut spool, &table.flags, &cd.cuts));
-        let serial = w.serial_sections(out, &table);
-        let pages = pages
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (serial, pages)
-    });
-    serial?;
-    let (cuts, pages, rows) = pages?;
-    out.splice(spool)?;
-    out.section(Kind::Pages, w.c, &rows)?;
+    let w = CollectionWriter {
+        c: ci as u32,
+        cm,
+        objs,
+        key,
+        page_size,
+        opts,
+    };
+    let obj_off = w.objects(out)?;
+    let man = w.manifest(out)?;
+    let hashes = w.entries(out, &table, &obj_off, &man)?;
+    drop(obj_off);
+    drop(man);
+    w.id_index(out, hashes)?;
+    w.types(out, &table.types)?;
+    if objs.iter().any(|o| o.json20.is_some()) {
+        w.objects20(out)?;
+    }
+    let (cuts, pages) = w.default_pages(out, &table.flags, &cd.cuts)?;
     w.cuts(out, &cuts)?;
     out.section(Kind::State, w.c, &cd.state)?;
 
@@ -578,27 +490,6 @@ struct CollectionWriter<'a> {
 }
 
 impl<'a> CollectionWriter<'a> {
-    /// The sections before PAGEDATA: OBJECTS, MANIFEST, ENTRIES, IDINDEX,
-    /// TYPES and, when any object has a STIX 2.0 form, OBJECTS20 and its
-    /// index.
-    fn serial_sections<W: Write>(
-        &self,
-        out: &mut Out<W>,
-        table: &EntryTable,
-    ) -> Result<(), CollErr> {
-        let obj_off = self.objects(out)?;
-        let man = self.manifest(out)?;
-        let hashes = self.entries(out, table, &obj_off, &man)?;
-        drop(obj_off);
-        drop(man);
-        self.id_index(out, hashes)?;
-        self.types(out, &table.types)?;
-        if self.objs.iter().any(|o| o.json20.is_some()) {
-            self.objects20(out)?;
-        }
-        Ok(())
-    }
-
     /// OBJECTS: the STIX 2.1 JSON joined by ','. Returns each object's
     /// offset in the section.
     fn objects<W: Write>(&self, out: &mut Out<W>) -> io::Result<Vec<u64>> {
@@ -729,18 +620,18 @@ impl<'a> CollectionWriter<'a> {
         out.section(Kind::Objects20Index, self.c, &index)
     }
 
-    /// PAGEDATA: the default pages over the entries that carry the last
-    /// flag, bounded by the previous generation's cuts (stable boundaries),
-    /// built and compressed in parallel batches; a page whose body the
-    /// previous generation already holds takes its compressed copies from
-    /// there (docs/decisions.md#d67). Returns the boundaries, the page
-    /// counts and the PAGES rows.
+    /// PAGEDATA and PAGES: the default pages over the entries that carry
+    /// the last flag, bounded by the previous generation's cuts (stable
+    /// boundaries), built and compressed in parallel batches; a page whose
+    /// body the previous generation already holds takes its compressed
+    /// copies from there (docs/decisions.md#d67). Returns the boundaries
+    /// and the page counts.
     fn default_pages<W: Write>(
         &self,
         out: &mut Out<W>,
         flags: &[u8],
         previous: &[Position],
-    ) -> io::Result<(Vec<Position>, PageCounts, Vec<u8>)> {
+    ) -> io::Result<(Vec<Position>, PageCounts)> {
         let lasts: Vec<usize> = (0..self.objs.len())
             .filter(|&i| flags[i] & FLAG_LAST != 0)
             .collect();
@@ -829,7 +720,8 @@ impl<'a> CollectionWriter<'a> {
             release(self.opts);
         }
         out.end();
-        Ok((cuts, counts, rows))
+        out.section(Kind::Pages, self.c, &rows)?;
+        Ok((cuts, counts))
     }
 
     /// CUTS and CUTIDS: one row per boundary, and their ids concatenated.

@@ -324,10 +324,9 @@ fn empty_collections_and_stix20_objects() {
     );
 }
 
-/// A file's default pages go through a spool file while the other
-/// sections are written (docs/decisions.md#d69); in memory they go through
-/// a buffer. Both must give the same bytes, section for section, over
-/// several batches of pages, a STIX 2.0 section and empty collections.
+/// A feed written to a file and one written to memory must give the same
+/// bytes, over several batches of pages, a STIX 2.0 section and empty
+/// collections.
 #[test]
 fn a_feed_written_to_a_file_has_the_bytes_of_one_written_in_memory() {
     let dir = tempfile::tempdir().unwrap();
