@@ -496,11 +496,7 @@ async fn reload_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<()>) {
 /// in on success. Blocking.
 fn reload_now(shared: &Shared) {
     let config = {
-        let old = shared
-            .config
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let old = shared.config();
         if old.path.is_file() {
             match Config::load(&old.path) {
                 Ok(c) => c,

@@ -176,15 +176,7 @@ pub(super) async fn dispatch<B>(
         );
         return (e.in_version(asked).into_response(), label, anon);
     }
-    let caller = match shared
-        .gate
-        .check(
-            &served.users,
-            req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes),
-            conn,
-        )
-        .await
-    {
+    let caller = match shared.caller(served, req.headers(), conn).await {
         Ok(c) => c,
         Err(denied) => return (denied.into_response(asked), label, anon),
     };

@@ -25,6 +25,32 @@ pub struct Shared {
     pub(super) feed_path: PathBuf,
 }
 
+impl Shared {
+    /// A copy of the last config that loaded.
+    pub(super) fn config(&self) -> Config {
+        self.config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Who a request's credentials (`Authorization`, or the connection's
+    /// client certificate) name, checked against `served`'s users and
+    /// charged to the login throttle and rate buckets like every TAXII
+    /// request.
+    pub(super) async fn caller(
+        &self,
+        served: &Served,
+        headers: &http::HeaderMap,
+        conn: &auth::ConnInfo,
+    ) -> Result<auth::Caller, auth::Denied> {
+        let header = headers
+            .get(http::header::AUTHORIZATION)
+            .map(http::HeaderValue::as_bytes);
+        self.gate.check(&served.users, header, conn).await
+    }
+}
+
 /// Settings fixed for the life of the server (limits and URLs are not
 /// hot-reloaded; users, readers and the feed are).
 pub struct Settings {

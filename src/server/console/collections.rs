@@ -43,12 +43,7 @@ fn custom(is_custom: bool) -> Markup {
 }
 
 pub(super) fn page(ctx: &Ctx<'_>) -> Markup {
-    let cfg = ctx
-        .shared
-        .config
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let cfg = ctx.shared.config();
     let meta = ctx.served.feed.meta();
     let readable = ctx.readable();
     let now = crate::time::now();

@@ -124,15 +124,7 @@ pub(super) async fn answer<B>(
     {
         return (login_required(&ui), anon);
     }
-    let caller = match shared
-        .gate
-        .check(
-            &served.users,
-            req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes),
-            conn,
-        )
-        .await
-    {
+    let caller = match shared.caller(served, req.headers(), conn).await {
         Ok(c) => c,
         Err(d) => return (denied(&ui, d), anon),
     };

@@ -35,12 +35,7 @@ fn mapping_table(m: &BTreeMap<String, String>) -> Markup {
 }
 
 pub(super) fn page(ctx: &Ctx<'_>) -> Markup {
-    let cfg = ctx
-        .shared
-        .config
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let cfg = ctx.shared.config();
     let meta = ctx.served.feed.meta();
     let cols: Vec<_> = ctx
         .readable()
