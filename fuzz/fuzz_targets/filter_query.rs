@@ -11,7 +11,7 @@
 use std::sync::{Arc, OnceLock};
 use taxii_edge::filter::{EvalContext, Query};
 use taxii_edge::record::{
-    FileHashes, Indicator, IndicatorType, Origin, Profile, Record, Source, StixRecord, Tlp,
+    Indicator, IndicatorType, Origin, Profile, Record, Source, StixRecord, Tlp,
 };
 
 /// 2024-06-01T00:00:00Z: a fixed "now" keeps runs reproducible.
@@ -30,7 +30,7 @@ fn records() -> &'static [Record] {
         let full = Record::Indicator(Indicator {
             kind: IndicatorType::Ipv4,
             value: "198.51.100.7".into(),
-            hashes: FileHashes::default(),
+            hashes: Default::default(),
             registry_value_name: None,
             owner: Some("Acme".into()),
             confidence: Some(80),
@@ -50,7 +50,7 @@ fn records() -> &'static [Record] {
         let empty = Record::Indicator(Indicator {
             kind: IndicatorType::File,
             value: String::new(),
-            hashes: FileHashes::default(),
+            hashes: Default::default(),
             registry_value_name: None,
             owner: None,
             confidence: None,
@@ -68,7 +68,7 @@ fn records() -> &'static [Record] {
             source: Source(Arc::from("[not json")),
         });
         let sj = r#"{"type":"malware","spec_version":"2.1","id":"malware--1","name":"X","is_family":true}"#;
-        let stix = Record::Stix(StixRecord {
+        let stix = Record::Stix(Box::new(StixRecord {
             id: "malware--1".into(),
             stix_type: "malware".into(),
             spec_version: "2.1".into(),
@@ -81,7 +81,7 @@ fn records() -> &'static [Record] {
             problems: Vec::new(),
             collections: Vec::new(),
             files: vec![0],
-        });
+        }));
         vec![full, empty, stix]
     })
 }

@@ -5,14 +5,14 @@
 #![no_main]
 
 use std::sync::Arc;
-use taxii_edge::record::{FileHashes, Indicator, IndicatorType, Origin, Profile, Source};
+use taxii_edge::record::{Indicator, IndicatorType, Origin, Profile, Source};
 use taxii_edge::stix::pattern::{decode_string_literal, pattern};
 
 fn indicator(kind: IndicatorType, value: &str) -> Indicator {
     Indicator {
         kind,
         value: value.to_string(),
-        hashes: FileHashes::default(),
+        hashes: Default::default(),
         registry_value_name: None,
         owner: None,
         confidence: None,

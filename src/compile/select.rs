@@ -60,41 +60,54 @@ pub(super) fn select(records: &[Record], plans: &[Plan], files: &FileNames) -> V
 /// selected by the `collection` / `file` of either). Returns the winners in
 /// input order and how many records were merged away.
 pub(super) fn dedupe(mut records: Vec<Record>) -> (Vec<Record>, u64) {
-    use std::collections::hash_map::Entry;
-    use std::collections::HashMap;
-    let mut winner: HashMap<String, usize> = HashMap::with_capacity(records.len());
+    // Records sorted by a hash of their natural key (16 bytes each, where
+    // a map of formatted keys took about 100): each run of one hash is
+    // then merged in input order, as if the records were read one by one.
+    let mut order: Vec<(u64, u32)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (natural_key_hash(r), i as u32))
+        .collect();
+    order.sort_unstable();
     let mut keep = vec![true; records.len()];
     // (winner, merged copy) of STIX object versions.
     let mut stix_merges: Vec<(usize, usize)> = Vec::new();
-    for (i, rec) in records.iter().enumerate() {
-        let key = match rec {
-            Record::Indicator(ind) => format!("ind:{}:{}", ind.kind.as_str(), ind.value),
-            Record::Stix(s) => format!("obj:{}:{:?}", s.id, s.modified),
-        };
-        match winner.entry(key) {
-            Entry::Vacant(v) => {
-                v.insert(i);
-            }
-            Entry::Occupied(mut o) => {
-                let prev = *o.get();
-                let later = match (&records[prev], rec) {
-                    (Record::Indicator(a), Record::Indicator(b)) => {
-                        b.last_modified >= a.last_modified
-                    }
-                    _ => false,
-                };
-                if later {
-                    keep[prev] = false;
-                    o.insert(i);
-                } else {
-                    keep[i] = false;
-                    if matches!(rec, Record::Stix(_)) {
-                        stix_merges.push((prev, i));
-                    }
+    // The current winner of each distinct key of a run (a hash shared by
+    // two keys makes a run of two keys).
+    let mut winners: Vec<usize> = Vec::new();
+    for run in order
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() > 1)
+    {
+        winners.clear();
+        for &(_, i) in run {
+            let (i, rec) = (i as usize, &records[i as usize]);
+            let Some(w) = winners
+                .iter_mut()
+                .find(|w| same_natural_key(&records[**w], rec))
+            else {
+                winners.push(i);
+                continue;
+            };
+            let prev = *w;
+            let later = match (&records[prev], rec) {
+                (Record::Indicator(a), Record::Indicator(b)) => b.last_modified >= a.last_modified,
+                _ => false,
+            };
+            if later {
+                keep[prev] = false;
+                *w = i;
+            } else {
+                keep[i] = false;
+                if matches!(rec, Record::Stix(_)) {
+                    stix_merges.push((prev, i));
                 }
             }
         }
     }
+    drop(order);
+    // Merged in input order of the copies, as they were read.
+    stix_merges.sort_unstable_by_key(|&(_, m)| m);
     for (w, m) in stix_merges {
         let (collections, files) = match &records[m] {
             Record::Stix(s) => (s.collections.clone(), s.files.clone()),
@@ -114,12 +127,44 @@ pub(super) fn dedupe(mut records: Vec<Record>) -> (Vec<Record>, u64) {
         }
     }
     let merged = keep.iter().filter(|k| !**k).count() as u64;
-    let winners = records
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(r, k)| k.then_some(r))
-        .collect();
-    (winners, merged)
+    // In place: collecting the winners into a new vector would hold two
+    // arrays of every record at once.
+    let mut keep = keep.into_iter();
+    records.retain(|_| keep.next().unwrap_or(true));
+    (records, merged)
+}
+
+/// A hash of a record's natural key: (type, value) for an indicator, (id,
+/// version) for a STIX object.
+fn natural_key_hash(rec: &Record) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    match rec {
+        Record::Indicator(ind) => {
+            h.update(b"ind\0");
+            h.update(ind.kind.as_str().as_bytes());
+            h.update(b"\0");
+            h.update(ind.value.as_bytes());
+        }
+        Record::Stix(s) => {
+            h.update(b"obj\0");
+            h.update(s.id.as_bytes());
+            h.update(&s.modified.map_or([0xff; 9], |m| {
+                let mut b = [0; 9];
+                b[1..].copy_from_slice(&m.to_le_bytes());
+                b
+            }));
+        }
+    }
+    h.digest()
+}
+
+/// Whether two records have the same natural key.
+fn same_natural_key(a: &Record, b: &Record) -> bool {
+    match (a, b) {
+        (Record::Indicator(a), Record::Indicator(b)) => a.kind == b.kind && a.value == b.value,
+        (Record::Stix(a), Record::Stix(b)) => a.id == b.id && a.modified == b.modified,
+        _ => false,
+    }
 }
 
 fn owner_ok(plan: &Plan, rec: &Record) -> bool {
@@ -138,11 +183,12 @@ fn owner_ok(plan: &Plan, rec: &Record) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::IndicatorType;
 
     fn stix_copy(modified: i64, collection: &str, file: u32, position: u64) -> Record {
         use crate::record::{Origin, Source, StixRecord};
         let json: std::sync::Arc<str> = r#"{"type":"malware"}"#.into();
-        Record::Stix(StixRecord {
+        Record::Stix(Box::new(StixRecord {
             id: "malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b".into(),
             stix_type: "malware".into(),
             spec_version: "2.1".into(),
@@ -159,7 +205,7 @@ mod tests {
             problems: Vec::new(),
             collections: vec![collection.into()],
             files: vec![file],
-        })
+        }))
     }
 
     #[test]
@@ -192,5 +238,53 @@ mod tests {
                 (vec!["c".into()], vec![0], 2),
             ]
         );
+    }
+
+    fn indicator(kind: IndicatorType, value: &str, last_modified: i64, position: u64) -> Record {
+        use crate::record::{Indicator, Origin, Profile, Source};
+        Record::Indicator(Indicator {
+            kind,
+            value: value.into(),
+            hashes: Default::default(),
+            registry_value_name: None,
+            owner: None,
+            confidence: None,
+            rating: None,
+            score: None,
+            tags: Vec::new(),
+            tlp: None,
+            active: true,
+            created: None,
+            last_modified: Some(last_modified),
+            expiration: None,
+            description: None,
+            profile: Profile::Native,
+            origin: Origin {
+                file: 0,
+                position,
+                is_line: true,
+            },
+            source: Source("{}".into()),
+        })
+    }
+
+    #[test]
+    fn the_latest_indicator_record_of_a_key_wins_and_ties_go_to_the_later() {
+        use IndicatorType::{Domain, Url};
+        let records = vec![
+            indicator(Domain, "a.example", 5, 1),
+            indicator(Url, "a.example", 1, 2),
+            indicator(Domain, "a.example", 9, 3),
+            indicator(Domain, "b.example", 4, 4),
+            indicator(Domain, "a.example", 7, 5),
+            indicator(Domain, "b.example", 4, 6),
+            indicator(Domain, "c.example", 1, 7),
+        ];
+        let (kept, merged) = dedupe(records);
+        assert_eq!(merged, 3);
+        let got: Vec<u64> = kept.iter().map(|r| r.origin().position).collect();
+        // Input order: the url of the same value is another key; a.example
+        // at 9 beats 5 and the later 7; b.example's tie goes to the later.
+        assert_eq!(got, vec![2, 3, 6, 7]);
     }
 }

@@ -3,9 +3,7 @@
 //! promises, and each error with its exact text and column.
 
 use super::*;
-use crate::record::{
-    FileHashes, Indicator, IndicatorType, Origin, Profile, Record, Source, StixRecord, Tlp,
-};
+use crate::record::{Indicator, IndicatorType, Origin, Profile, Record, Source, StixRecord, Tlp};
 use crate::time::parse_rfc3339;
 use proptest::prelude::*;
 use std::sync::Arc;
@@ -37,7 +35,7 @@ fn indicator() -> Indicator {
     Indicator {
         kind: IndicatorType::Ipv4,
         value: "198.51.100.7".into(),
-        hashes: FileHashes::default(),
+        hashes: Default::default(),
         registry_value_name: None,
         owner: Some("Acme Intel".into()),
         confidence: Some(80),
@@ -65,7 +63,7 @@ fn bare() -> Record {
     Record::Indicator(Indicator {
         kind: IndicatorType::Domain,
         value: "example.org".into(),
-        hashes: FileHashes::default(),
+        hashes: Default::default(),
         registry_value_name: None,
         owner: None,
         confidence: None,
@@ -86,7 +84,7 @@ fn bare() -> Record {
 
 fn stix() -> Record {
     let json = r#"{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2024-02-01T00:00:00.000Z","modified":"2024-03-01T00:00:00.000Z","name":"Evil C2","pattern":"[ipv4-addr:value = '198.51.100.7']","labels":["apt28"]}"#;
-    Record::Stix(StixRecord {
+    Record::Stix(Box::new(StixRecord {
         id: "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f".into(),
         stix_type: "indicator".into(),
         spec_version: "2.1".into(),
@@ -99,12 +97,12 @@ fn stix() -> Record {
         problems: Vec::new(),
         collections: Vec::new(),
         files: vec![0],
-    })
+    }))
 }
 
 fn stix_sco() -> Record {
     let json = r#"{"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd","value":"198.51.100.3"}"#;
-    Record::Stix(StixRecord {
+    Record::Stix(Box::new(StixRecord {
         id: "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd".into(),
         stix_type: "ipv4-addr".into(),
         spec_version: "2.1".into(),
@@ -117,7 +115,7 @@ fn stix_sco() -> Record {
         problems: Vec::new(),
         collections: Vec::new(),
         files: vec![0],
-    })
+    }))
 }
 
 fn q(text: &str) -> Query {
@@ -643,7 +641,7 @@ fn types_shared_by_stix_and_indicators_match_both() {
     i.value = "http://example.org/".into();
     let url_ind = Record::Indicator(i);
     let json = r#"{"type":"url","id":"url--1","value":"http://example.org/"}"#;
-    let url_sco = Record::Stix(StixRecord {
+    let url_sco = Record::Stix(Box::new(StixRecord {
         id: "url--1".into(),
         stix_type: "url".into(),
         spec_version: "2.1".into(),
@@ -656,7 +654,7 @@ fn types_shared_by_stix_and_indicators_match_both() {
         problems: Vec::new(),
         collections: Vec::new(),
         files: vec![0],
-    });
+    }));
     for r in [&url_ind, &url_sco] {
         check(
             r,

@@ -729,7 +729,7 @@ fn parse_one(
         ));
     };
     if profile == Profile::Stix {
-        return stix::parse_object(s, origin, bundle_spec).map(Record::Stix);
+        return stix::parse_object(s, origin, bundle_spec).map(|s| Record::Stix(Box::new(s)));
     }
     let source = || Source(kept(s, keep));
     scratch
@@ -878,7 +878,7 @@ fn read_bytes(
             .into_iter()
             .map(|(origin, result)| Out {
                 origin,
-                result: result.map(Record::Stix),
+                result: result.map(|s| Record::Stix(Box::new(s))),
                 warnings: Vec::new(),
             })
             .collect();

@@ -140,7 +140,7 @@ pub(crate) fn parse(
     Ok(Indicator {
         kind,
         value,
-        hashes,
+        hashes: hashes.into(),
         registry_value_name: get_nonempty(v, "registry_value_name").map(|s| s.trim().to_string()),
         owner: get_nonempty(v, "owner").map(|s| s.trim().to_string()),
         confidence: get_int(v, "confidence", 100).map_err(invalid)?,

@@ -167,7 +167,7 @@ pub(crate) fn parse(
     Ok(Indicator {
         kind,
         value,
-        hashes,
+        hashes: hashes.into(),
         registry_value_name,
         owner: get_nonempty(v, "ownerName").map(|s| s.trim().to_string()),
         confidence,

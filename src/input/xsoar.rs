@@ -139,7 +139,7 @@ pub(crate) fn parse(
     Ok(Indicator {
         kind,
         value,
-        hashes,
+        hashes: hashes.into(),
         registry_value_name: None,
         owner: None,
         confidence: None,

@@ -188,6 +188,37 @@ impl FileHashes {
     }
 }
 
+/// An indicator's [`FileHashes`], boxed when there are any: most
+/// indicators have none, and four inline options would take 96 bytes of
+/// every record a compile holds. Reads and writes go through `Deref`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Hashes(Option<Box<FileHashes>>);
+
+impl From<FileHashes> for Hashes {
+    fn from(h: FileHashes) -> Self {
+        Hashes((h.count() > 0).then(|| Box::new(h)))
+    }
+}
+
+impl std::ops::Deref for Hashes {
+    type Target = FileHashes;
+    fn deref(&self) -> &FileHashes {
+        static NONE: FileHashes = FileHashes {
+            md5: None,
+            sha1: None,
+            sha256: None,
+            sha512: None,
+        };
+        self.0.as_deref().unwrap_or(&NONE)
+    }
+}
+
+impl std::ops::DerefMut for Hashes {
+    fn deref_mut(&mut self) -> &mut FileHashes {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
 /// Which input profile produced a record; decides the default mappings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -286,7 +317,7 @@ pub struct Indicator {
     /// The normalised value (for `File`, the strongest hash).
     pub value: String,
     /// File hashes (for the hash types and `File`); empty otherwise.
-    pub hashes: FileHashes,
+    pub hashes: Hashes,
     /// Registry value name (ThreatConnect `Value Name`), if any.
     pub registry_value_name: Option<String>,
     pub owner: Option<String>,
@@ -398,10 +429,15 @@ pub struct StixRecord {
 }
 
 /// One usable record of any input.
+// Indicators are nearly every record: boxing them would cost an
+// allocation each to shrink the few others.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     Indicator(Indicator),
-    Stix(StixRecord),
+    /// Boxed: passthrough objects are few beside indicators, and every
+    /// record of a compile takes the size of the largest variant.
+    Stix(Box<StixRecord>),
 }
 
 impl Record {
@@ -442,5 +478,28 @@ mod tests {
         assert_eq!(Tlp::parse("TLP:PURPLE"), None);
         // Found by fuzzing: byte 4 inside a multi-byte character.
         assert_eq!(Tlp::parse("gueſOen"), None);
+    }
+
+    #[test]
+    fn a_record_without_hashes_holds_no_hash_storage() {
+        let none = Hashes::from(FileHashes::default());
+        assert!(none.0.is_none() && none.md5.is_none() && none.count() == 0);
+        let mut h = none.clone();
+        h.sha256 = Some("e3b0".into());
+        assert_eq!(h.count(), 1);
+        assert_eq!(
+            h,
+            Hashes::from(FileHashes {
+                sha256: Some("e3b0".into()),
+                ..FileHashes::default()
+            })
+        );
+        // Every record a compile holds takes the size of the largest
+        // variant: keep it small (boxed hashes and STIX objects).
+        assert!(
+            std::mem::size_of::<Record>() <= 240,
+            "{}",
+            std::mem::size_of::<Record>()
+        );
     }
 }

@@ -551,7 +551,8 @@ mod tests {
             md5: Some(md5.into()),
             sha256: Some(e3.into()),
             ..FileHashes::default()
-        };
+        }
+        .into();
         let mut reg = ind(IndicatorType::RegistryKey, "HKCU\\X");
         reg.registry_value_name = Some("Run".into());
         let cases: Vec<(Indicator, &str)> = vec![

@@ -196,7 +196,7 @@ pub(crate) mod tests {
         Indicator {
             kind,
             value: value.to_string(),
-            hashes: FileHashes::default(),
+            hashes: Default::default(),
             registry_value_name: None,
             owner: None,
             confidence: None,
@@ -253,7 +253,8 @@ pub(crate) mod tests {
             sha1: None,
             sha256: Some("bb".into()),
             sha512: None,
-        };
+        }
+        .into();
         assert_eq!(
             pattern(&i),
             "[file:hashes.MD5 = 'aa' OR file:hashes.'SHA-256' = 'bb']"

@@ -330,7 +330,8 @@ fn scos_only_when_asked() {
         md5: Some("aa".into()),
         sha256: Some("bb".into()),
         ..FileHashes::default()
-    };
+    }
+    .into();
     i.created = Some(t("2024-01-01T00:00:00Z"));
     let none = TtlTable::default();
     let mut s = settings(&none, &none);

@@ -387,7 +387,7 @@ fn stix_records(o: &ReadOutcome) -> Vec<&StixRecord> {
     o.records
         .iter()
         .map(|r| match r {
-            Record::Stix(s) => s,
+            Record::Stix(s) => &**s,
             other => panic!("not stix: {other:?}"),
         })
         .collect()

@@ -99,7 +99,7 @@ pub(super) fn record_fingerprint(ind: &Indicator) -> u64 {
         sha1,
         sha256,
         sha512,
-    } = hashes;
+    } = &**hashes;
     let mut f = Fingerprint::new();
     f.str(kind.as_str());
     f.str(value);
