@@ -41,7 +41,6 @@ use crate::feed::{
 use crate::filter::Query;
 use crate::input;
 use crate::mapping::Mappings;
-use crate::record::Record;
 use crate::time::{self, Micros};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -306,21 +305,21 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     // Serialized objects wait in an unnamed file beside the output (same
     // filesystem as the feed, not a tmpfs) until the writer runs.
     let spill = spill::Spill::new_in(&crate::files::containing_dir(&live))?;
+    let records = lifecycle::Records::new(records, &plans, &selected);
     let built = build_collections(
         cfg,
         &plans,
-        &records,
+        records,
         &selected,
         previous.as_deref(),
         now,
         &spill,
     )?;
     summary.timings.build_ms = t.elapsed().as_millis() as u64;
-    // The records are not read again, nor the previous generation's bytes
-    // before the writer reads the reused ones: give their memory back
+    // The records are gone, and the previous generation's bytes are not
+    // read before the writer reads the reused ones: give their memory back
     // before the writer needs its own.
     drop(selected);
-    drop(records);
     crate::files::trim_heap();
     // Reused objects are slices of the previous generation's mapping: the
     // writer releases its pages behind it as it does the spill's.
@@ -368,11 +367,12 @@ fn token_key(cfg: &Config, previous: Option<&Feed>) -> String {
 }
 
 /// The build stage: each collection's objects, compared with its previous
-/// generation ([`lifecycle::build_collection`]), in plan order.
+/// generation ([`lifecycle::build_collection`]), in plan order. The
+/// records are freed as they are built.
 fn build_collections(
     cfg: &Config,
     plans: &[Plan],
-    records: &[Record],
+    mut records: lifecycle::Records,
     selected: &[Vec<u32>],
     previous: Option<&Feed>,
     now: Micros,
@@ -387,15 +387,17 @@ fn build_collections(
                 .position(|m| m.id == plan.id.to_string())
                 .map(|i| &f.collections()[i])
         });
-        let b = lifecycle::build_collection(&lifecycle::CollectionBuild {
-            cfg,
-            plan,
-            records,
-            selected: &selected[plan.index],
-            prev_col,
-            now,
-            spill,
-        })?;
+        let b = lifecycle::build_collection(
+            &lifecycle::CollectionBuild {
+                cfg,
+                plan,
+                selected: &selected[plan.index],
+                prev_col,
+                now,
+                spill,
+            },
+            &mut records,
+        )?;
         built.push(b);
     }
     Ok(built)

@@ -5,11 +5,11 @@
 
 use super::previous::Previous;
 use super::reuse;
-use super::{Assembly, CollectionBuild, Pending, ORDER_RECORD, PARK_BATCH, UNDATED};
+use super::{Assembly, CollectionBuild, Pending, Records, ORDER_RECORD, PARK_BATCH, UNDATED};
 use crate::compile::spill::Body;
 use crate::compile::state::Row;
 use crate::feed::{self, SpecVersion};
-use crate::record::{Indicator, Profile, StixRecord};
+use crate::record::{Indicator, Profile};
 use crate::stix::{self, BuildSettings, Draft, Sco};
 use crate::time::{Micros, MILLI};
 use rayon::prelude::*;
@@ -62,27 +62,35 @@ impl Outcome {
 /// bounded number of outcomes is ever held (not one per indicator).
 const GROUP_BATCHES: usize = 16;
 
-/// Builds the collection's indicators in parallel batches; each batch
-/// parks its JSON in the spill file, so only (offset, length) stays in
-/// memory per object. Each group of batches is added to `acc` (in `inds`
-/// order) before the next is built. Returns the indicators' SCOs, one per
-/// id, for [`Assembly::add_scos`].
+/// Builds the collection's indicators (`inds`: key and index in
+/// `records`) in parallel batches; each batch parks its JSON in the spill
+/// file, so only (offset, length) stays in memory per object. Each group
+/// of batches is added to `acc` (in `inds` order), and its records
+/// released when no later collection selects them, before the next is
+/// built. Returns the indicators' SCOs, one per id, for
+/// [`Assembly::add_scos`].
 #[allow(clippy::too_many_arguments)]
 pub(super) fn build<'k>(
     b: &CollectionBuild<'_>,
     previous: &Previous,
     config: u64,
-    inds: &'k [(String, &Indicator)],
-    passthrough: &[(String, &StixRecord)],
+    inds: &'k [(String, u32)],
+    records: &mut Records,
     identity_ref: Option<&str>,
     acc: &mut Assembly<'k>,
 ) -> Result<BTreeMap<String, Pending>, feed::FeedError> {
     let (cfg, plan, col) = (b.cfg, b.plan, b.col());
     // XSOAR's ids are chosen before the parallel build: one record's
-    // stixid may be another's id.
-    let xsoar = plan
-        .xsoar_ids
-        .map(|ns| xsoar_ids(&ns, inds, passthrough, &mut acc.warnings));
+    // stixid may be another's id, or a passthrough object's.
+    let xsoar = plan.xsoar_ids.map(|ns| {
+        let taken = b
+            .selected
+            .iter()
+            .filter_map(|&ri| records.stix(ri).map(|s| s.id.clone()))
+            .collect();
+        let inds = inds.iter().map(|&(_, ri)| records.indicator(ri));
+        xsoar_ids(&ns, inds, taken, &mut acc.warnings)
+    });
     let settings = BuildSettings {
         collection_id: plan.id,
         ttl_collection: &col.ttl,
@@ -99,6 +107,7 @@ pub(super) fn build<'k>(
     let mut scos = BTreeMap::new();
     let group = PARK_BATCH * GROUP_BATCHES;
     for (g, group_inds) in inds.chunks(group).enumerate() {
+        let built: &Records = records;
         let batches: Vec<Vec<Outcome>> = group_inds
             .par_chunks(PARK_BATCH)
             .enumerate()
@@ -106,7 +115,8 @@ pub(super) fn build<'k>(
                 let mut out: Vec<Outcome> = chunk
                     .iter()
                     .enumerate()
-                    .map(|(k, (key, ind))| {
+                    .map(|(k, &(ref key, ri))| {
+                        let ind = built.indicator(ri);
                         let pos = g * group + batch * PARK_BATCH + k;
                         let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
                         let prev = previous.row(key);
@@ -115,7 +125,7 @@ pub(super) fn build<'k>(
                             reuse::reuse(b, &settings, key, ind, fingerprint, pos, xsoar_id, r)
                         });
                         kept.unwrap_or_else(|| {
-                            let ind = (key.as_str(), *ind, fingerprint);
+                            let ind = (key.as_str(), ind, fingerprint);
                             build_indicator(b, &settings, ind, pos, xsoar_id, prev.as_ref())
                         })
                     })
@@ -125,6 +135,10 @@ pub(super) fn build<'k>(
             })
             .collect::<Result<_, feed::FeedError>>()?;
         acc.add_indicators(batches.into_iter().flatten(), group_inds, &mut scos);
+        for &(_, ri) in group_inds {
+            records.release(ri, plan.index);
+        }
+        crate::files::trim_heap();
     }
     Ok(scos)
 }
@@ -135,7 +149,7 @@ impl<'k> Assembly<'k> {
     fn add_indicators(
         &mut self,
         outcomes: impl Iterator<Item = Outcome>,
-        inds: &'k [(String, &Indicator)],
+        inds: &'k [(String, u32)],
         scos_by_id: &mut BTreeMap<String, Pending>,
     ) {
         for (o, (key, _)) in outcomes.zip(inds) {
@@ -200,12 +214,13 @@ impl<'k> Assembly<'k> {
 /// order: the record's `CustomFields.stixid` when it is an indicator id
 /// that no earlier object of the collection has, else XSOAR's id of the
 /// record's own `value` (of the canonical value for records of other
-/// profiles); `None` when that id is taken too, and the record is left out
-/// (one id, one object). Problems are counted in `warnings`.
-fn xsoar_ids(
+/// profiles); `None` when that id is taken too (`taken` starts with the
+/// ids of the collection's passthrough objects), and the record is left
+/// out (one id, one object). Problems are counted in `warnings`.
+fn xsoar_ids<'r>(
     namespace: &uuid::Uuid,
-    inds: &[(String, &Indicator)],
-    passthrough: &[(String, &StixRecord)],
+    inds: impl Iterator<Item = &'r Indicator>,
+    mut taken: HashSet<String>,
     warnings: &mut BTreeMap<String, u64>,
 ) -> Vec<Option<String>> {
     /// The two members XSOAR's ids are made of (the source keeps them,
@@ -216,10 +231,8 @@ fn xsoar_ids(
         #[serde(rename = "CustomFields")]
         custom: Option<serde_json::Value>,
     }
-    let mut taken: HashSet<String> = passthrough.iter().map(|(_, s)| s.id.clone()).collect();
     let mut warn = |m: &str| *warnings.entry(m.to_string()).or_default() += 1;
-    inds.iter()
-        .map(|(_, ind)| {
+    inds.map(|ind| {
             let fields = (ind.profile == Profile::Xsoar)
                 .then(|| serde_json::from_str::<IdFields>(ind.source.as_str()).ok())
                 .flatten();

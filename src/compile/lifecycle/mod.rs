@@ -132,10 +132,9 @@ pub(crate) struct CollectionBuild<'a> {
     pub cfg: &'a Config,
     /// The collection's query, mappings and id scheme, ready to use.
     pub plan: &'a Plan,
-    /// All records of the compile, already one per natural key.
-    pub records: &'a [Record],
-    /// Indices into `records` of those the collection's query selected,
-    /// in record order (the order new objects are dated in).
+    /// Indices into the compile's records ([`Records`]) of those the
+    /// collection's query selected, in record order (the order new
+    /// objects are dated in).
     pub selected: &'a [u32],
     /// The collection in the previous generation, when it had one: its
     /// STATE rows and stored objects decide what is unchanged or removed.
@@ -158,24 +157,20 @@ impl<'a> CollectionBuild<'a> {
 /// Builds one collection's objects and compares them with the previous
 /// generation. Each phase reads what the earlier ones left: removals need
 /// every key this generation has, support objects every reference.
-pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, CompileError> {
+pub(crate) fn build_collection(
+    b: &CollectionBuild<'_>,
+    records: &mut Records,
+) -> Result<Built, CompileError> {
     let previous = Previous::read(b)?;
-    let (inds, passthrough) = keyed(b);
+    let inds = indicator_keys(b, records);
     let identity = identity(b.cfg);
     let identity_id = identity.as_ref().map(|(id, _, _)| id.as_str());
     let config = reuse::config_fingerprint(b, identity_id);
     let mut acc = Assembly::new(b.selected.len());
 
-    let scos = indicators::build(
-        b,
-        &previous,
-        config,
-        &inds,
-        &passthrough,
-        identity_id,
-        &mut acc,
-    )?;
+    let scos = indicators::build(b, &previous, config, &inds, records, identity_id, &mut acc)?;
     let live_indicators = !acc.objects.is_empty();
+    let passthrough = passthrough_keyed(b, records);
     acc.add_passthrough(b.spill, &previous, &passthrough, inds.len())?;
     acc.add_scos(scos, &previous);
     let tombstone_identity = acc.add_removals(b, &previous, identity_id);
@@ -187,30 +182,95 @@ pub(crate) fn build_collection(b: &CollectionBuild<'_>) -> Result<Built, Compile
     Ok(acc.finish(&previous, b.prev_col, config))
 }
 
-/// Records of one kind, each with its key in the STATE rows.
-type Keyed<'r, T> = Vec<(String, &'r T)>;
+/// The compile's records (already one per natural key: duplicates were
+/// merged before selection) as the build stage holds them. The last
+/// collection to select an indicator record releases it once the
+/// indicator is built, so the records' memory goes back as the built
+/// objects' grows instead of both being held at the end of the build.
+pub(crate) struct Records {
+    slots: Vec<Option<Record>>,
+    /// Per record, the index of the last collection that selects it.
+    last_use: Vec<u32>,
+}
 
-/// The selected records split by kind, each with its key in the STATE
-/// rows: `ind:<type>:<value>` for indicators, `obj:<id>:<modified>` for
-/// passthrough STIX objects. Records are already one per natural key (the
-/// compile merged duplicates before selection).
-fn keyed<'r>(b: &CollectionBuild<'r>) -> (Keyed<'r, Indicator>, Keyed<'r, StixRecord>) {
-    let mut inds: Keyed<Indicator> = Vec::new();
-    let mut passthrough: Keyed<StixRecord> = Vec::new();
-    for &ri in b.selected {
-        match &b.records[ri as usize] {
-            Record::Indicator(ind) => {
-                inds.push((format!("ind:{}:{}", ind.kind.as_str(), ind.value), ind));
-            }
-            Record::Stix(s) => {
-                passthrough.push((
-                    format!("obj:{}:{}", s.id, s.modified.unwrap_or(i64::MIN)),
-                    s,
-                ));
+impl Records {
+    /// `records` as selected by the collections of `plans` (`selected`
+    /// indexed like the plans' `index`), built in `plans` order.
+    pub fn new(records: Vec<Record>, plans: &[Plan], selected: &[Vec<u32>]) -> Self {
+        let mut last_use = vec![u32::MAX; records.len()];
+        for plan in plans {
+            for &ri in &selected[plan.index] {
+                last_use[ri as usize] = plan.index as u32;
             }
         }
+        Records {
+            slots: records.into_iter().map(Some).collect(),
+            last_use,
+        }
     }
-    (inds, passthrough)
+
+    fn get(&self, ri: u32) -> &Record {
+        self.slots[ri as usize]
+            .as_ref()
+            .expect("a record is released only by the last collection that selects it")
+    }
+
+    /// The indicator record `ri` (the caller found it to be one).
+    fn indicator(&self, ri: u32) -> &Indicator {
+        match self.get(ri) {
+            Record::Indicator(ind) => ind,
+            Record::Stix(_) => unreachable!("record {ri} is listed as an indicator"),
+        }
+    }
+
+    /// The passthrough STIX record `ri`, if it is one (a released slot
+    /// held an indicator: only indicators are released).
+    fn stix(&self, ri: u32) -> Option<&StixRecord> {
+        match &self.slots[ri as usize] {
+            Some(Record::Stix(s)) => Some(s),
+            Some(Record::Indicator(_)) | None => None,
+        }
+    }
+
+    /// Frees indicator record `ri` if the collection `plan_index` is the
+    /// last to select it.
+    fn release(&mut self, ri: u32, plan_index: usize) {
+        if self.last_use[ri as usize] == plan_index as u32 {
+            self.slots[ri as usize] = None;
+        }
+    }
+}
+
+/// The selected indicator records, each with its key in the STATE rows
+/// (`ind:<type>:<value>`) and its index in [`Records`].
+fn indicator_keys(b: &CollectionBuild<'_>, records: &Records) -> Vec<(String, u32)> {
+    b.selected
+        .iter()
+        .filter_map(|&ri| match records.get(ri) {
+            Record::Indicator(ind) => {
+                Some((format!("ind:{}:{}", ind.kind.as_str(), ind.value), ri))
+            }
+            Record::Stix(_) => None,
+        })
+        .collect()
+}
+
+/// The selected passthrough STIX objects, each with its key in the STATE
+/// rows (`obj:<id>:<modified>`).
+fn passthrough_keyed<'r>(
+    b: &CollectionBuild<'_>,
+    records: &'r Records,
+) -> Vec<(String, &'r StixRecord)> {
+    b.selected
+        .iter()
+        .filter_map(|&ri| records.stix(ri))
+        .map(|s| {
+            (
+                format!("obj:{}:{}", s.id, s.modified.unwrap_or(i64::MIN)),
+                s,
+            )
+        })
+        .collect()
 }
 
 /// The STIX type an id names (`indicator--…` → `indicator`).
