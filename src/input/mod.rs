@@ -987,7 +987,19 @@ fn finish(
         rejected: 0,
     };
     out.records.reserve(parts.iter().map(Vec::len).sum());
-    for o in parts.into_iter().flatten() {
+    // The parts are freed as they are moved, but glibc keeps their memory
+    // resident in its arenas: trimmed every so often, the read's peak is
+    // about one copy of the records, not two (docs/decisions.md#d64).
+    const TRIM_EVERY: usize = (64 << 20) / std::mem::size_of::<Out>();
+    let mut moved = 0;
+    for o in parts.into_iter().flat_map(|part| {
+        moved += part.len();
+        if moved >= TRIM_EVERY {
+            moved = 0;
+            crate::files::trim_heap();
+        }
+        part
+    }) {
         for (kind, detail) in o.warnings {
             out.warnings.push(Warning {
                 origin: o.origin,

@@ -62,6 +62,9 @@ impl Outcome {
 /// bounded number of outcomes is ever held (not one per indicator).
 const GROUP_BATCHES: usize = 16;
 
+/// Groups built between two heap trims.
+const TRIM_GROUPS: usize = 4;
+
 /// Builds the collection's indicators (`inds`: key and index in
 /// `records`) in parallel batches; each batch parks its JSON in the spill
 /// file, so only (offset, length) stays in memory per object. Each group
@@ -138,7 +141,12 @@ pub(super) fn build<'k>(
         for &(_, ri) in group_inds {
             records.release(ri, plan.index);
         }
-        crate::files::trim_heap();
+        if g % TRIM_GROUPS == TRIM_GROUPS - 1 {
+            // Freed records stay resident in glibc's arenas until trimmed
+            // (docs/decisions.md#d64); a trim walks the heap, so not after
+            // every group.
+            crate::files::trim_heap();
+        }
     }
     Ok(scos)
 }
