@@ -393,6 +393,7 @@ fn build_collections(
                 plan,
                 selected: &selected[plan.index],
                 prev_col,
+                prev_feed: previous,
                 now,
                 spill,
             },

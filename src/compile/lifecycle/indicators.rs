@@ -144,8 +144,12 @@ pub(super) fn build<'k>(
         if g % TRIM_GROUPS == TRIM_GROUPS - 1 {
             // Freed records stay resident in glibc's arenas until trimmed
             // (docs/decisions.md#d64); a trim walks the heap, so not after
-            // every group.
+            // every group. The previous generation's pages the lookups
+            // made resident go too.
             crate::files::trim_heap();
+            if let Some(f) = b.prev_feed {
+                f.release_all();
+            }
         }
     }
     Ok(scos)

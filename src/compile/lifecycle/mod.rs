@@ -139,6 +139,9 @@ pub(crate) struct CollectionBuild<'a> {
     /// The collection in the previous generation, when it had one: its
     /// STATE rows and stored objects decide what is unchanged or removed.
     pub prev_col: Option<&'a CollectionFeed>,
+    /// The previous generation's file, whose pages the build releases
+    /// behind its lookups (its STATE rows are read in place).
+    pub prev_feed: Option<&'a feed::Feed>,
     /// The compile's "now" (tests pin it): expiry, revocations' `modified`
     /// and the tombstone retention are measured from it.
     pub now: Micros,

@@ -48,6 +48,10 @@ impl Previous {
             .stored()
             .filter(|r| r.present() && !r.tombstone() && !r.key.starts_with("sup:"))
             .count() as u64;
+        // Indexing read every row: the lookups fault in only what they use.
+        if let Some(f) = b.prev_feed {
+            f.release_all();
+        }
         Ok(Previous {
             config: rows.config(),
             rows,
