@@ -241,31 +241,10 @@ mod tests {
     }
 
     fn indicator(kind: IndicatorType, value: &str, last_modified: i64, position: u64) -> Record {
-        use crate::record::{Indicator, Origin, Profile, Source};
-        Record::Indicator(Indicator {
-            kind,
-            value: value.into(),
-            hashes: Default::default(),
-            registry_value_name: None,
-            owner: None,
-            confidence: None,
-            rating: None,
-            score: None,
-            tags: Vec::new(),
-            tlp: None,
-            active: true,
-            created: None,
-            last_modified: Some(last_modified),
-            expiration: None,
-            description: None,
-            profile: Profile::Native,
-            origin: Origin {
-                file: 0,
-                position,
-                is_line: true,
-            },
-            source: Source("{}".into()),
-        })
+        let mut ind = crate::stix::pattern::tests::ind(kind, value);
+        ind.last_modified = Some(last_modified);
+        ind.origin.position = position;
+        Record::Indicator(ind)
     }
 
     #[test]
