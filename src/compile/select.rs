@@ -148,11 +148,8 @@ fn natural_key_hash(rec: &Record) -> u64 {
         Record::Stix(s) => {
             h.update(b"obj\0");
             h.update(s.id.as_bytes());
-            h.update(&s.modified.map_or([0xff; 9], |m| {
-                let mut b = [0; 9];
-                b[1..].copy_from_slice(&m.to_le_bytes());
-                b
-            }));
+            h.update(&[u8::from(s.modified.is_some())]);
+            h.update(&s.modified.unwrap_or(0).to_le_bytes());
         }
     }
     h.digest()

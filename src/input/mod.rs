@@ -992,35 +992,35 @@ fn finish(
     // about one copy of the records, not two (docs/decisions.md#d64).
     const TRIM_EVERY: usize = (64 << 20) / std::mem::size_of::<Out>();
     let mut moved = 0;
-    for o in parts.into_iter().flat_map(|part| {
-        moved += part.len();
+    for part in parts {
         if moved >= TRIM_EVERY {
             moved = 0;
             crate::files::trim_heap();
         }
-        part
-    }) {
-        for (kind, detail) in o.warnings {
-            out.warnings.push(Warning {
-                origin: o.origin,
-                path: path.to_path_buf(),
-                kind,
-                detail,
-            });
-        }
-        match o.result {
-            Ok(r) => {
-                summary.records += 1;
-                out.records.push(r);
-            }
-            Err((reason, detail)) => {
-                summary.rejected += 1;
-                out.rejects.push(Reject {
+        moved += part.len();
+        for o in part {
+            for (kind, detail) in o.warnings {
+                out.warnings.push(Warning {
                     origin: o.origin,
                     path: path.to_path_buf(),
-                    reason,
+                    kind,
                     detail,
                 });
+            }
+            match o.result {
+                Ok(r) => {
+                    summary.records += 1;
+                    out.records.push(r);
+                }
+                Err((reason, detail)) => {
+                    summary.rejected += 1;
+                    out.rejects.push(Reject {
+                        origin: o.origin,
+                        path: path.to_path_buf(),
+                        reason,
+                        detail,
+                    });
+                }
             }
         }
     }
