@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Seek, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,6 +71,74 @@ pub(crate) fn trim_heap() {
     // SAFETY: malloc_trim only returns free memory to the system.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// A file being written from start to end that asks the kernel to start
+/// writing each [`Writeback::EVERY`] bytes to disk as soon as they are
+/// written (`sync_file_range`, without waiting), so that the disk works
+/// while the writer computes and the `fsync` before publishing finds
+/// little left to do. The system would otherwise hold a whole feed file's
+/// pages dirty until that fsync (a file smaller than the dirty-page limit
+/// is not written back early). Advisory only: the final fsync reports any
+/// error.
+pub(crate) struct Writeback {
+    file: File,
+    pos: u64,
+    /// Everything before this offset has been handed to writeback.
+    started: u64,
+}
+
+impl Writeback {
+    const EVERY: u64 = 32 << 20;
+
+    pub(crate) fn new(file: File) -> Self {
+        Writeback {
+            file,
+            pos: 0,
+            started: 0,
+        }
+    }
+
+    pub(crate) fn into_inner(self) -> File {
+        self.file
+    }
+}
+
+impl Write for Writeback {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(b)?;
+        self.pos += n as u64;
+        if self.pos >= self.started + Self::EVERY {
+            #[cfg(target_os = "linux")]
+            {
+                use std::os::fd::AsRawFd;
+                // SAFETY: an advisory call on a file descriptor we own.
+                unsafe {
+                    libc::sync_file_range(
+                        self.file.as_raw_fd(),
+                        self.started as libc::off64_t,
+                        (self.pos - self.started) as libc::off64_t,
+                        libc::SYNC_FILE_RANGE_WRITE,
+                    );
+                }
+            }
+            self.started = self.pos;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Seek for Writeback {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        self.pos = self.file.seek(to)?;
+        // Rewriting earlier bytes (the header, last): hand back nothing.
+        self.started = self.started.max(self.pos);
+        Ok(self.pos)
     }
 }
 

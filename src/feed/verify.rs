@@ -25,10 +25,11 @@
 use super::format::*;
 use super::reader::section_label;
 use super::{Coding, CollectionFeed, Feed, FeedError, PageKind, Position, SpecVersion};
+use foldhash::HashMapExt;
 use rayon::prelude::*;
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Read;
 use std::ops::Range;
 
@@ -280,7 +281,7 @@ impl Feed {
     /// first/last flags the rows should carry.
     fn check_entries(&self, c: &CollectionFeed) -> Result<EntryScan, Problem> {
         let n = c.n;
-        let mut span: HashMap<&str, (usize, usize)> = HashMap::with_capacity(n);
+        let mut span: foldhash::HashMap<&str, (usize, usize)> = foldhash::HashMap::with_capacity(n);
         let (mut obj_next, mut man_next) = (0u64, 0u64);
         let mut scratch = String::with_capacity(256);
         let mut prev: Option<RawEntry> = None;

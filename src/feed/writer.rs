@@ -7,6 +7,12 @@
 //! rewritten last. Nothing but the small per-entry tables is held in memory
 //! beyond what the caller already holds, and default pages are built and
 //! compressed in parallel batches so memory stays bounded at any feed size.
+//!
+//! A collection's default pages (PAGEDATA, the costly section: compression)
+//! are written into a spool file by the other workers while this thread
+//! writes the sections that come before them in the file, then copied in
+//! after those (docs/decisions.md#d69): both cores stay busy through the
+//! write stage.
 
 use super::format::*;
 use super::reuse::Reuse;
@@ -57,15 +63,28 @@ pub fn write(spec: &FeedSpec, path: &Path, opts: &WriteOptions) -> Result<WriteS
         source: e,
     };
     let file = File::create(path).map_err(io)?;
-    let (stats, w) = write_impl(spec, BufWriter::with_capacity(1 << 20, file), opts, path)?;
-    let file = w.into_inner().map_err(|e| io(e.into_error()))?;
+    let spool_dir = files::containing_dir(path);
+    let (stats, w) = write_impl(
+        spec,
+        BufWriter::with_capacity(1 << 20, files::Writeback::new(file)),
+        opts,
+        path,
+        Some(&spool_dir),
+    )?;
+    let file = w.into_inner().map_err(|e| io(e.into_error()))?.into_inner();
     file.sync_all().map_err(io)?;
     Ok(stats)
 }
 
 /// Writes a complete feed file into memory (tests, fuzz seeds, tools).
 pub fn write_to_vec(spec: &FeedSpec, opts: &WriteOptions) -> Result<Vec<u8>, FeedError> {
-    let (_, cur) = write_impl(spec, Cursor::new(Vec::new()), opts, Path::new("<memory>"))?;
+    let (_, cur) = write_impl(
+        spec,
+        Cursor::new(Vec::new()),
+        opts,
+        Path::new("<memory>"),
+        None,
+    )?;
     Ok(cur.into_inner())
 }
 
@@ -133,6 +152,18 @@ struct Out<W> {
 }
 
 impl<W: Write> Out<W> {
+    fn new(w: W) -> Self {
+        Out {
+            w,
+            pos: 0,
+            start: 0,
+            crc: 0,
+            kind: Kind::Meta,
+            coll: NO_COLLECTION,
+            rows: Vec::new(),
+        }
+    }
+
     fn pad8(&mut self) -> io::Result<()> {
         let pad = align8(self.pos) - self.pos;
         self.w.write_all(&[0u8; 8][..pad as usize])?;
@@ -166,6 +197,23 @@ impl<W: Write> Out<W> {
         });
     }
 
+    /// A whole section written elsewhere: `spool` holds one section (its
+    /// offsets relative to its start) and its CRC.
+    fn append(&mut self, spool: Out<Spool>) -> io::Result<()> {
+        self.begin(spool.kind, spool.coll)?;
+        let len = spool.w.append_to(&mut self.w)?;
+        if len != spool.pos {
+            return Err(io::Error::other(format!(
+                "the page spool holds {len} bytes, {} were written to it",
+                spool.pos
+            )));
+        }
+        self.pos += len;
+        self.crc = spool.crc;
+        self.end();
+        Ok(())
+    }
+
     /// A whole section from one buffer.
     fn section(&mut self, kind: Kind, coll: u32, b: &[u8]) -> io::Result<()> {
         self.begin(kind, coll)?;
@@ -175,13 +223,73 @@ impl<W: Write> Out<W> {
     }
 }
 
+/// Where a collection's PAGEDATA is written while the sections before it
+/// are: an unnamed temporary file in the output's directory (removed by
+/// the system however the process ends), or memory when the feed itself is
+/// written to memory.
+enum Spool {
+    File(BufWriter<File>),
+    Memory(Vec<u8>),
+}
+
+impl Spool {
+    fn new(dir: Option<&Path>) -> io::Result<Spool> {
+        Ok(match dir {
+            Some(dir) => Spool::File(BufWriter::with_capacity(
+                1 << 20,
+                tempfile::tempfile_in(dir)?,
+            )),
+            None => Spool::Memory(Vec::new()),
+        })
+    }
+
+    /// Copies everything written to `w` (in the kernel when both are
+    /// files) and returns its length.
+    fn append_to<W: Write>(self, w: &mut W) -> io::Result<u64> {
+        match self {
+            Spool::File(b) => {
+                let mut f = b.into_inner().map_err(|e| e.into_error())?;
+                f.seek(SeekFrom::Start(0))?;
+                io::copy(&mut f, w)
+            }
+            Spool::Memory(v) => {
+                w.write_all(&v)?;
+                Ok(v.len() as u64)
+            }
+        }
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Spool::File(f) => f.write(b),
+            Spool::Memory(v) => v.write(b),
+        }
+    }
+    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        match self {
+            Spool::File(f) => f.write_all(b),
+            Spool::Memory(v) => v.write_all(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Spool::File(f) => f.flush(),
+            Spool::Memory(_) => Ok(()),
+        }
+    }
+}
+
 /// Writes the file and returns the writer (so callers can fsync it or take
-/// the buffer).
-fn write_impl<W: Write + Seek>(
+/// the buffer). Default pages are spooled in `spool_dir` (in memory when
+/// `None`).
+fn write_impl<W: Write + Seek + Send>(
     spec: &FeedSpec,
     w: W,
     opts: &WriteOptions,
     name: &Path,
+    spool_dir: Option<&Path>,
 ) -> Result<(WriteStats, W), FeedError> {
     let invalid = |what: String| FeedError::Invalid {
         path: name.to_path_buf(),
@@ -205,15 +313,7 @@ fn write_impl<W: Write + Seek>(
     let key = key_from_hex(&meta.token_key)
         .map_err(|e| invalid(format!("cannot write: META token_key: {}", e.0)))?;
 
-    let mut out = Out {
-        w,
-        pos: 0,
-        start: 0,
-        crc: 0,
-        kind: Kind::Meta,
-        coll: NO_COLLECTION,
-        rows: Vec::new(),
-    };
+    let mut out = Out::new(w);
     out.w.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
     out.pos = HEADER_LEN as u64;
 
@@ -246,6 +346,7 @@ fn write_impl<W: Write + Seek>(
             &key,
             meta.page_size as usize,
             opts,
+            spool_dir,
             &mut stats,
         )
         .map_err(|e| match e {
@@ -304,9 +405,11 @@ struct PageBlobs {
 
 /// Writes the sections of collection `ci` in FORMAT.md's order (after the
 /// objects are checked and their entry fields worked out) and counts them
-/// in `stats`.
+/// in `stats`. The default pages are built on the other workers, into a
+/// spool in `spool_dir`, while this thread writes the sections before
+/// them.
 #[allow(clippy::too_many_arguments)]
-fn write_collection<W: Write>(
+fn write_collection<W: Write + Send>(
     out: &mut Out<W>,
     ci: usize,
     cm: &CollectionMeta,
@@ -314,6 +417,7 @@ fn write_collection<W: Write>(
     key: &[u8; 32],
     page_size: usize,
     opts: &WriteOptions,
+    spool_dir: Option<&Path>,
     stats: &mut WriteStats,
 ) -> Result<(), CollErr> {
     let objs = &cd.objects;
@@ -327,17 +431,27 @@ fn write_collection<W: Write>(
         page_size,
         opts,
     };
-    let obj_off = w.objects(out)?;
-    let man = w.manifest(out)?;
-    let hashes = w.entries(out, &table, &obj_off, &man)?;
-    drop(obj_off);
-    drop(man);
-    w.id_index(out, hashes)?;
-    w.types(out, &table.types)?;
-    if objs.iter().any(|o| o.json20.is_some()) {
-        w.objects20(out)?;
-    }
-    let (cuts, pages) = w.default_pages(out, &table.flags, &cd.cuts)?;
+    let mut spool = Out::new(Spool::new(spool_dir)?);
+    let (before, pages) = rayon::join(
+        || -> Result<(), CollErr> {
+            let obj_off = w.objects(out)?;
+            let man = w.manifest(out)?;
+            let hashes = w.entries(out, &table, &obj_off, &man)?;
+            drop(obj_off);
+            drop(man);
+            w.id_index(out, hashes)?;
+            w.types(out, &table.types)?;
+            if objs.iter().any(|o| o.json20.is_some()) {
+                w.objects20(out)?;
+            }
+            Ok(())
+        },
+        || w.default_pages(&mut spool, &table.flags, &cd.cuts),
+    );
+    before?;
+    let (cuts, rows, pages) = pages?;
+    out.append(spool)?;
+    out.section(Kind::Pages, w.c, &rows)?;
     w.cuts(out, &cuts)?;
     out.section(Kind::State, w.c, &cd.state)?;
 
@@ -443,8 +557,12 @@ fn type_table(objs: &[ObjectVersion]) -> Result<(Vec<&str>, Vec<u16>), CollErr> 
 
 /// first/last flags: by version, ties by date_added, then by position.
 fn first_last_flags(objs: &[ObjectVersion]) -> Vec<u8> {
+    use foldhash::HashMapExt;
     let n = objs.len();
-    let mut span: HashMap<&str, (usize, usize)> = HashMap::with_capacity(n);
+    // A map of every id: foldhash, not SipHash, which was most of this
+    // function's time at a million objects (ids are not attacker-chosen
+    // keys here: they are the compiler's own output).
+    let mut span: foldhash::HashMap<&str, (usize, usize)> = foldhash::HashMap::with_capacity(n);
     for (i, o) in objs.iter().enumerate() {
         let k = (o.version_us, o.date_added_us);
         let e = span.entry(&o.id).or_insert((i, i));
@@ -620,18 +738,18 @@ impl<'a> CollectionWriter<'a> {
         out.section(Kind::Objects20Index, self.c, &index)
     }
 
-    /// PAGEDATA and PAGES: the default pages over the entries that carry
-    /// the last flag, bounded by the previous generation's cuts (stable
-    /// boundaries), built and compressed in parallel batches; a page whose
-    /// body the previous generation already holds takes its compressed
-    /// copies from there (docs/decisions.md#d67). Returns the boundaries
-    /// and the page counts.
+    /// PAGEDATA, alone in `out`: the default pages over the entries that
+    /// carry the last flag, bounded by the previous generation's cuts
+    /// (stable boundaries), built and compressed in parallel batches; a
+    /// page whose body the previous generation already holds takes its
+    /// compressed copies from there (docs/decisions.md#d67). Returns the
+    /// boundaries, the PAGES rows and the page counts.
     fn default_pages<W: Write>(
         &self,
         out: &mut Out<W>,
         flags: &[u8],
         previous: &[Position],
-    ) -> io::Result<(Vec<Position>, PageCounts)> {
+    ) -> io::Result<(Vec<Position>, Vec<u8>, PageCounts)> {
         let lasts: Vec<usize> = (0..self.objs.len())
             .filter(|&i| flags[i] & FLAG_LAST != 0)
             .collect();
@@ -720,8 +838,7 @@ impl<'a> CollectionWriter<'a> {
             release(self.opts);
         }
         out.end();
-        out.section(Kind::Pages, self.c, &rows)?;
-        Ok((cuts, counts))
+        Ok((cuts, rows, counts))
     }
 
     /// CUTS and CUTIDS: one row per boundary, and their ids concatenated.
