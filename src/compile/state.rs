@@ -273,13 +273,16 @@ impl StateTable {
         };
         // Keep the last row of a key stored twice: drop an entry when a
         // later one of the same hash has the same key.
+        // Rows are read only where hashes repeat: reading every row here
+        // again, in hash order, was a random read of the whole section.
         let keep: Vec<bool> = (0..index.len())
             .map(|i| {
-                let key = table.row_at(index[i].1).key;
-                index[i + 1..]
-                    .iter()
-                    .take_while(|(h, _)| *h == index[i].0)
-                    .all(|&(_, at)| table.row_at(at).key != key)
+                let later = index[i + 1..].iter().take_while(|(h, _)| *h == index[i].0);
+                let mut later = later.peekable();
+                later.peek().is_none() || {
+                    let key = table.row_at(index[i].1).key;
+                    later.all(|&(_, at)| table.row_at(at).key != key)
+                }
             })
             .collect();
         table.index = index
@@ -321,19 +324,35 @@ impl StateTable {
 
     /// The row of `key`, if the previous generation has one.
     pub fn get(&self, key: &str) -> Option<Row> {
+        self.find(key).map(|(_, r)| r.to_row())
+    }
+
+    /// The row of `key` and its slot (`0..self.len()`), if there is one.
+    pub fn find(&self, key: &str) -> Option<(usize, RowRef<'_>)> {
         if self.index.is_empty() {
             return None;
         }
         let h = xxh3_64(key.as_bytes());
         let b = (h >> (64 - self.bucket_bits)) as usize;
-        let run = self.buckets[b] as usize..self.buckets[b + 1] as usize;
-        self.index[run]
+        let start = self.buckets[b] as usize;
+        self.index[start..self.buckets[b + 1] as usize]
             .iter()
-            .skip_while(|&&(x, _)| x < h)
-            .take_while(|&&(x, _)| x == h)
-            .map(|&(_, at)| self.row_at(at))
-            .find(|r| r.key == key)
-            .map(|r| r.to_row())
+            .enumerate()
+            .skip_while(|&(_, &(x, _))| x < h)
+            .take_while(|&(_, &(x, _))| x == h)
+            .map(|(i, &(_, at))| (start + i, self.row_at(at)))
+            .find(|(_, r)| r.key == key)
+    }
+
+    /// The number of distinct keys (slots): slot `s` holds the row
+    /// [`StateTable::get`] finds for its key, in no particular order.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The row in `slot`.
+    pub fn slot(&self, slot: usize) -> RowRef<'_> {
+        self.row_at(self.index[slot].1)
     }
 
     /// Every row as stored, a key stored twice included.
@@ -343,12 +362,6 @@ impl StateTable {
             Err(_) => (0, Cursor(&[])),
         };
         (0..n).map_while(move |_| read_row(&mut c, self.v2).ok())
-    }
-
-    /// One row per distinct key (the one [`StateTable::get`] finds), in no
-    /// particular order.
-    pub fn distinct(&self) -> impl Iterator<Item = RowRef<'_>> {
-        self.index.iter().map(|&(_, at)| self.row_at(at))
     }
 }
 
@@ -436,11 +449,11 @@ mod tests {
         }
         assert!(table.get("ind:md5:500").is_none());
         assert_eq!(table.stored().count(), 501);
-        let mut keys: Vec<&str> = table.distinct().map(|r| r.key).collect();
+        let mut keys: Vec<&str> = (0..table.len()).map(|s| table.slot(s).key).collect();
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), 500);
-        assert_eq!(table.distinct().count(), 500);
+        assert_eq!(table.len(), 500);
         assert!(StateTable::open(bytes.slice(..bytes.len() - 3)).is_err());
         let empty = StateTable::open(bytes::Bytes::new()).unwrap();
         assert!(empty.get("ind:md5:1").is_none() && empty.config().is_none());
@@ -452,9 +465,19 @@ mod tests {
         for n in 1..=9 {
             let rows: Vec<Row> = (0..n).map(|i| row(&format!("ind:url:{i}"), i)).collect();
             let table = StateTable::open(bytes::Bytes::from(encode(1, &rows))).unwrap();
+            let mut slots = Vec::new();
             for r in &rows {
                 assert_eq!(table.get(&r.key).map(|f| f.date_added), Some(r.date_added));
+                let (slot, found) = table.find(&r.key).unwrap();
+                assert_eq!(
+                    (found.key, table.slot(slot).key),
+                    (r.key.as_str(), r.key.as_str())
+                );
+                slots.push(slot);
             }
+            slots.sort_unstable();
+            slots.dedup();
+            assert_eq!((slots.len(), table.len()), (n as usize, n as usize));
             assert!(table.get("ind:url:x").is_none(), "{n} keys");
         }
     }

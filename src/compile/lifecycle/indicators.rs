@@ -73,14 +73,14 @@ const TRIM_GROUPS: usize = 4;
 /// built. Returns the indicators' SCOs, one per id, for
 /// [`Assembly::add_scos`].
 #[allow(clippy::too_many_arguments)]
-pub(super) fn build<'k>(
+pub(super) fn build(
     b: &CollectionBuild<'_>,
     previous: &Previous,
     config: u64,
-    inds: &'k [(String, u32)],
+    inds: &[(String, u32)],
     records: &mut Records,
     identity_ref: Option<&str>,
-    acc: &mut Assembly<'k>,
+    acc: &mut Assembly,
 ) -> Result<BTreeMap<String, Pending>, feed::FeedError> {
     let (cfg, plan, col) = (b.cfg, b.plan, b.col());
     // XSOAR's ids are chosen before the parallel build: one record's
@@ -122,7 +122,7 @@ pub(super) fn build<'k>(
                         let ind = built.indicator(ri);
                         let pos = g * group + batch * PARK_BATCH + k;
                         let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
-                        let prev = previous.row(key);
+                        let prev = previous.claim(key);
                         let fingerprint = reuse::record_fingerprint(ind);
                         let kept = prev.as_ref().filter(|_| reusable).and_then(|r| {
                             reuse::reuse(b, &settings, key, ind, fingerprint, pos, xsoar_id, r)
@@ -137,7 +137,7 @@ pub(super) fn build<'k>(
                 Ok(out)
             })
             .collect::<Result<_, feed::FeedError>>()?;
-        acc.add_indicators(batches.into_iter().flatten(), group_inds, &mut scos);
+        acc.add_indicators(batches.into_iter().flatten(), &mut scos);
         for &(_, ri) in group_inds {
             records.release(ri, plan.index);
         }
@@ -155,17 +155,15 @@ pub(super) fn build<'k>(
     Ok(scos)
 }
 
-impl<'k> Assembly<'k> {
-    /// Adds built indicators (`outcomes`, in `inds` order) and counts
+impl Assembly {
+    /// Adds built indicators (`outcomes`, in build order) and counts
     /// them; their SCOs go to `scos_by_id`, one per id.
     fn add_indicators(
         &mut self,
         outcomes: impl Iterator<Item = Outcome>,
-        inds: &'k [(String, u32)],
         scos_by_id: &mut BTreeMap<String, Pending>,
     ) {
-        for (o, (key, _)) in outcomes.zip(inds) {
-            self.seen.insert(key);
+        for o in outcomes {
             match o {
                 Outcome::Object {
                     pending,
@@ -176,8 +174,12 @@ impl<'k> Assembly<'k> {
                     added,
                     reused,
                 } => {
-                    self.markings
-                        .extend(markings.into_iter().map(str::to_string));
+                    for m in markings {
+                        // Nearly always known already: no String for those.
+                        if !self.markings.contains(m) {
+                            self.markings.insert(m.to_string());
+                        }
+                    }
                     for msg in warnings {
                         *self.warnings.entry(msg).or_default() += 1;
                     }

@@ -52,7 +52,7 @@ use crate::record::{Indicator, Record, StixRecord};
 use crate::stix;
 use crate::time::Micros;
 use previous::Previous;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One object version on its way into the feed.
 #[derive(Debug, Clone)]
@@ -295,7 +295,7 @@ fn identity(cfg: &Config) -> Option<(String, String, String)> {
 
 /// A collection's build in progress: what its phases add to, in order
 /// (indicators, passthrough objects, removals, support objects).
-struct Assembly<'k> {
+struct Assembly {
     /// This generation's objects so far.
     objects: Vec<Pending>,
     /// Keys without an object whose epoch must be remembered.
@@ -303,16 +303,12 @@ struct Assembly<'k> {
     /// The marking definitions referenced (by live objects and tombstones
     /// alike): the support phase adds them.
     markings: BTreeSet<String>,
-    /// The keys this generation has (borrowed: a million indicators would
-    /// otherwise copy every key once more). Support objects are excluded
-    /// from removals, so their keys need not be recorded.
-    seen: HashSet<&'k str>,
     report: CollectionReport,
     /// Builder/mapping warnings counted by message.
     warnings: BTreeMap<String, u64>,
 }
 
-impl Assembly<'_> {
+impl Assembly {
     /// An empty build of a collection that selected `selected` records
     /// (each one a key).
     fn new(selected: usize) -> Self {
@@ -320,7 +316,6 @@ impl Assembly<'_> {
             objects: Vec::with_capacity(selected),
             remembered: Vec::new(),
             markings: BTreeSet::new(),
-            seen: HashSet::with_capacity(selected),
             report: CollectionReport {
                 selected: selected as u64,
                 ..CollectionReport::default()

@@ -11,21 +11,20 @@ use crate::record::StixRecord;
 use crate::time::Micros;
 use xxhash_rust::xxh3::xxh3_64;
 
-impl<'k> Assembly<'k> {
+impl Assembly {
     /// Adds the passthrough objects, parking their JSON as it goes. They
     /// come after the collection's `indicators` in the build order.
     pub(super) fn add_passthrough(
         &mut self,
         spill: &Spill,
         previous: &Previous,
-        passthrough: &'k [(String, &StixRecord)],
+        passthrough: &[(String, &StixRecord)],
         indicators: usize,
     ) -> Result<(), feed::FeedError> {
         for (pos, (key, s)) in passthrough.iter().enumerate() {
             if pos % PARK_BATCH == 0 {
                 park_tail(spill, &mut self.objects)?;
             }
-            self.seen.insert(key);
             let hash = xxh3_64(s.json.as_bytes());
             let date_added = self.passthrough_date_added(previous, key, s, hash);
             let order = ORDER_RECORD + (indicators + pos) as u64;
@@ -44,7 +43,7 @@ impl<'k> Assembly<'k> {
         s: &StixRecord,
         hash: u64,
     ) -> Option<Micros> {
-        match previous.row(key).filter(|r| r.present) {
+        match previous.claim(key).filter(|r| r.present) {
             Some(r) if r.content_hash == hash => {
                 self.report.unchanged += 1;
                 Some(r.date_added)

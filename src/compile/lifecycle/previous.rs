@@ -6,6 +6,7 @@ use crate::compile::state::{Row, RowRef, StateTable};
 use crate::compile::CompileError;
 use crate::feed::{self, CollectionFeed};
 use crate::time::Micros;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The previous generation of one collection, as the build compares with
 /// it (all empty for a new collection).
@@ -13,6 +14,11 @@ pub(super) struct Previous {
     /// Every key it published or remembered, looked up in the previous
     /// feed's mapping ([`StateTable`]), not loaded beside the new rows.
     rows: StateTable,
+    /// One bit per row of `rows`: set when this generation has the row's
+    /// key ([`Previous::claim`]); the rows left unset are the removals.
+    /// (A set of this generation's keys cost a hash and a string compare
+    /// per previous row, and a random read of each row in the mapping.)
+    claimed: Vec<AtomicU64>,
     /// The config fingerprint its indicators were built under (`None`:
     /// a new collection, or a state from before fingerprints).
     pub config: Option<u64>,
@@ -54,6 +60,9 @@ impl Previous {
         }
         Ok(Previous {
             config: rows.config(),
+            claimed: (0..rows.len().div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             rows,
             last,
             live,
@@ -65,9 +74,22 @@ impl Previous {
         self.rows.get(key)
     }
 
-    /// One row per key, in no particular order.
-    pub fn rows(&self) -> impl Iterator<Item = RowRef<'_>> {
-        self.rows.distinct()
+    /// The row of `key`, a key this generation has (so its row is not a
+    /// removal), if the previous generation has one. Safe from parallel
+    /// builders.
+    pub fn claim(&self, key: &str) -> Option<Row> {
+        let (slot, row) = self.rows.find(key)?;
+        self.claimed[slot / 64].fetch_or(1 << (slot % 64), Ordering::Relaxed);
+        Some(row.to_row())
+    }
+
+    /// One row per key no [`Previous::claim`] asked for, in no particular
+    /// order. (Called after the parallel builds, which `rayon` joins: every
+    /// claim is visible.)
+    pub fn unclaimed(&self) -> impl Iterator<Item = RowRef<'_>> {
+        (0..self.rows.len())
+            .filter(|&s| self.claimed[s / 64].load(Ordering::Relaxed) & (1 << (s % 64)) == 0)
+            .map(|s| self.rows.slot(s))
     }
 }
 

@@ -110,7 +110,12 @@ fn collection_data(
         }
         let date_added = o.date_added.expect("assigned above");
         let version = o.version_us.unwrap_or(date_added);
-        *report.by_type.entry(o.stix_type.clone()).or_default() += 1;
+        match report.by_type.get_mut(&o.stix_type) {
+            Some(n) => *n += 1,
+            None => {
+                report.by_type.insert(o.stix_type.clone(), 1);
+            }
+        }
         rows.push(Row {
             key: o.key,
             id: o.id.clone(),

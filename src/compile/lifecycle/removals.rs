@@ -14,7 +14,7 @@ use crate::stix;
 use crate::time::{self, Micros, DAY, MILLI};
 use xxhash_rust::xxh3::xxh3_64;
 
-impl Assembly<'_> {
+impl Assembly {
     /// Handles every key the previous generation had and this one has not,
     /// in key order. Returns whether the stored version of one of them
     /// references `identity_id`: what the tombstones reference must stay
@@ -28,8 +28,8 @@ impl Assembly<'_> {
         // Support objects (markings, identity) are derived from what
         // remains, so their previous rows are not removals.
         let mut gone: Vec<Row> = previous
-            .rows()
-            .filter(|r| !self.seen.contains(r.key) && !r.key.starts_with("sup:"))
+            .unclaimed()
+            .filter(|r| !r.key.starts_with("sup:"))
             .map(|r| r.to_row())
             .collect();
         gone.sort_by(|a, b| a.key.cmp(&b.key));

@@ -14,7 +14,7 @@ use xxhash_rust::xxh3::xxh3_64;
 /// A support object: its id, its 2.1 JSON and its 2.0 JSON.
 type Support = (String, String, Option<String>);
 
-impl Assembly<'_> {
+impl Assembly {
     /// Adds the support objects: the marking definitions referenced (by
     /// live objects and tombstones alike) and `identity`, unless an input
     /// carries them.
