@@ -262,10 +262,16 @@ impl Feed {
     /// reported.
     fn check_collection(&self, c: &CollectionFeed, depth: Depth) -> Result<(), Problem> {
         check_types(c)?;
-        let scan = self.check_entries(c)?;
+        // The entry scan is one thread's pass: the objects' JSON is parsed
+        // on the other workers meanwhile. (It reads the entries unchecked,
+        // so it must not trust them: see `check_objects_json`.) The
+        // problem reported is the first in the order of the checks all
+        // the same.
+        let (scan, json) = rayon::join(|| self.check_entries(c), || self.check_objects_json(c));
+        let scan = scan?;
         check_first_last(c, &scan.flags)?;
         check_mixed_spec(c, scan.has20, scan.has21)?;
-        self.check_objects_json(c)?;
+        json?;
         check_id_index(c)?;
         if c.has_objects20 {
             self.check_objects20(c)?;
@@ -329,21 +335,21 @@ impl Feed {
     }
 
     /// Every object parses and carries the id and type of its entry; the
-    /// objects are read in runs, each released behind it.
+    /// objects are read in runs, each released behind it. Runs beside
+    /// [`Self::check_entries`], so an entry's fields are not trusted here
+    /// (an unknown type is an empty name; the entry scan reports it).
     fn check_objects_json(&self, c: &CollectionFeed) -> Result<(), Problem> {
         let n = c.n;
         for run in (0..n).step_by(RELEASE_RUN) {
             let run = run..(run + RELEASE_RUN).min(n);
             run.clone().into_par_iter().try_for_each(|i| {
                 let bytes = c.object_bytes(i);
-                check_json(&bytes, c.id_of(i), &c.types[usize::from(c.raw(i).type_id)]).map_err(
-                    |problem| Problem::Json {
-                        entry: i,
-                        id: c.id_of(i).to_string(),
-                        form: "object",
-                        problem,
-                    },
-                )
+                check_json(&bytes, c.id_of(i), type_name(c, i)).map_err(|problem| Problem::Json {
+                    entry: i,
+                    id: c.id_of(i).to_string(),
+                    form: "object",
+                    problem,
+                })
             })?;
             self.release(self.range_of(&c.objects));
             self.release(self.range_of(&c.manifest));
@@ -357,14 +363,12 @@ impl Feed {
         for run in present.chunks(RELEASE_RUN) {
             run.par_iter().try_for_each(|&i| {
                 let bytes = c.object20_bytes(i).unwrap_or_default();
-                check_json(&bytes, c.id_of(i), &c.types[usize::from(c.raw(i).type_id)]).map_err(
-                    |problem| Problem::Json {
-                        entry: i,
-                        id: c.id_of(i).to_string(),
-                        form: "STIX 2.0 object",
-                        problem,
-                    },
-                )
+                check_json(&bytes, c.id_of(i), type_name(c, i)).map_err(|problem| Problem::Json {
+                    entry: i,
+                    id: c.id_of(i).to_string(),
+                    form: "STIX 2.0 object",
+                    problem,
+                })
             })?;
             self.release(self.range_of(&c.objects20));
         }
@@ -848,6 +852,13 @@ fn check_page_boundary(
 }
 
 /// An object's JSON parses and carries the `id` and type `ty` of its entry.
+/// The type name entry `i` names, or "" when its type id is out of range.
+fn type_name(c: &CollectionFeed, i: usize) -> &str {
+    c.types
+        .get(usize::from(c.raw(i).type_id))
+        .map_or("", String::as_str)
+}
+
 fn check_json(bytes: &[u8], id: &str, ty: &str) -> Result<(), JsonProblem> {
     let head: Head = serde_json::from_slice(bytes).map_err(JsonProblem::Syntax)?;
     if head.id != id {
