@@ -249,8 +249,14 @@ pub(crate) struct StateTable {
 }
 
 impl StateTable {
-    /// Checks every row of `bytes` (a STATE section) and indexes them.
-    pub fn open(bytes: bytes::Bytes) -> Result<StateTable, StateError> {
+    /// Checks every row of `bytes` (a STATE section) and indexes them,
+    /// showing each row as stored (a key stored twice included) to
+    /// `visit`: one pass over the section for the caller's figures and
+    /// the index.
+    pub fn open_with(
+        bytes: bytes::Bytes,
+        mut visit: impl FnMut(&RowRef<'_>),
+    ) -> Result<StateTable, StateError> {
         if bytes.is_empty() {
             return Ok(StateTable::default());
         }
@@ -259,6 +265,7 @@ impl StateTable {
         for _ in 0..n {
             let at = (bytes.len() - c.0.len()) as u64;
             let row = read_row(&mut c, v2)?;
+            visit(&row);
             index.push((xxh3_64(row.key.as_bytes()), at));
         }
         if !c.0.is_empty() {
@@ -316,7 +323,7 @@ impl StateTable {
         self.config
     }
 
-    /// The row at `at`, checked by [`StateTable::open`].
+    /// The row at `at`, checked by [`StateTable::open_with`].
     fn row_at(&self, at: u64) -> RowRef<'_> {
         read_row(&mut Cursor(&self.bytes[at as usize..]), self.v2)
             .expect("rows are checked when the table opens")
@@ -353,15 +360,6 @@ impl StateTable {
     /// The row in `slot`.
     pub fn slot(&self, slot: usize) -> RowRef<'_> {
         self.row_at(self.index[slot].1)
-    }
-
-    /// Every row as stored, a key stored twice included.
-    pub fn stored(&self) -> impl Iterator<Item = RowRef<'_>> {
-        let (n, mut c) = match read_header(&self.bytes) {
-            Ok((_, _, n, rows)) => (n, rows),
-            Err(_) => (0, Cursor(&[])),
-        };
-        (0..n).map_while(move |_| read_row(&mut c, self.v2).ok())
     }
 }
 
@@ -432,7 +430,8 @@ mod tests {
         let mut rows: Vec<Row> = (0..500).map(|i| row(&format!("ind:md5:{i}"), i)).collect();
         rows.push(row("ind:md5:7", 9_999));
         let bytes = bytes::Bytes::from(encode(5, &rows));
-        let table = StateTable::open(bytes.clone()).unwrap();
+        let mut stored = 0;
+        let table = StateTable::open_with(bytes.clone(), |_| stored += 1).unwrap();
         assert_eq!(table.config(), Some(5));
         for r in &rows[..500] {
             let found = table.get(&r.key).unwrap();
@@ -448,23 +447,25 @@ mod tests {
             );
         }
         assert!(table.get("ind:md5:500").is_none());
-        assert_eq!(table.stored().count(), 501);
+        assert_eq!(stored, 501);
         let mut keys: Vec<&str> = (0..table.len()).map(|s| table.slot(s).key).collect();
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), 500);
         assert_eq!(table.len(), 500);
-        assert!(StateTable::open(bytes.slice(..bytes.len() - 3)).is_err());
-        let empty = StateTable::open(bytes::Bytes::new()).unwrap();
+        assert!(StateTable::open_with(bytes.slice(..bytes.len() - 3), |_| {}).is_err());
+        let mut stored = 0;
+        let empty = StateTable::open_with(bytes::Bytes::new(), |_| stored += 1).unwrap();
         assert!(empty.get("ind:md5:1").is_none() && empty.config().is_none());
-        assert_eq!(empty.stored().count(), 0);
+        assert_eq!(stored, 0);
     }
 
     #[test]
     fn a_small_table_finds_each_of_its_keys() {
         for n in 1..=9 {
             let rows: Vec<Row> = (0..n).map(|i| row(&format!("ind:url:{i}"), i)).collect();
-            let table = StateTable::open(bytes::Bytes::from(encode(1, &rows))).unwrap();
+            let table =
+                StateTable::open_with(bytes::Bytes::from(encode(1, &rows)), |_| {}).unwrap();
             let mut slots = Vec::new();
             for r in &rows {
                 assert_eq!(table.get(&r.key).map(|f| f.date_added), Some(r.date_added));

@@ -32,28 +32,27 @@ pub(super) struct Previous {
 impl Previous {
     /// Reads the collection's STATE rows from the previous feed.
     pub fn read(b: &CollectionBuild<'_>) -> Result<Self, CompileError> {
+        let (mut last, mut live) = (i64::MIN, 0u64);
+        let count = |r: &RowRef<'_>| {
+            if r.present() {
+                last = last.max(r.date_added);
+                live += u64::from(!r.tombstone() && !r.key.starts_with("sup:"));
+            }
+        };
         let rows = match b.prev_col {
-            Some(c) => StateTable::open(c.state()).map_err(|e| CompileError::Previous {
-                path: b.cfg.resolve(&b.cfg.compile.out),
-                message: format!("collection {}: {e}", b.plan.id),
-            })?,
+            Some(c) => {
+                StateTable::open_with(c.state(), count).map_err(|e| CompileError::Previous {
+                    path: b.cfg.resolve(&b.cfg.compile.out),
+                    message: format!("collection {}: {e}", b.plan.id),
+                })?
+            }
             None => StateTable::default(),
         };
-        let mut last = rows
-            .stored()
-            .filter(|r| r.present())
-            .map(|r| r.date_added)
-            .max()
-            .unwrap_or(i64::MIN);
         if let Some(c) = b.prev_col {
             if !c.is_empty() {
                 last = last.max(c.entry(c.len() - 1).date_added_us);
             }
         }
-        let live = rows
-            .stored()
-            .filter(|r| r.present() && !r.tombstone() && !r.key.starts_with("sup:"))
-            .count() as u64;
         // Indexing read every row: the lookups fault in only what they use.
         if let Some(f) = b.prev_feed {
             f.release_all();
