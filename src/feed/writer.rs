@@ -243,8 +243,7 @@ impl Spool {
         })
     }
 
-    /// Copies everything written to `w` (in the kernel when both are
-    /// files) and returns its length.
+    /// Copies everything written to `w` and returns its length.
     fn append_to<W: Write>(self, w: &mut W) -> io::Result<u64> {
         match self {
             Spool::File(b) => {
