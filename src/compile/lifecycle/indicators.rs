@@ -67,7 +67,8 @@ const TRIM_GROUPS: usize = 4;
 
 /// Builds the collection's indicators (`inds`: key and index in
 /// `records`) in parallel batches; each batch parks its JSON in the spill
-/// file, so only (offset, length) stays in memory per object. Each group
+/// file, so only (offset, length) stays in memory per object. Each key
+/// moves into its object (a million keys are not held twice). Each group
 /// of batches is added to `acc` (in `inds` order), and its records
 /// released when no later collection selects them, before the next is
 /// built. Returns the indicators' SCOs, one per id, for
@@ -77,7 +78,7 @@ pub(super) fn build(
     b: &CollectionBuild<'_>,
     previous: &Previous,
     config: u64,
-    inds: &[(String, u32)],
+    mut inds: Vec<(String, u32)>,
     records: &mut Records,
     identity_ref: Option<&str>,
     acc: &mut Assembly,
@@ -109,26 +110,28 @@ pub(super) fn build(
     let reusable = previous.config == Some(config);
     let mut scos = BTreeMap::new();
     let group = PARK_BATCH * GROUP_BATCHES;
-    for (g, group_inds) in inds.chunks(group).enumerate() {
+    for (g, group_inds) in inds.chunks_mut(group).enumerate() {
         let built: &Records = records;
         let batches: Vec<Vec<Outcome>> = group_inds
-            .par_chunks(PARK_BATCH)
+            .par_chunks_mut(PARK_BATCH)
             .enumerate()
             .map(|(batch, chunk)| {
                 let mut out: Vec<Outcome> = chunk
-                    .iter()
+                    .iter_mut()
                     .enumerate()
-                    .map(|(k, &(ref key, ri))| {
-                        let ind = built.indicator(ri);
+                    .map(|(k, (key, ri))| {
+                        let mut key = std::mem::take(key);
+                        let ind = built.indicator(*ri);
                         let pos = g * group + batch * PARK_BATCH + k;
                         let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
-                        let prev = previous.claim(key);
+                        let prev = previous.claim(&key);
                         let fingerprint = reuse::record_fingerprint(ind);
                         let kept = prev.as_ref().filter(|_| reusable).and_then(|r| {
+                            let key = &mut key;
                             reuse::reuse(b, &settings, key, ind, fingerprint, pos, xsoar_id, r)
                         });
                         kept.unwrap_or_else(|| {
-                            let ind = (key.as_str(), ind, fingerprint);
+                            let ind = (key, ind, fingerprint);
                             build_indicator(b, &settings, ind, pos, xsoar_id, prev.as_ref())
                         })
                     })
@@ -138,7 +141,7 @@ pub(super) fn build(
             })
             .collect::<Result<_, feed::FeedError>>()?;
         acc.add_indicators(batches.into_iter().flatten(), &mut scos);
-        for &(_, ri) in group_inds {
+        for &(_, ri) in group_inds.iter() {
             records.release(ri, plan.index);
         }
         if g % TRIM_GROUPS == TRIM_GROUPS - 1 {
@@ -291,7 +294,7 @@ fn xsoar_ids<'r>(
 fn build_indicator(
     b: &CollectionBuild<'_>,
     settings: &BuildSettings,
-    (key, ind, fingerprint): (&str, &Indicator, u64),
+    (key, ind, fingerprint): (String, &Indicator, u64),
     pos: usize,
     xsoar_id: Option<Option<&str>>,
     prev: Option<&Row>,
@@ -343,7 +346,7 @@ fn build_indicator(
     let scos = sco_objects(&draft.scos, pos);
     Outcome::Object {
         pending: Pending {
-            key: key.to_string(),
+            key,
             id: draft.id.clone(),
             stix_type: "indicator".into(),
             spec: SpecVersion::V21,

@@ -171,10 +171,11 @@ pub(crate) fn build_collection(
     let config = reuse::config_fingerprint(b, identity_id);
     let mut acc = Assembly::new(b.selected.len());
 
-    let scos = indicators::build(b, &previous, config, &inds, records, identity_id, &mut acc)?;
+    let indicators = inds.len();
+    let scos = indicators::build(b, &previous, config, inds, records, identity_id, &mut acc)?;
     let live_indicators = !acc.objects.is_empty();
     let passthrough = passthrough_keyed(b, records);
-    acc.add_passthrough(b.spill, &previous, &passthrough, inds.len())?;
+    acc.add_passthrough(b.spill, &previous, &passthrough, indicators)?;
     acc.add_scos(scos, &previous);
     let tombstone_identity = acc.add_removals(b, &previous, identity_id);
     // The identity is published while something references it.

@@ -166,11 +166,13 @@ pub(super) fn config_fingerprint(b: &CollectionBuild<'_>, identity_ref: Option<&
 /// unexpired where `drop_expired` leaves expired ones out, and still in
 /// the previous feed. It keeps its bytes, version, date_added, content
 /// hash and epoch, and references the same markings and SCOs as built.
+/// The key moves into the object when it is reused (left as it is when
+/// not).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn reuse(
     b: &CollectionBuild<'_>,
     settings: &BuildSettings,
-    key: &str,
+    key: &mut String,
     ind: &Indicator,
     fingerprint: u64,
     pos: usize,
@@ -204,7 +206,7 @@ pub(super) fn reuse(
     };
     Some(Outcome::Object {
         pending: Pending {
-            key: key.to_string(),
+            key: std::mem::take(key),
             id: prev.id.clone(),
             stix_type: "indicator".into(),
             spec: SpecVersion::V21,
