@@ -851,7 +851,6 @@ fn check_page_boundary(
     Ok(())
 }
 
-/// An object's JSON parses and carries the `id` and type `ty` of its entry.
 /// The type name entry `i` names, or "" when its type id is out of range.
 fn type_name(c: &CollectionFeed, i: usize) -> &str {
     c.types
@@ -859,6 +858,7 @@ fn type_name(c: &CollectionFeed, i: usize) -> &str {
         .map_or("", String::as_str)
 }
 
+/// An object's JSON parses and carries the `id` and type `ty` of its entry.
 fn check_json(bytes: &[u8], id: &str, ty: &str) -> Result<(), JsonProblem> {
     let head: Head = serde_json::from_slice(bytes).map_err(JsonProblem::Syntax)?;
     if head.id != id {

@@ -266,12 +266,6 @@ impl Write for Spool {
             Spool::Memory(v) => v.write(b),
         }
     }
-    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
-        match self {
-            Spool::File(f) => f.write_all(b),
-            Spool::Memory(v) => v.write_all(b),
-        }
-    }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Spool::File(f) => f.flush(),
@@ -577,9 +571,8 @@ fn type_table(objs: &[ObjectVersion]) -> Result<(Vec<&str>, Vec<u16>), CollErr> 
 fn first_last_flags(objs: &[ObjectVersion]) -> Vec<u8> {
     use foldhash::HashMapExt;
     let n = objs.len();
-    // A map of every id: foldhash, not SipHash, which was most of this
-    // function's time at a million objects (ids are not attacker-chosen
-    // keys here: they are the compiler's own output).
+    // A map of every id: foldhash, faster than std's SipHash on a
+    // million short keys, and seeded per process like it.
     let mut span: foldhash::HashMap<&str, (usize, usize)> = foldhash::HashMap::with_capacity(n);
     for (i, o) in objs.iter().enumerate() {
         let k = (o.version_us, o.date_added_us);

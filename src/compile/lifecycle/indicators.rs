@@ -127,8 +127,7 @@ pub(super) fn build(
                         let prev = previous.claim(&key);
                         let fingerprint = reuse::record_fingerprint(ind);
                         let kept = prev.as_ref().filter(|_| reusable).and_then(|r| {
-                            let key = &mut key;
-                            reuse::reuse(b, &settings, key, ind, fingerprint, pos, xsoar_id, r)
+                            reuse::reuse(b, &settings, &mut key, ind, fingerprint, pos, xsoar_id, r)
                         });
                         kept.unwrap_or_else(|| {
                             let ind = (key, ind, fingerprint);
