@@ -135,6 +135,7 @@ fn fixture(n: u64) -> Fixture {
         allow_shrink: false,
         progress: false,
         now: None,
+        force: false,
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let _ = std::fs::remove_file(&export);

@@ -77,6 +77,7 @@ pub(super) fn run(listen: &str) -> Result<(), Failure> {
         allow_shrink: true,
         progress: false,
         now: None,
+        force: false,
     };
     let summary = compile::run(&opts)?;
     println!("{}", compile::render_summary(&summary));

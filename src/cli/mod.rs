@@ -120,6 +120,11 @@ pub struct CompileArgs {
     /// Publish even when a collection shrinks by more than compile.shrink_guard.
     #[arg(long)]
     pub allow_shrink: bool,
+    /// Publish a new generation even when the live one was compiled from the
+    /// same inputs, config and binary and nothing in it has expired since
+    /// (without it, such a compile leaves the live file alone).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `export-static` flags.
@@ -258,6 +263,7 @@ fn compile(args: CompileArgs) -> Result<(), Failure> {
         json,
         strict,
         allow_shrink,
+        force,
     } = args;
     let config = Config::load(&config)?;
     let opts = CompileOptions {
@@ -268,6 +274,7 @@ fn compile(args: CompileArgs) -> Result<(), Failure> {
         allow_shrink,
         progress: !json,
         now: None,
+        force,
     };
     let summary = compile::run(&opts)?;
     if json {

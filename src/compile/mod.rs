@@ -29,9 +29,10 @@ mod read;
 mod select;
 mod spill;
 pub mod state;
+mod unchanged;
 
 use guard::{retired_guard, shrink_guard};
-use read::read_inputs;
+use read::{input_files, read_inputs};
 use select::{dedupe, select};
 
 use crate::config::{Config, IdScheme};
@@ -63,6 +64,10 @@ pub struct CompileOptions {
     pub progress: bool,
     /// The compile's "now" (tests pin it); default: the wall clock.
     pub now: Option<Micros>,
+    /// Publish a new generation even when the live one was compiled from
+    /// the same inputs, config and binary and is still current
+    /// (docs/decisions.md#d70).
+    pub force: bool,
 }
 
 /// Why a compile did not publish.
@@ -149,6 +154,8 @@ pub struct CollectionReport {
 /// Stage timings in milliseconds.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
+    /// Hashing the binary, config and inputs (docs/decisions.md#d70).
+    pub fingerprint_ms: u64,
     pub read_ms: u64,
     pub select_ms: u64,
     pub build_ms: u64,
@@ -160,6 +167,12 @@ pub struct Timings {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub output: String,
+    /// True when nothing was published: the live generation was compiled
+    /// from the same inputs, config and binary, and none of its decisions
+    /// taken from the clock has changed since (docs/decisions.md#d70).
+    /// `generation` is then the live one, and the input counts are those
+    /// it recorded.
+    pub unchanged: bool,
     pub generation: String,
     pub output_bytes: u64,
     /// Default pages written, objects and manifest pages counted apart.
@@ -276,8 +289,21 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         ..Summary::default()
     };
 
+    // Fingerprint, and leave a live generation that is current alone.
+    let t = Instant::now();
+    let files = input_files(cfg)?;
+    let fingerprint = unchanged::fingerprint(opts, &plans, &files);
+    summary.timings.fingerprint_ms = t.elapsed().as_millis() as u64;
+    if let (Some(prev), Some(fp), false) = (&previous, &fingerprint, opts.force) {
+        if unchanged::is_current(prev, &live, fp, &token_key(cfg, Some(prev)), now) {
+            unchanged_summary(prev, &mut summary);
+            summary.timings.total_ms = started.elapsed().as_millis() as u64;
+            return Ok(summary);
+        }
+    }
+
     // Read.
-    let (records, file_names) = read_inputs(opts, &plans, &mut summary)?;
+    let (records, file_names) = read_inputs(opts, &plans, &files, &mut summary)?;
 
     // Merge duplicates over all records before any query runs: a query that
     // matched only a stale copy (an old TLP, an old active flag) must not
@@ -306,14 +332,18 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     // filesystem as the feed, not a tmpfs) until the writer runs.
     let spill = spill::Spill::new_in(&crate::files::containing_dir(&live))?;
     let records = lifecycle::Records::new(records, &plans, &selected);
+    let stable_until = unchanged::StableUntil::new();
     let built = build_collections(
         cfg,
         &plans,
         records,
         &selected,
-        previous.as_deref(),
-        now,
-        &spill,
+        Around {
+            previous: previous.as_deref(),
+            now,
+            spill: &spill,
+            stable_until: &stable_until,
+        },
     )?;
     summary.timings.build_ms = t.elapsed().as_millis() as u64;
     // The records are gone, and the previous generation's bytes are not
@@ -349,6 +379,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         },
         &live,
         token_key,
+        fingerprint.map(|f| (f, stable_until.get())),
         &mut summary,
     )?;
     summary.timings.total_ms = started.elapsed().as_millis() as u64;
@@ -366,6 +397,14 @@ fn token_key(cfg: &Config, previous: Option<&Feed>) -> String {
     }
 }
 
+/// What every collection's build shares besides the config and records.
+struct Around<'a> {
+    previous: Option<&'a Feed>,
+    now: Micros,
+    spill: &'a spill::Spill,
+    stable_until: &'a unchanged::StableUntil,
+}
+
 /// The build stage: each collection's objects, compared with its previous
 /// generation ([`lifecycle::build_collection`]), in plan order. The
 /// records are freed as they are built.
@@ -374,10 +413,14 @@ fn build_collections(
     plans: &[Plan],
     mut records: lifecycle::Records,
     selected: &[Vec<u32>],
-    previous: Option<&Feed>,
-    now: Micros,
-    spill: &spill::Spill,
+    around: Around<'_>,
 ) -> Result<Vec<lifecycle::Built>, CompileError> {
+    let Around {
+        previous,
+        now,
+        spill,
+        stable_until,
+    } = around;
     let mut built = Vec::with_capacity(plans.len());
     for plan in plans {
         let prev_col = previous.and_then(|f| {
@@ -396,6 +439,7 @@ fn build_collections(
                 prev_feed: previous,
                 now,
                 spill,
+                stable_until,
             },
             &mut records,
         )?;
@@ -422,12 +466,18 @@ fn write_feed(
     written: Written,
     live: &Path,
     token_key: String,
+    fingerprint: Option<(String, Option<Micros>)>,
     summary: &mut Summary,
 ) -> Result<(), CompileError> {
     let t = Instant::now();
     let generation = hex(&rand::random::<[u8; 16]>());
     let mut meta = feed_meta(cfg, plans, generation.clone(), token_key);
-    meta.compile = Some(compile_record(summary));
+    let (fingerprint, stable_until_us) = fingerprint.unzip();
+    meta.compile = Some(CompileRecord {
+        fingerprint,
+        stable_until_us: stable_until_us.flatten(),
+        ..compile_record(summary)
+    });
     let wopts = WriteOptions {
         zstd_level: cfg.compile.zstd_level,
         gzip_level: cfg.compile.gzip_level,
@@ -442,6 +492,47 @@ fn write_feed(
     summary.pages_reused = stats.pages_reused;
     report_collections(cfg, plans, reports, summary);
     Ok(())
+}
+
+/// The summary of a compile that left the live generation `prev` alone:
+/// its generation, size and collections, and the input counts it recorded.
+fn unchanged_summary(prev: &Feed, s: &mut Summary) {
+    let meta = prev.meta();
+    s.unchanged = true;
+    s.generation = meta.generation.clone();
+    s.output_bytes = prev.file_len();
+    if let Some(r) = &meta.compile {
+        s.records_read = r.records_read;
+        s.records_ok = r.records_ok;
+        s.rejected = r.rejected.clone();
+        s.duplicates = r.duplicates;
+        s.bytes_in = r.files.iter().map(|f| f.bytes).sum();
+        s.files = r
+            .files
+            .iter()
+            .map(|f| FileReport {
+                path: f.path.clone(),
+                profile: f.profile.clone(),
+                container: String::new(),
+                bytes: f.bytes,
+                records: f.records,
+                rejected: f.rejected,
+            })
+            .collect();
+    }
+    s.collections = meta
+        .collections
+        .iter()
+        .zip(prev.collections())
+        .map(|(m, c)| CollectionReport {
+            id: m.id.clone(),
+            alias: m.alias.clone(),
+            title: m.title.clone(),
+            objects: c.len() as u64,
+            unchanged: c.len() as u64,
+            ..CollectionReport::default()
+        })
+        .collect();
 }
 
 /// What the feed keeps of this compile's summary for the web console
@@ -463,6 +554,8 @@ fn compile_record(s: &Summary) -> CompileRecord {
                 rejected: f.rejected,
             })
             .collect(),
+        fingerprint: None,
+        stable_until_us: None,
     }
 }
 
@@ -550,6 +643,9 @@ fn open_previous(explicit: Option<&Path>, live: &Path) -> Result<Option<Feed>, C
 pub fn render_summary(s: &Summary) -> String {
     use std::fmt::Write;
     let mut o = String::new();
+    if s.unchanged {
+        return render_unchanged(s);
+    }
     let _ = writeln!(
         o,
         "published {} (generation {}, {} bytes) in {} ms",
@@ -613,8 +709,36 @@ pub fn render_summary(s: &Summary) -> String {
     let t = &s.timings;
     let _ = write!(
         o,
-        "timings: read {} ms, select {} ms, build {} ms, write {} ms",
-        t.read_ms, t.select_ms, t.build_ms, t.write_ms
+        "timings: fingerprint {} ms, read {} ms, select {} ms, build {} ms, write {} ms",
+        t.fingerprint_ms, t.read_ms, t.select_ms, t.build_ms, t.write_ms
     );
+    o
+}
+
+/// [`render_summary`] of a compile that published nothing.
+fn render_unchanged(s: &Summary) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "unchanged: {} (generation {}, {} bytes) was compiled from the same inputs, config and binary, and nothing in it has expired since; nothing published ({} ms; --force publishes anyway)",
+        s.output, s.generation, s.output_bytes, s.timings.total_ms
+    );
+    let _ = writeln!(
+        o,
+        "its compile read {} records from {} files: {} usable, {} rejected",
+        s.records_read,
+        s.files.len(),
+        s.records_ok,
+        s.rejected.values().sum::<u64>()
+    );
+    for c in &s.collections {
+        let _ = writeln!(
+            o,
+            "collection {} {:?}: {} objects",
+            c.id, c.title, c.objects
+        );
+    }
+    let _ = write!(o, "timings: fingerprint {} ms", s.timings.fingerprint_ms);
     o
 }

@@ -17,20 +17,26 @@ use std::time::Instant;
 /// `Origin::file`.
 pub(super) type FileNames = std::sync::Arc<[Box<str>]>;
 
-/// The read stage: expands the input patterns, reads every file keeping
-/// what the collections read, applies `compile.stix_check` and the reject
+/// The input files the `[[inputs]]` patterns name, in the order they are
+/// read.
+pub(super) fn input_files(cfg: &Config) -> Result<Vec<input::InputFile>, CompileError> {
+    Ok(input::expand(&input_patterns(cfg))?)
+}
+
+/// The read stage: reads every file ([`input_files`]) keeping what the
+/// collections read, applies `compile.stix_check` and the reject
 /// threshold, and fills the input half of the summary. Returns the records
 /// and the names the `file` query field gives their files.
 pub(super) fn read_inputs(
     opts: &CompileOptions,
     plans: &[Plan],
+    files: &[input::InputFile],
     summary: &mut Summary,
 ) -> Result<(Vec<Record>, FileNames), CompileError> {
     let cfg = &opts.config;
     let t = Instant::now();
-    let files = input::expand(&input_patterns(cfg))?;
     let keep = source_reads(cfg, plans)?;
-    let mut outcome = read_with_progress(&files, opts.progress, &keep)?;
+    let mut outcome = read_with_progress(files, opts.progress, &keep)?;
     let stix_problems = apply_stix_check(&mut outcome, cfg.compile.stix_check);
     summary.timings.read_ms = t.elapsed().as_millis() as u64;
     report_input(&outcome, summary);

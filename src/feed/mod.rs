@@ -113,6 +113,18 @@ pub struct CompileRecord {
     pub duplicates: u64,
     #[serde(default)]
     pub files: Vec<InputRecord>,
+    /// What decided this generation's content (binary, config, flags,
+    /// input files): a compile with the same fingerprint, before
+    /// `stable_until_us`, publishes nothing (docs/decisions.md#d70).
+    /// Absent when a query reads `now()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The first instant (µs) at which a decision of this generation taken
+    /// from the clock would go the other way (an indicator expiring under
+    /// `drop_expired`, a tombstone's retention ending); absent when none
+    /// was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_until_us: Option<i64>,
 }
 
 /// One input file of [`CompileRecord`].

@@ -118,6 +118,8 @@ pub struct Query {
     root: Option<Node>,
     /// Cached [`Query::uses_source`].
     uses_source: bool,
+    /// See [`Query::reads_now`].
+    reads_now: bool,
 }
 
 impl Query {
@@ -125,16 +127,18 @@ impl Query {
     /// fixed per compile run so that all collections and all records see
     /// the same instant. Empty or whitespace-only text matches everything.
     pub fn parse(text: &str, now: Micros) -> Result<Query, QueryError> {
-        let root = if text.trim().is_empty() {
-            None
+        let (root, reads_now) = if text.trim().is_empty() {
+            (None, false)
         } else {
-            Some(parser::Parser::new(text, now).parse()?)
+            let (node, reads_now) = parser::Parser::new(text, now).parse()?;
+            (Some(node), reads_now)
         };
         let uses_source = root.as_ref().is_some_and(Node::uses_source);
         Ok(Query {
             text: text.into(),
             root,
             uses_source,
+            reads_now,
         })
     }
 
@@ -162,6 +166,12 @@ impl Query {
             root.source_members(&mut keep);
         }
         keep
+    }
+
+    /// Whether the query reads `now()`: what it selects from the same
+    /// records then changes with the time it runs.
+    pub fn reads_now(&self) -> bool {
+        self.reads_now
     }
 
     /// Whether the query selects every record (it is empty), so the caller

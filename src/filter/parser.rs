@@ -191,6 +191,9 @@ pub(crate) struct Parser<'a> {
     /// End offset of the last consumed token.
     last_end: usize,
     now: Micros,
+    /// Whether the query read `now()`: its result then depends on when it
+    /// runs.
+    read_now: bool,
     depth: usize,
 }
 
@@ -204,16 +207,18 @@ impl<'a> Parser<'a> {
             peeked: None,
             last_end: 0,
             now,
+            read_now: false,
             depth: 0,
         }
     }
 
-    /// Parses the whole (non-empty) query.
-    pub(crate) fn parse(mut self) -> PResult<Node> {
+    /// Parses the whole (non-empty) query; also says whether it reads
+    /// `now()`.
+    pub(crate) fn parse(mut self) -> PResult<(Node, bool)> {
         let node = self.or()?;
         let (tok, col) = self.next()?;
         match tok {
-            Tok::End => Ok(node),
+            Tok::End => Ok((node, self.read_now)),
             Tok::RParen => Err(self.err(
                 col,
                 K::Unexpected {
@@ -668,6 +673,7 @@ impl<'a> Parser<'a> {
                         return Err(self.unexpected(c, "now()", &tok));
                     }
                 }
+                self.read_now = true;
                 Raw::Time(self.offsets(self.now, col)?)
             }
             Tok::Ident(s) => {

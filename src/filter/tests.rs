@@ -328,6 +328,22 @@ fn bool_tlp_profile_fields() {
 }
 
 #[test]
+fn a_query_says_whether_it_reads_now() {
+    for (text, reads) in [
+        ("last_modified > now() - 30d", true),
+        (
+            r#"type = "ipv4" or (created < NOW() and tlp = "red")"#,
+            true,
+        ),
+        (r#"last_modified > "2024-01-01" + 12h"#, false),
+        (r#"description contains "now()""#, false),
+        ("", false),
+    ] {
+        assert_eq!(q(text).reads_now(), reads, "{text}");
+    }
+}
+
+#[test]
 fn time_fields_and_arithmetic() {
     let r = rec();
     // now = 2024-06-01; last_modified = 2024-05-20 (12 days ago);

@@ -58,6 +58,7 @@ taxii_versions = ["2.1", "2.0"]
         allow_shrink: false,
         progress: false,
         now: None,
+        force: false,
     })
     .unwrap_or_else(|e| panic!("{sample}: {e}"));
     let feed = Feed::open(&dir.path().join("feed.taxii")).unwrap();

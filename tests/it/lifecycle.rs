@@ -4,6 +4,7 @@
 
 mod edge_cases;
 mod reuse;
+mod unchanged;
 
 use crate::common::compile_support;
 use taxii_edge::exit::ExitStatus;
@@ -223,8 +224,9 @@ fn regeneration_keeps_date_added_and_publishes_exactly_the_changes() {
     let high_report = s2.collections.iter().find(|c| c.id == HIGH).unwrap();
     assert!(high_report.added > 1000, "{high_report:?}");
 
-    // v3: the same input again changes nothing at all.
-    compile(&config).unwrap();
+    // v3: the same input rebuilt changes nothing at all.
+    let s3 = compile_support::compile_config_with(&config, true).unwrap();
+    assert!(!s3.unchanged && s3.generation != s2.generation, "{s3:?}");
     let v3 = snapshot(&feed);
     assert_eq!(v2, v3, "an identical input must give identical collections");
 }
@@ -321,6 +323,7 @@ fn shrink_guard_refuses_a_truncated_export_and_keeps_the_feed() {
         allow_shrink: true,
         progress: false,
         now: None,
+        force: false,
     })
     .unwrap();
     let all = s.collections.iter().find(|c| c.id == ALL).unwrap();
@@ -516,8 +519,9 @@ fn a_recompile_copies_the_compressed_pages_that_did_not_change() {
     assert_eq!(s1.pages_reused, 0);
     let v1 = page_copies(&feed);
 
-    // Nothing changed: every page is copied, and every copy is the same.
-    let s2 = compile(&config).unwrap();
+    // Nothing changed, rebuilt: every page is copied, and every copy is
+    // the same.
+    let s2 = compile_support::compile_config_with(&config, true).unwrap();
     assert_eq!(s2.precompressed_pages, s1.precompressed_pages);
     assert_eq!(s2.pages_reused, s2.precompressed_pages);
     assert_eq!(page_copies(&feed), v1);

@@ -120,6 +120,7 @@ async fn medallion_config_serves_medallions_collections() {
         allow_shrink: false,
         progress: false,
         now: None,
+        force: false,
     })
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(summary.stix_check.is_empty(), "{:?}", summary.stix_check);
@@ -246,6 +247,7 @@ query = 'file = "inputs/native.ndjson"'
         allow_shrink: false,
         progress: false,
         now: None,
+        force: false,
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let selected: Vec<u64> = s.collections.iter().map(|c| c.selected).collect();

@@ -129,6 +129,7 @@ fn compile(cfg_path: &Path) -> Result<Summary, compile::CompileError> {
         allow_shrink: false,
         progress: false,
         now: None,
+        force: false,
     })
 }
 

@@ -210,6 +210,7 @@ fn bundled_samples_pass_the_check() {
         allow_shrink: false,
         progress: false,
         now: None,
+        force: false,
     })
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(s.stix_check.is_empty(), "{:?}", s.stix_check);

@@ -318,10 +318,16 @@ fn build_indicator(
         Some(Some(id)) => stix::build_indicator_as(ind, id.to_string(), settings, &plan.mappings),
         Some(None) => return Outcome::LeftOut(absent()),
     };
-    if col.drop_expired && draft.valid_until.is_some_and(|v| v <= now) {
-        // An expired indicator is left out without a revocation: its
-        // valid_until already tells clients it no longer applies.
-        return Outcome::Expired(absent());
+    if col.drop_expired {
+        if let Some(v) = draft.valid_until {
+            if v <= now {
+                // An expired indicator is left out without a revocation:
+                // its valid_until already tells clients it no longer
+                // applies.
+                return Outcome::Expired(absent());
+            }
+            b.stable_until.holds_before(v);
+        }
     }
     if revoked && xsoar_id.is_some() {
         // XSOAR's ids cannot be revoked (config/ids.rs).

@@ -45,6 +45,7 @@ pub(crate) use publish::{publish, Outcomes};
 
 use super::spill::{Body, Spill};
 use super::state::Row;
+use super::unchanged::StableUntil;
 use super::{CollectionReport, CompileError, Plan};
 use crate::config::{CollectionConfig, Config};
 use crate::feed::{self, CollectionFeed, SpecVersion};
@@ -148,6 +149,9 @@ pub(crate) struct CollectionBuild<'a> {
     /// Where built objects park their JSON until the writer runs, so a
     /// collection's bodies need not fit in memory.
     pub spill: &'a Spill,
+    /// Told of each decision taken from `now`: until when it holds
+    /// (docs/decisions.md#d70).
+    pub stable_until: &'a StableUntil,
 }
 
 impl<'a> CollectionBuild<'a> {

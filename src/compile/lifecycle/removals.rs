@@ -78,6 +78,10 @@ impl Assembly {
             self.remembered.push(remember(true));
             return false;
         }
+        // Kept as a tombstone (or revoked now, so from now): until the
+        // retention ends.
+        b.stable_until
+            .holds_before(revoked_at.saturating_add(retention).saturating_add(1));
         let Some((old21, old20)) = b.prev_col.and_then(|c| stored_json(c, &row.id)) else {
             // The previous feed lacks the object its state names: nothing to
             // revoke from; remember the key so a return gets a new id.

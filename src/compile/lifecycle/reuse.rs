@@ -194,8 +194,10 @@ pub(super) fn reuse(
     if b.col().drop_expired {
         // The builder's own rule (`stix::dates`), on the same record and TTL.
         let valid_until = stix::dates(ind, settings, &mut Vec::new()).valid_until;
-        if valid_until.is_some_and(|v| v <= b.now) {
-            return None;
+        match valid_until {
+            Some(v) if v <= b.now => return None,
+            Some(v) => b.stable_until.holds_before(v),
+            None => {}
         }
     }
     let (json21, json20) = kept_bodies(prev_col, prev, b.plan.offers_20)?;

@@ -25,8 +25,15 @@ pub fn write_native_export(path: &Path, seed: u64, items: impl Iterator<Item = (
 }
 
 /// Compiles with the config file at `config` and default options (no
-/// `--strict`, no `--allow-shrink`, no progress bar).
+/// `--strict`, no `--allow-shrink`, no progress bar, no `--force`).
 pub fn compile_config(config: &Path) -> Result<Summary, CompileError> {
+    compile_config_with(config, false)
+}
+
+/// [`compile_config`], with `--force` when `force`: a recompile of
+/// unchanged inputs then builds and publishes a new generation instead of
+/// leaving the live one alone.
+pub fn compile_config_with(config: &Path, force: bool) -> Result<Summary, CompileError> {
     compile::run(&CompileOptions {
         config: Config::load(config).unwrap(),
         out: None,
@@ -35,6 +42,7 @@ pub fn compile_config(config: &Path) -> Result<Summary, CompileError> {
         allow_shrink: false,
         progress: false,
         now: None,
+        force,
     })
 }
 
@@ -51,6 +59,7 @@ pub fn compile_into(config: &Path, dir: &Path) -> PathBuf {
         allow_shrink: false,
         progress: false,
         now: None,
+        force: false,
     })
     .unwrap_or_else(|e| panic!("compile failed: {e}"));
     assert!(

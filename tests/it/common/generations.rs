@@ -156,6 +156,7 @@ impl Scenario {
             allow_shrink,
             progress: false,
             now: None,
+            force: false,
         })
     }
 

@@ -57,6 +57,7 @@ fn run(cfg: &Path) {
         allow_shrink: true,
         progress: false,
         now: None,
+        force: false,
     })
     .unwrap();
 }

@@ -62,6 +62,7 @@ fn compile_from(config: &Path, previous: &Path, out: &Path) -> Summary {
         allow_shrink: true,
         progress: false,
         now: Some(parse_rfc3339("2026-01-01T00:00:00Z").unwrap()),
+        force: false,
     })
     .unwrap()
 }
@@ -171,6 +172,7 @@ fn first_generation(dir: &Path, n: u64) -> (PathBuf, PathBuf) {
         allow_shrink: false,
         progress: false,
         now: None,
+        force: false,
     })
     .unwrap();
     assert!(s.collections.iter().all(|c| c.reused == 0), "{s:?}");
@@ -323,6 +325,7 @@ fn an_indicator_that_expired_in_between_is_not_reused() {
             allow_shrink: true,
             progress: false,
             now: Some(now),
+            force: false,
         })
         .unwrap()
     };
