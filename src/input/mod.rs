@@ -882,7 +882,10 @@ fn read_bytes(
                 warnings: Vec::new(),
             })
             .collect();
-        return finish(path, summary_profile, "medallion", disk, vec![o], out);
+        let mut moved = Moved::new(path, summary_profile, "medallion", disk, out);
+        moved.take(vec![o]);
+        moved.finish();
+        return Ok(());
     }
     {
         let profile = match format.or(plan.implied) {
@@ -912,120 +915,154 @@ fn read_bytes(
         let bundle_spec = plan.bundle_spec.as_deref();
         let keep_of = &keep[Profile::ALL.iter().position(|p| *p == profile).unwrap_or(0)];
         let items = &plan.items;
-        let parts: Vec<Vec<Out>> = tasks
-            .par_iter()
-            .map_init(Scratch::default, |scratch, task| {
-                let mut v = Vec::with_capacity(task.len());
-                let mut n = 0u64;
-                for it in &items[task.clone()] {
-                    let origin = Origin {
-                        file: index,
-                        position: it.position,
-                        is_line: it.is_line,
-                    };
-                    let mut warnings = Vec::new();
-                    let result = parse_one(
-                        scratch,
-                        profile,
-                        &bytes[it.range.clone()],
-                        origin,
-                        bundle_spec,
-                        keep_of,
-                        &mut warnings,
-                    );
-                    if result.is_err() {
-                        warnings.clear();
-                    }
-                    n += it.range.len() as u64;
-                    v.push(Out {
-                        origin,
-                        result,
-                        warnings,
-                    });
+        let parse_task = |scratch: &mut Scratch, task: &Range<usize>| {
+            let mut v = Vec::with_capacity(task.len());
+            let mut n = 0u64;
+            for it in &items[task.clone()] {
+                let origin = Origin {
+                    file: index,
+                    position: it.position,
+                    is_line: it.is_line,
+                };
+                let mut warnings = Vec::new();
+                let result = parse_one(
+                    scratch,
+                    profile,
+                    &bytes[it.range.clone()],
+                    origin,
+                    bundle_spec,
+                    keep_of,
+                    &mut warnings,
+                );
+                if result.is_err() {
+                    warnings.clear();
                 }
-                if let (Some(first), Some(last)) = (items.get(task.start), items.get(task.end - 1))
-                {
-                    release(first.range.start..last.range.end);
+                n += it.range.len() as u64;
+                v.push(Out {
+                    origin,
+                    result,
+                    warnings,
+                });
+            }
+            if let (Some(first), Some(last)) = (items.get(task.start), items.get(task.end - 1)) {
+                release(first.range.start..last.range.end);
+            }
+            if let Some(p) = progress {
+                let done = processed.fetch_add(n, Ordering::Relaxed) + n;
+                let target = (u128::from(done) * u128::from(disk) / u128::from(total)) as u64;
+                let prev = reported.fetch_max(target, Ordering::Relaxed);
+                if target > prev {
+                    p(target - prev);
                 }
-                if let Some(p) = progress {
-                    let done = processed.fetch_add(n, Ordering::Relaxed) + n;
-                    let target = (u128::from(done) * u128::from(disk) / u128::from(total)) as u64;
-                    let prev = reported.fetch_max(target, Ordering::Relaxed);
-                    if target > prev {
-                        p(target - prev);
-                    }
-                }
-                v
-            })
-            .collect();
+            }
+            v
+        };
+        // A window of tasks at a time, moved into the records before the
+        // next is parsed: parsing them all first would hold every
+        // record's parse output (larger than the record) beside the
+        // records it becomes.
+        let mut moved = Moved::new(path, profile, plan.container, disk, out);
+        moved.out.records.reserve(items.len());
+        for window in tasks.chunks(WINDOW_TASKS) {
+            let parts: Vec<Vec<Out>> = window
+                .par_iter()
+                .map_init(Scratch::default, parse_task)
+                .collect();
+            moved.take(parts);
+        }
         if let Some(p) = progress {
             let prev = reported.swap(disk, Ordering::Relaxed);
             if disk > prev {
                 p(disk - prev);
             }
         }
-        finish(path, profile, plan.container, disk, parts, out)
+        moved.finish();
+        Ok(())
     }
 }
 
-/// Moves one file's parsed items (`parts`, in file order, each part freed
-/// once moved) into `out`.
-fn finish(
-    path: &Path,
-    profile: Profile,
-    container: &'static str,
-    disk: u64,
-    parts: Vec<Vec<Out>>,
-    out: &mut ReadOutcome,
-) -> Result<(), InputError> {
-    let mut summary = FileSummary {
-        path: path.to_path_buf(),
-        profile,
-        container,
-        bytes: disk,
-        records: 0,
-        rejected: 0,
-    };
-    out.records.reserve(parts.iter().map(Vec::len).sum());
-    // The parts are freed as they are moved, but glibc keeps their memory
-    // resident in its arenas: trimmed every so often, the read's peak is
-    // about one copy of the records, not two (docs/decisions.md#d64).
-    const TRIM_EVERY: usize = (64 << 20) / std::mem::size_of::<Out>();
-    let mut moved = 0;
-    for part in parts {
-        if moved >= TRIM_EVERY {
-            moved = 0;
-            crate::files::trim_heap();
+/// Tasks parsed together before their records are moved into the
+/// outcome: about 130,000 records, a few dozen tasks per core.
+const WINDOW_TASKS: usize = 64;
+
+/// Moves one file's parsed items into the outcome, a window of parts at a
+/// time (in file order), and counts them in the file's summary.
+struct Moved<'a> {
+    path: &'a Path,
+    summary: FileSummary,
+    out: &'a mut ReadOutcome,
+    /// Items moved since the heap was last trimmed.
+    since_trim: usize,
+}
+
+impl<'a> Moved<'a> {
+    fn new(
+        path: &'a Path,
+        profile: Profile,
+        container: &'static str,
+        disk: u64,
+        out: &'a mut ReadOutcome,
+    ) -> Self {
+        Moved {
+            path,
+            summary: FileSummary {
+                path: path.to_path_buf(),
+                profile,
+                container,
+                bytes: disk,
+                records: 0,
+                rejected: 0,
+            },
+            out,
+            since_trim: 0,
         }
-        moved += part.len();
-        for o in part {
-            for (kind, detail) in o.warnings {
-                out.warnings.push(Warning {
-                    origin: o.origin,
-                    path: path.to_path_buf(),
-                    kind,
-                    detail,
-                });
+    }
+
+    /// Moves `parts` (in file order, each freed once moved).
+    fn take(&mut self, parts: Vec<Vec<Out>>) {
+        self.out.records.reserve(parts.iter().map(Vec::len).sum());
+        // The parts are freed as they are moved, but glibc keeps their
+        // memory resident in its arenas: trimmed every so often, the read
+        // holds the records and about one window of parts, not more
+        // (docs/decisions.md#d64).
+        const TRIM_EVERY: usize = (64 << 20) / std::mem::size_of::<Out>();
+        for part in parts {
+            if self.since_trim >= TRIM_EVERY {
+                self.since_trim = 0;
+                crate::files::trim_heap();
             }
-            match o.result {
-                Ok(r) => {
-                    summary.records += 1;
-                    out.records.push(r);
-                }
-                Err((reason, detail)) => {
-                    summary.rejected += 1;
-                    out.rejects.push(Reject {
+            self.since_trim += part.len();
+            for o in part {
+                for (kind, detail) in o.warnings {
+                    self.out.warnings.push(Warning {
                         origin: o.origin,
-                        path: path.to_path_buf(),
-                        reason,
+                        path: self.path.to_path_buf(),
+                        kind,
                         detail,
                     });
+                }
+                match o.result {
+                    Ok(r) => {
+                        self.summary.records += 1;
+                        self.out.records.push(r);
+                    }
+                    Err((reason, detail)) => {
+                        self.summary.rejected += 1;
+                        self.out.rejects.push(Reject {
+                            origin: o.origin,
+                            path: self.path.to_path_buf(),
+                            reason,
+                            detail,
+                        });
+                    }
                 }
             }
         }
     }
-    out.files.push(summary);
-    Ok(())
+
+    fn finish(self) {
+        self.out.files.push(self.summary);
+    }
 }
 
 fn sniff(bytes: &[u8], items: &[Item]) -> Option<Profile> {

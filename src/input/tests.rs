@@ -266,6 +266,42 @@ fn order_is_deterministic_with_parallelism_and_progress_sums_to_size() {
 }
 
 #[test]
+fn a_file_of_several_parse_windows_keeps_every_record_in_order() {
+    // More tasks than one window holds (TASK_ITEMS records each), with a
+    // broken line inside the second window.
+    let n = TASK_ITEMS * WINDOW_TASKS * 2 + 100;
+    let bad = TASK_ITEMS * WINDOW_TASKS + 7;
+    let mut text = String::with_capacity(n * 48);
+    for i in 1..=n {
+        if i == bad {
+            text.push_str("{\"type\":\"ipv4\",\"value\":\n");
+            continue;
+        }
+        let ip = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+        text.push_str(&format!("{{\"type\":\"ipv4\",\"value\":\"{ip}\"}}\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "many.ndjson", text.as_bytes());
+    let o = read_one(path.clone(), Some(Profile::Native));
+    assert_eq!(o.records.len(), n - 1);
+    assert_eq!(o.files[0].records, (n - 1) as u64);
+    assert_eq!(o.rejects.len(), 1);
+    assert_eq!(o.rejects[0].origin.position, bad as u64);
+    let lines: Vec<u64> = o.records.iter().map(|r| r.origin().position).collect();
+    let want: Vec<u64> = (1..=n as u64).filter(|&l| l != bad as u64).collect();
+    assert_eq!(lines, want);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    assert_eq!(
+        pool.install(|| read_one(path, Some(Profile::Native)))
+            .records,
+        o.records
+    );
+}
+
+#[test]
 fn expand_globs_and_missing_patterns() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "b.json", b"[]");
