@@ -169,7 +169,7 @@ pub(crate) fn build_collection(
     records: &mut Records,
 ) -> Result<Built, CompileError> {
     let previous = Previous::read(b)?;
-    let inds = indicator_keys(b, records);
+    let inds = indicator_records(b, records);
     let identity = identity(b.cfg);
     let identity_id = identity.as_ref().map(|(id, _, _)| id.as_str());
     let config = reuse::config_fingerprint(b, identity_id);
@@ -249,18 +249,20 @@ impl Records {
     }
 }
 
-/// The selected indicator records, each with its key in the STATE rows
-/// (`ind:<type>:<value>`) and its index in [`Records`].
-fn indicator_keys(b: &CollectionBuild<'_>, records: &Records) -> Vec<(String, u32)> {
+/// The indices in [`Records`] of the selected indicator records. Their
+/// keys are made as each is built ([`indicator_key`]): made up front, a
+/// million keys would be held before the first record is released.
+fn indicator_records(b: &CollectionBuild<'_>, records: &Records) -> Vec<u32> {
     b.selected
         .iter()
-        .filter_map(|&ri| match records.get(ri) {
-            Record::Indicator(ind) => {
-                Some((format!("ind:{}:{}", ind.kind.as_str(), ind.value), ri))
-            }
-            Record::Stix(_) => None,
-        })
+        .copied()
+        .filter(|&ri| matches!(records.get(ri), Record::Indicator(_)))
         .collect()
+}
+
+/// An indicator's key in the STATE rows: `ind:<type>:<value>`.
+fn indicator_key(ind: &Indicator) -> String {
+    format!("ind:{}:{}", ind.kind.as_str(), ind.value)
 }
 
 /// The selected passthrough STIX objects, each with its key in the STATE
