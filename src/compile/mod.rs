@@ -651,15 +651,7 @@ pub fn render_summary(s: &Summary) -> String {
         "published {} (generation {}, {} bytes) in {} ms",
         s.output, s.generation, s.output_bytes, s.timings.total_ms
     );
-    let _ = writeln!(
-        o,
-        "read {} records from {} files ({} bytes): {} usable, {} rejected",
-        s.records_read,
-        s.files.len(),
-        s.bytes_in,
-        s.records_ok,
-        s.rejected.values().sum::<u64>()
-    );
+    let _ = writeln!(o, "{}", read_line(s));
     for (reason, n) in &s.rejected {
         let _ = writeln!(o, "  rejected {reason}: {n}");
     }
@@ -715,6 +707,18 @@ pub fn render_summary(s: &Summary) -> String {
     o
 }
 
+/// What the compile read, for [`render_summary`].
+fn read_line(s: &Summary) -> String {
+    format!(
+        "read {} records from {} files ({} bytes): {} usable, {} rejected",
+        s.records_read,
+        s.files.len(),
+        s.bytes_in,
+        s.records_ok,
+        s.rejected.values().sum::<u64>()
+    )
+}
+
 /// [`render_summary`] of a compile that published nothing.
 fn render_unchanged(s: &Summary) -> String {
     use std::fmt::Write;
@@ -724,14 +728,7 @@ fn render_unchanged(s: &Summary) -> String {
         "unchanged: {} (generation {}, {} bytes) was compiled from the same inputs, config and binary, and nothing in it has expired since; nothing published ({} ms; --force publishes anyway)",
         s.output, s.generation, s.output_bytes, s.timings.total_ms
     );
-    let _ = writeln!(
-        o,
-        "its compile read {} records from {} files: {} usable, {} rejected",
-        s.records_read,
-        s.files.len(),
-        s.records_ok,
-        s.rejected.values().sum::<u64>()
-    );
+    let _ = writeln!(o, "its compile {}", read_line(s));
     for c in &s.collections {
         let _ = writeln!(
             o,
