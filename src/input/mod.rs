@@ -969,6 +969,16 @@ fn read_bytes(
                 .map_init(Scratch::default, parse_task)
                 .collect();
             moved.take(parts);
+            // Each task released its own range, but with tasks parsed on
+            // both cores that left about half of a 3.3 GB export mapped
+            // by the end of the read (not at 333 MB): releasing the
+            // window's whole range as well keeps the export's resident
+            // pages to about one window.
+            if let (Some(first), Some(last)) = (window.first(), window.last()) {
+                if let (Some(a), Some(b)) = (items.get(first.start), items.get(last.end - 1)) {
+                    release(a.range.start..b.range.end);
+                }
+            }
         }
         if let Some(p) = progress {
             let prev = reported.swap(disk, Ordering::Relaxed);
