@@ -290,22 +290,15 @@ impl Feed {
         self.check_page_bodies(c, &pages, depth == Depth::Full)
     }
 
-    /// [`Feed::release`] of every section of collection `c`.
+    /// [`Feed::release`] of every section of collection `c`, as the
+    /// section table lists them.
     fn release_collection(&self, c: &CollectionFeed) {
-        for s in [
-            &c.entries,
-            &c.objects,
-            &c.manifest,
-            &c.idindex,
-            &c.objects20,
-            &c.objects20_index,
-            &c.pagedata,
-            &c.pages,
-            &c.state,
-            &c.cuts,
-            &c.cut_ids,
-        ] {
-            self.release(self.range_of(s));
+        for s in self
+            .sections
+            .iter()
+            .filter(|s| s.collection as usize == c.index)
+        {
+            self.release(s.offset as usize..(s.offset + s.len) as usize);
         }
     }
 
