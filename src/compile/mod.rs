@@ -23,6 +23,7 @@
 //! could not be written.
 
 mod guard;
+mod held;
 pub mod lifecycle;
 pub mod owners;
 mod read;
@@ -302,27 +303,29 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         }
     }
 
-    // Read.
-    let (records, file_names) = read_inputs(opts, &plans, &files, &mut summary)?;
+    // Read: indicator records are tested against the queries as they are
+    // parsed, and held as stubs until the build parses them again.
+    let read = read_inputs(opts, &plans, &files, &mut summary)?;
+    let read_plans = plans.len();
 
-    // Merge duplicates over all records before any query runs: a query that
-    // matched only a stale copy (an old TLP, an old active flag) must not
-    // publish it.
+    // Merge duplicates over all records: the selection of a record that
+    // lost to a later copy (an old TLP, an old active flag) is dropped with
+    // it, so a query that matched only a stale copy does not publish it.
     let t = Instant::now();
-    let (records, duplicates) = dedupe(records);
+    let (records, duplicates) = dedupe(read.held);
     summary.duplicates = duplicates;
     crate::files::trim_heap();
 
     // Owner collections depend on the records read: append them to a copy
     // of the config and plan again (configured ones keep their indices).
-    let expanded = owners::expand(cfg, &records)?;
+    let expanded = owners::expand(cfg, &records, &read.owners)?;
     let (cfg, plans) = match &expanded {
         Some(c) => (c, plan_collections(c, now)?),
         None => (cfg, plans),
     };
 
     // Select.
-    let selected = select(&records, &plans, &file_names);
+    let selected = select(&records, &plans, read_plans, &read.owners, &read.files);
     summary.timings.select_ms = t.elapsed().as_millis() as u64;
 
     // Build.
@@ -331,7 +334,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     // Serialized objects wait in an unnamed file beside the output (same
     // filesystem as the feed, not a tmpfs) until the writer runs.
     let spill = spill::Spill::new_in(&crate::files::containing_dir(&live))?;
-    let records = lifecycle::Records::new(records, &plans, &selected);
+    let records = held::Records::new(records, read.inputs, read.keep);
     let stable_until = unchanged::StableUntil::new();
     let built = build_collections(
         cfg,
@@ -411,7 +414,7 @@ struct Around<'a> {
 fn build_collections(
     cfg: &Config,
     plans: &[Plan],
-    mut records: lifecycle::Records,
+    records: held::Records,
     selected: &[Vec<u32>],
     around: Around<'_>,
 ) -> Result<Vec<lifecycle::Built>, CompileError> {
@@ -441,7 +444,7 @@ fn build_collections(
                 spill,
                 stable_until,
             },
-            &mut records,
+            &records,
         )?;
         built.push(b);
     }

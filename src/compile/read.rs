@@ -4,13 +4,15 @@
 //! (`compile.stix_check`); rejects counted per reason, failing the run
 //! above the threshold.
 
+use super::held::{CompileShelf, Held};
 use super::{CompileError, CompileOptions, FileReport, Plan, Summary};
 use crate::config::{Config, StixCheckMode};
-use crate::input::{self, ReadOutcome};
+use crate::input::{self, InputBytes, ReadOutcome};
 use crate::mapping::Mappings;
 use crate::record::{Keep, Profile, Record, StixProblemKind};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The `file` query field's name of each input file, indexed like
@@ -23,27 +25,50 @@ pub(super) fn input_files(cfg: &Config) -> Result<Vec<input::InputFile>, Compile
     Ok(input::expand(&input_patterns(cfg))?)
 }
 
+/// What the read stage leaves for the next ones.
+pub(super) struct Read {
+    /// The accepted records, in file order then position
+    /// (`super::held`): indicators as stubs selected by `plans`.
+    pub held: Vec<Held>,
+    /// Each input file's bytes (the build parses the stubs again).
+    pub inputs: Vec<Arc<InputBytes>>,
+    /// What records keep of their source, per profile (`Profile::ALL`).
+    pub keep: [Keep; 4],
+    /// The owner names the stubs index.
+    pub owners: Vec<Arc<str>>,
+    /// The `file` query field's name of each input file.
+    pub files: FileNames,
+}
+
 /// The read stage: reads every file ([`input_files`]) keeping what the
-/// collections read, applies `compile.stix_check` and the reject
-/// threshold, and fills the input half of the summary. Returns the records
-/// and the names the `file` query field gives their files.
+/// collections read, evaluates the queries of `plans` on each indicator
+/// record as it is parsed ([`CompileShelf`]), applies
+/// `compile.stix_check` and the reject threshold, and fills the input half
+/// of the summary.
 pub(super) fn read_inputs(
     opts: &CompileOptions,
     plans: &[Plan],
     files: &[input::InputFile],
     summary: &mut Summary,
-) -> Result<(Vec<Record>, FileNames), CompileError> {
+) -> Result<Read, CompileError> {
     let cfg = &opts.config;
     let t = Instant::now();
     let keep = source_reads(cfg, plans)?;
-    let mut outcome = read_with_progress(files, opts.progress, &keep)?;
+    let names = file_names(cfg, files);
+    let shelf = CompileShelf::new(plans, names.clone());
+    let mut outcome = read_with_progress(files, opts.progress, &keep, &shelf)?;
     let stix_problems = apply_stix_check(&mut outcome, cfg.compile.stix_check);
     summary.timings.read_ms = t.elapsed().as_millis() as u64;
     report_input(&outcome, summary);
     summary.stix_check = stix_problems;
-    let file_names = file_names(cfg, &outcome);
     check_rejects(&outcome, cfg.compile.reject_threshold, opts.strict)?;
-    Ok((outcome.records, file_names))
+    Ok(Read {
+        held: outcome.records,
+        inputs: outcome.inputs,
+        keep,
+        owners: shelf.owners(),
+        files: names,
+    })
 }
 
 /// The `[[inputs]]` patterns (relative ones under the config file's
@@ -100,7 +125,8 @@ fn read_with_progress(
     files: &[input::InputFile],
     progress: bool,
     keep: &[Keep; 4],
-) -> Result<ReadOutcome, CompileError> {
+    shelf: &CompileShelf<'_>,
+) -> Result<ReadOutcome<Held>, CompileError> {
     use std::io::IsTerminal;
     let total: u64 = files
         .iter()
@@ -116,11 +142,11 @@ fn read_with_progress(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         let tick = |n: u64| bar.inc(n);
-        let out = input::read_files_keeping(files, Some(&tick), keep);
+        let out = input::read_files_shelving(files, Some(&tick), keep, shelf);
         bar.finish_and_clear();
         Ok(out?)
     } else {
-        Ok(input::read_files_keeping(files, None, keep)?)
+        Ok(input::read_files_shelving(files, None, keep, shelf)?)
     }
 }
 
@@ -128,9 +154,9 @@ fn read_with_progress(
 /// the structural check: under `warn` each one is kept and gets a warning,
 /// under `reject` it leaves the records for the rejects (its file's counts
 /// follow). Returns the per-reason counts of the objects found.
-fn apply_stix_check(o: &mut ReadOutcome, mode: StixCheckMode) -> BTreeMap<String, u64> {
+fn apply_stix_check(o: &mut ReadOutcome<Held>, mode: StixCheckMode) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
-    let flagged = |r: &Record| matches!(r, Record::Stix(s) if !s.problems.is_empty());
+    let flagged = |h: &Held| matches!(h, Held::Whole(r) if matches!(&**r, Record::Stix(s) if !s.problems.is_empty()));
     if !o.records.iter().any(flagged) {
         return counts;
     }
@@ -143,7 +169,11 @@ fn apply_stix_check(o: &mut ReadOutcome, mode: StixCheckMode) -> BTreeMap<String
     let records = std::mem::take(&mut o.records);
     let mut kept = Vec::with_capacity(records.len());
     for rec in records {
-        let Record::Stix(s) = &rec else {
+        let Held::Whole(whole) = &rec else {
+            kept.push(rec);
+            continue;
+        };
+        let Record::Stix(s) = &**whole else {
             kept.push(rec);
             continue;
         };
@@ -200,9 +230,9 @@ fn apply_stix_check(o: &mut ReadOutcome, mode: StixCheckMode) -> BTreeMap<String
 /// The `file` query field's names of the input files (indexed like
 /// `Origin::file`): the path relative to the config file's directory, as
 /// `[[inputs]]` names it, or the path as found for files elsewhere.
-fn file_names(cfg: &Config, o: &ReadOutcome) -> FileNames {
+fn file_names(cfg: &Config, files: &[input::InputFile]) -> FileNames {
     let base = cfg.base_dir();
-    o.files
+    files
         .iter()
         .map(|f| {
             let p = f.path.strip_prefix(&base).unwrap_or(&f.path);
@@ -211,7 +241,7 @@ fn file_names(cfg: &Config, o: &ReadOutcome) -> FileNames {
         .collect()
 }
 
-fn report_input(o: &ReadOutcome, s: &mut Summary) {
+fn report_input<R>(o: &ReadOutcome<R>, s: &mut Summary) {
     s.bytes_in = o.bytes_in;
     s.records_read = o.records_seen;
     s.records_ok = o.records.len() as u64;
@@ -237,7 +267,7 @@ fn report_input(o: &ReadOutcome, s: &mut Summary) {
         .collect();
 }
 
-fn check_rejects(o: &ReadOutcome, threshold: f64, strict: bool) -> Result<(), CompileError> {
+fn check_rejects<R>(o: &ReadOutcome<R>, threshold: f64, strict: bool) -> Result<(), CompileError> {
     let rejected = o.rejects.len() as u64;
     let seen = o.records_seen.max(1);
     let share = rejected as f64 / seen as f64;

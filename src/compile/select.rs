@@ -1,16 +1,30 @@
 //! The select stage: duplicates merged over all records, then one parallel
-//! pass that evaluates every collection's query on every record.
+//! pass that gives every collection the records it selects. An indicator
+//! record was tested against the collections planned before the read as it
+//! was parsed (its stub's selection, `super::held`); owner collections,
+//! planned after the read, select by owner; passthrough STIX objects are
+//! tested here, after the copies merged into them gave them their
+//! collections and files.
 
+use super::held::{Held, Stub, NO_OWNER};
 use super::read::FileNames;
 use super::Plan;
 use crate::filter::EvalContext;
 use crate::record::Record;
 use rayon::prelude::*;
+use std::sync::Arc;
 
-/// One pass over all records evaluating every collection's query: for each
-/// collection, the indices of the records it selects, in record order.
-/// `files` names the input files for the `file` field.
-pub(super) fn select(records: &[Record], plans: &[Plan], files: &FileNames) -> Vec<Vec<u32>> {
+/// For each collection, the indices of the records it selects, in record
+/// order. `read_plans` is how many of `plans` the read evaluated (those
+/// after it are owner collections); `owners` names the stubs' owners and
+/// `files` the input files for the `file` field.
+pub(super) fn select(
+    records: &[Held],
+    plans: &[Plan],
+    read_plans: usize,
+    owners: &[Arc<str>],
+    files: &FileNames,
+) -> Vec<Vec<u32>> {
     let hits: Vec<Vec<u32>> = records
         .par_iter()
         .enumerate()
@@ -21,12 +35,18 @@ pub(super) fn select(records: &[Record], plans: &[Plan], files: &FileNames) -> V
                     vec![Vec::new(); plans.len()],
                 )
             },
-            |(mut ctx, mut acc), (i, rec)| {
+            |(mut ctx, mut acc), (i, held)| {
                 ctx.reset();
                 for (p, plan) in plans.iter().enumerate() {
-                    if owner_ok(plan, rec)
-                        && (plan.query.matches_all() || plan.query.matches(rec, &mut ctx))
-                    {
+                    let hit = match held {
+                        Held::Stub(stub) if p < read_plans => stub.selected.has(p),
+                        Held::Stub(stub) => stub_owner_ok(plan, stub, owners),
+                        Held::Whole(rec) => {
+                            owner_ok(plan, rec)
+                                && (plan.query.matches_all() || plan.query.matches(rec, &mut ctx))
+                        }
+                    };
+                    if hit {
                         acc[p].push(i as u32);
                     }
                 }
@@ -59,7 +79,7 @@ pub(super) fn select(records: &[Record], plans: &[Plan], files: &FileNames) -> V
 /// into it (an object in two medallion collections or two bundles is
 /// selected by the `collection` / `file` of either). Returns the winners in
 /// input order and how many records were merged away.
-pub(super) fn dedupe(mut records: Vec<Record>) -> (Vec<Record>, u64) {
+pub(super) fn dedupe(mut records: Vec<Held>) -> (Vec<Held>, u64) {
     // Records sorted by a hash of their natural key (16 bytes each, where
     // a map of formatted keys took about 100): each run of one hash is
     // then merged in input order, as if the records were read one by one.
@@ -91,7 +111,7 @@ pub(super) fn dedupe(mut records: Vec<Record>) -> (Vec<Record>, u64) {
             };
             let prev = *w;
             let later = match (&records[prev], rec) {
-                (Record::Indicator(a), Record::Indicator(b)) => b.last_modified >= a.last_modified,
+                (Held::Stub(a), Held::Stub(b)) => b.last_modified >= a.last_modified,
                 _ => false,
             };
             if later {
@@ -99,7 +119,7 @@ pub(super) fn dedupe(mut records: Vec<Record>) -> (Vec<Record>, u64) {
                 *w = i;
             } else {
                 keep[i] = false;
-                if matches!(rec, Record::Stix(_)) {
+                if matches!(rec, Held::Whole(_)) {
                     stix_merges.push((prev, i));
                 }
             }
@@ -110,18 +130,23 @@ pub(super) fn dedupe(mut records: Vec<Record>) -> (Vec<Record>, u64) {
     stix_merges.sort_unstable_by_key(|&(_, m)| m);
     for (w, m) in stix_merges {
         let (collections, files) = match &records[m] {
-            Record::Stix(s) => (s.collections.clone(), s.files.clone()),
-            Record::Indicator(_) => continue,
+            Held::Whole(r) => match &**r {
+                Record::Stix(s) => (s.collections.clone(), s.files.clone()),
+                Record::Indicator(_) => continue,
+            },
+            Held::Stub(_) => continue,
         };
-        if let Record::Stix(s) = &mut records[w] {
-            for c in collections {
-                if !s.collections.contains(&c) {
-                    s.collections.push(c);
+        if let Held::Whole(r) = &mut records[w] {
+            if let Record::Stix(s) = &mut **r {
+                for c in collections {
+                    if !s.collections.contains(&c) {
+                        s.collections.push(c);
+                    }
                 }
-            }
-            for f in files {
-                if !s.files.contains(&f) {
-                    s.files.push(f);
+                for f in files {
+                    if !s.files.contains(&f) {
+                        s.files.push(f);
+                    }
                 }
             }
         }
@@ -134,37 +159,49 @@ pub(super) fn dedupe(mut records: Vec<Record>) -> (Vec<Record>, u64) {
     (records, merged)
 }
 
-/// A hash of a record's natural key: (type, value) for an indicator, (id,
-/// version) for a STIX object.
-fn natural_key_hash(rec: &Record) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
+/// A hash of a record's natural key: (type, value) for an indicator (its
+/// stub's), (id, version) for a STIX object.
+fn natural_key_hash(rec: &Held) -> u64 {
     match rec {
-        Record::Indicator(ind) => {
-            h.update(b"ind\0");
-            h.update(ind.kind.as_str().as_bytes());
-            h.update(b"\0");
-            h.update(ind.value.as_bytes());
-        }
-        Record::Stix(s) => {
-            h.update(b"obj\0");
-            h.update(s.id.as_bytes());
-            h.update(&[u8::from(s.modified.is_some())]);
-            h.update(&s.modified.unwrap_or(0).to_le_bytes());
+        Held::Stub(s) => s.key as u64,
+        Held::Whole(r) => {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            match &**r {
+                Record::Indicator(ind) => {
+                    h.update(b"ind\0");
+                    h.update(ind.kind.as_str().as_bytes());
+                    h.update(b"\0");
+                    h.update(ind.value.as_bytes());
+                }
+                Record::Stix(s) => {
+                    h.update(b"obj\0");
+                    h.update(s.id.as_bytes());
+                    h.update(&[u8::from(s.modified.is_some())]);
+                    h.update(&s.modified.unwrap_or(0).to_le_bytes());
+                }
+            }
+            h.digest()
         }
     }
-    h.digest()
 }
 
-/// Whether two records have the same natural key.
-fn same_natural_key(a: &Record, b: &Record) -> bool {
+/// Whether two records have the same natural key (for stubs: the same
+/// 128-bit key hash).
+fn same_natural_key(a: &Held, b: &Held) -> bool {
     match (a, b) {
-        (Record::Indicator(a), Record::Indicator(b)) => a.kind == b.kind && a.value == b.value,
-        (Record::Stix(a), Record::Stix(b)) => a.id == b.id && a.modified == b.modified,
+        (Held::Stub(a), Held::Stub(b)) => a.key == b.key,
+        (Held::Whole(a), Held::Whole(b)) => match (&**a, &**b) {
+            (Record::Indicator(a), Record::Indicator(b)) => a.kind == b.kind && a.value == b.value,
+            (Record::Stix(a), Record::Stix(b)) => a.id == b.id && a.modified == b.modified,
+            _ => false,
+        },
         _ => false,
     }
 }
 
-fn owner_ok(plan: &Plan, rec: &Record) -> bool {
+/// Whether `rec` passes `plan`'s owner restriction (a STIX object has no
+/// owner).
+pub(super) fn owner_ok(plan: &Plan, rec: &Record) -> bool {
     if plan.owners.is_empty() {
         return true;
     }
@@ -177,10 +214,34 @@ fn owner_ok(plan: &Plan, rec: &Record) -> bool {
     }
 }
 
+/// [`owner_ok`] for a stub, whose owner is an index into `owners`.
+fn stub_owner_ok(plan: &Plan, stub: &Stub, owners: &[Arc<str>]) -> bool {
+    if plan.owners.is_empty() {
+        return plan.query.matches_all();
+    }
+    stub.owner != NO_OWNER
+        && owners
+            .get(stub.owner as usize)
+            .is_some_and(|o| plan.owners.iter().any(|x| **x == **o))
+        && plan.query.matches_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::held::CompileShelf;
+    use crate::input::Shelf;
     use crate::record::IndicatorType;
+
+    /// `records` as the read holds them when no collection is planned.
+    fn held(records: Vec<Record>) -> Vec<Held> {
+        let shelf = CompileShelf::new(&[], Arc::from(Vec::new()));
+        let mut scratch = shelf.scratch();
+        records
+            .into_iter()
+            .map(|r| shelf.shelve(&mut scratch, r, 0..0))
+            .collect()
+    }
 
     fn stix_copy(modified: i64, collection: &str, file: u32, position: u64) -> Record {
         use crate::record::{Origin, Source, StixRecord};
@@ -213,17 +274,20 @@ mod tests {
             stix_copy(2, "c", 0, 2),
             stix_copy(1, "a", 1, 0),
         ];
-        let (kept, merged) = dedupe(records);
+        let (kept, merged) = dedupe(held(records));
         assert_eq!(merged, 2);
         let got: Vec<(Vec<String>, Vec<u32>, u64)> = kept
             .iter()
             .map(|r| match r {
-                Record::Stix(s) => (
-                    s.collections.iter().map(|c| c.to_string()).collect(),
-                    s.files.clone(),
-                    s.origin.position,
-                ),
-                Record::Indicator(_) => unreachable!(),
+                Held::Whole(r) => match &**r {
+                    Record::Stix(s) => (
+                        s.collections.iter().map(|c| c.to_string()).collect(),
+                        s.files.clone(),
+                        s.origin.position,
+                    ),
+                    Record::Indicator(_) => unreachable!(),
+                },
+                Held::Stub(_) => unreachable!(),
             })
             .collect();
         // The first copy of version 1 wins and is in a, b (files 0 and 1);
@@ -256,9 +320,15 @@ mod tests {
             indicator(Domain, "b.example", 4, 6),
             indicator(Domain, "c.example", 1, 7),
         ];
-        let (kept, merged) = dedupe(records);
+        let (kept, merged) = dedupe(held(records));
         assert_eq!(merged, 3);
-        let got: Vec<u64> = kept.iter().map(|r| r.origin().position).collect();
+        let got: Vec<u64> = kept
+            .iter()
+            .map(|r| match r {
+                Held::Stub(s) => s.origin.position,
+                Held::Whole(_) => unreachable!(),
+            })
+            .collect();
         // Input order: the url of the same value is another key; a.example
         // at 9 beats 5 and the later 7; b.example's tie goes to the later.
         assert_eq!(got, vec![2, 3, 6, 7]);

@@ -185,12 +185,14 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Everything read from a list of files.
-#[derive(Debug, Clone, Default)]
-pub struct ReadOutcome {
+/// Everything read from a list of files. `R` is what each accepted
+/// record is kept as ([`Shelf`]): the record itself unless the caller
+/// shelves it.
+#[derive(Debug, Clone)]
+pub struct ReadOutcome<R = Record> {
     pub files: Vec<FileSummary>,
     /// Accepted records, in file order then position.
-    pub records: Vec<Record>,
+    pub records: Vec<R>,
     /// Refused records, in file order then position.
     pub rejects: Vec<Reject>,
     pub warnings: Vec<Warning>,
@@ -198,6 +200,122 @@ pub struct ReadOutcome {
     pub records_seen: u64,
     /// Bytes on disk of all files.
     pub bytes_in: u64,
+    /// Each file's bytes, indexed like `Origin::file`, when the shelf
+    /// keeps them ([`Shelf::KEEP_BYTES`]); empty otherwise.
+    pub inputs: Vec<Arc<InputBytes>>,
+}
+
+impl<R> Default for ReadOutcome<R> {
+    fn default() -> Self {
+        ReadOutcome {
+            files: Vec::new(),
+            records: Vec::new(),
+            rejects: Vec::new(),
+            warnings: Vec::new(),
+            records_seen: 0,
+            bytes_in: 0,
+            inputs: Vec::new(),
+        }
+    }
+}
+
+/// What the read keeps of each accepted record, decided in the parallel
+/// parse right after the record is parsed: the record itself
+/// ([`Whole`]), or something smaller that a later stage can parse again
+/// from the file's bytes ([`InputBytes::reparse`]).
+pub trait Shelf: Sync {
+    /// What a record is kept as.
+    type Held: Send;
+    /// Per-worker state, reused across records.
+    type Scratch: Send;
+    /// Whether the read keeps every file's bytes ([`ReadOutcome::inputs`]).
+    const KEEP_BYTES: bool;
+    fn scratch(&self) -> Self::Scratch;
+    /// Keeps `record`, which was parsed from `range` of its file's bytes
+    /// (an empty range for an object of a medallion data file, which is
+    /// not parsed alone).
+    fn shelve(
+        &self,
+        scratch: &mut Self::Scratch,
+        record: Record,
+        range: Range<usize>,
+    ) -> Self::Held;
+}
+
+/// Keeps every record as parsed.
+pub struct Whole;
+
+impl Shelf for Whole {
+    type Held = Record;
+    type Scratch = ();
+    const KEEP_BYTES: bool = false;
+    fn scratch(&self) {}
+    fn shelve(&self, _: &mut (), record: Record, _: Range<usize>) -> Record {
+        record
+    }
+}
+
+/// One input file's bytes, kept after the read so that a shelved record
+/// can be parsed again from its place.
+pub struct InputBytes {
+    path: PathBuf,
+    data: Data,
+    profile: Profile,
+    bundle_spec: Option<String>,
+}
+
+impl fmt::Debug for InputBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InputBytes")
+            .field("path", &self.path)
+            .field("len", &self.data.bytes().len())
+            .field("profile", &self.profile)
+            .finish()
+    }
+}
+
+impl InputBytes {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The profile the file was read with.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// Parses the record at `range` again, exactly as the read parsed it
+    /// (its warnings were counted then, and are dropped).
+    pub(crate) fn reparse(
+        &self,
+        scratch: &mut Scratch,
+        range: Range<usize>,
+        origin: Origin,
+        keep: &Keep,
+    ) -> Result<Record, Rejection> {
+        let text = self.data.bytes().get(range).ok_or((
+            RejectReason::ParseError,
+            "the record's place is past the end of the file".to_string(),
+        ))?;
+        let mut fixes = Vec::new();
+        parse_one(
+            scratch,
+            self.profile,
+            text,
+            origin,
+            self.bundle_spec.as_deref(),
+            keep,
+            &mut fixes,
+        )
+    }
+
+    /// Lets the kernel drop the pages of `range` (a mapped file's; a
+    /// decompressed one stays in memory).
+    pub(crate) fn release(&self, range: Range<usize>) {
+        if let Data::Mapped(m) = &self.data {
+            crate::files::release_pages(m, range);
+        }
+    }
 }
 
 /// A whole-file failure. Every variant names the file (or the pattern) and
@@ -233,6 +351,8 @@ pub enum InputError {
     UnknownContainer { path: PathBuf, detail: String },
     #[error("{}: cannot tell which export format this is (threatconnect, xsoar, native or stix); set `format` for this input in the config", path.display())]
     UnknownProfile { path: PathBuf },
+    #[error("{}: {} {}: the file changed while the compile read it (the record no longer reads as it did); nothing was published: compile again once the export is written (replace exports by rename, not in place)", path.display(), if origin.is_line { "line" } else { "record" }, origin.position)]
+    Changed { path: PathBuf, origin: Origin },
 }
 
 /// Expands paths and globs into files, in the order given (each glob's
@@ -684,10 +804,10 @@ pub type Rejection = (RejectReason, String);
 /// Collects warnings for one record.
 pub type Fixes = Vec<(WarningKind, String)>;
 
-/// The outcome of one record.
-struct Out {
+/// The outcome of one record, kept as `H`.
+struct Out<H> {
     origin: Origin,
-    result: Result<Record, Rejection>,
+    result: Result<H, Rejection>,
     warnings: Fixes,
 }
 
@@ -767,9 +887,19 @@ pub fn read_files_keeping(
     progress: Option<&(dyn Fn(u64) + Sync)>,
     keep: &[Keep; 4],
 ) -> Result<ReadOutcome, InputError> {
+    read_files_shelving(files, progress, keep, &Whole)
+}
+
+/// [`read_files_keeping`], each accepted record kept as `shelf` keeps it.
+pub fn read_files_shelving<S: Shelf>(
+    files: &[InputFile],
+    progress: Option<&(dyn Fn(u64) + Sync)>,
+    keep: &[Keep; 4],
+    shelf: &S,
+) -> Result<ReadOutcome<S::Held>, InputError> {
     let mut out = ReadOutcome::default();
     for (index, file) in files.iter().enumerate() {
-        read_file(index as u32, file, progress, keep, &mut out)?;
+        read_file(index as u32, file, progress, keep, shelf, &mut out)?;
     }
     out.records_seen = (out.records.len() + out.rejects.len()) as u64;
     Ok(out)
@@ -780,12 +910,13 @@ pub fn read_files_keeping(
 const TASK_BYTES: usize = 256 * 1024;
 const TASK_ITEMS: usize = 2048;
 
-fn read_file(
+fn read_file<S: Shelf>(
     index: u32,
     file: &InputFile,
     progress: Option<&(dyn Fn(u64) + Sync)>,
     keep: &[Keep; 4],
-    out: &mut ReadOutcome,
+    shelf: &S,
+    out: &mut ReadOutcome<S::Held>,
 ) -> Result<(), InputError> {
     let (data, disk) = load(&file.path)?;
     // Records copy what they keep, so a mapped export's pages are released
@@ -795,7 +926,7 @@ fn read_file(
             crate::files::release_pages(m, range);
         }
     };
-    read_bytes(
+    let (profile, bundle_spec) = read_bytes(
         index,
         &file.path,
         file.format,
@@ -804,8 +935,18 @@ fn read_file(
         progress,
         Some(&release),
         keep,
+        shelf,
         out,
-    )
+    )?;
+    if S::KEEP_BYTES {
+        out.inputs.push(Arc::new(InputBytes {
+            path: file.path.clone(),
+            data,
+            profile,
+            bundle_spec,
+        }));
+    }
+    Ok(())
 }
 
 /// Reads one export already in memory, as [`read_files`] reads a file
@@ -826,6 +967,7 @@ pub fn parse_bytes(
         None,
         None,
         &Default::default(),
+        &Whole,
         &mut out,
     )?;
     out.records_seen = (out.records.len() + out.rejects.len()) as u64;
@@ -833,9 +975,10 @@ pub fn parse_bytes(
 }
 
 /// `release(range)` is called behind each whole pass over a byte range
-/// (the caller may drop those pages from memory).
+/// (the caller may drop those pages from memory). Returns the profile the
+/// file was read with and its bundle's `spec_version`, if any.
 #[allow(clippy::too_many_arguments)]
-fn read_bytes(
+fn read_bytes<S: Shelf>(
     index: u32,
     path: &Path,
     format: Option<Profile>,
@@ -844,8 +987,9 @@ fn read_bytes(
     progress: Option<&(dyn Fn(u64) + Sync)>,
     release: Option<&(dyn Fn(Range<usize>) + Sync)>,
     keep: &[Keep; 4],
-    out: &mut ReadOutcome,
-) -> Result<(), InputError> {
+    shelf: &S,
+    out: &mut ReadOutcome<S::Held>,
+) -> Result<(Profile, Option<String>), InputError> {
     let release = |r: Range<usize>| {
         if let Some(f) = release {
             f(r);
@@ -874,18 +1018,19 @@ fn read_bytes(
             p(disk);
         }
         let summary_profile = Profile::Stix;
-        let o: Vec<Out> = objs
+        let mut scratch = shelf.scratch();
+        let o: Vec<Out<S::Held>> = objs
             .into_iter()
             .map(|(origin, result)| Out {
                 origin,
-                result: result.map(|s| Record::Stix(Box::new(s))),
+                result: result.map(|s| shelf.shelve(&mut scratch, Record::Stix(Box::new(s)), 0..0)),
                 warnings: Vec::new(),
             })
             .collect();
         let mut moved = Moved::new(path, summary_profile, "medallion", disk, out);
         moved.take(vec![o]);
         moved.finish();
-        return Ok(());
+        return Ok((summary_profile, None));
     }
     {
         let profile = match format.or(plan.implied) {
@@ -915,7 +1060,7 @@ fn read_bytes(
         let bundle_spec = plan.bundle_spec.as_deref();
         let keep_of = &keep[Profile::ALL.iter().position(|p| *p == profile).unwrap_or(0)];
         let items = &plan.items;
-        let parse_task = |scratch: &mut Scratch, task: &Range<usize>| {
+        let parse_task = |(scratch, held): &mut (Scratch, S::Scratch), task: &Range<usize>| {
             let mut v = Vec::with_capacity(task.len());
             let mut n = 0u64;
             for it in &items[task.clone()] {
@@ -933,7 +1078,8 @@ fn read_bytes(
                     bundle_spec,
                     keep_of,
                     &mut warnings,
-                );
+                )
+                .map(|r| shelf.shelve(held, r, it.range.clone()));
                 if result.is_err() {
                     warnings.clear();
                 }
@@ -964,9 +1110,9 @@ fn read_bytes(
         let mut moved = Moved::new(path, profile, plan.container, disk, out);
         moved.out.records.reserve(items.len());
         for window in tasks.chunks(WINDOW_TASKS) {
-            let parts: Vec<Vec<Out>> = window
+            let parts: Vec<Vec<Out<S::Held>>> = window
                 .par_iter()
-                .map_init(Scratch::default, parse_task)
+                .map_init(|| (Scratch::default(), shelf.scratch()), parse_task)
                 .collect();
             moved.take(parts);
             // Each task released its own range, but with tasks parsed on
@@ -987,7 +1133,7 @@ fn read_bytes(
             }
         }
         moved.finish();
-        Ok(())
+        Ok((profile, plan.bundle_spec))
     }
 }
 
@@ -997,21 +1143,21 @@ const WINDOW_TASKS: usize = 64;
 
 /// Moves one file's parsed items into the outcome, a window of parts at a
 /// time (in file order), and counts them in the file's summary.
-struct Moved<'a> {
+struct Moved<'a, H> {
     path: &'a Path,
     summary: FileSummary,
-    out: &'a mut ReadOutcome,
+    out: &'a mut ReadOutcome<H>,
     /// Items moved since the heap was last trimmed.
     since_trim: usize,
 }
 
-impl<'a> Moved<'a> {
+impl<'a, H> Moved<'a, H> {
     fn new(
         path: &'a Path,
         profile: Profile,
         container: &'static str,
         disk: u64,
-        out: &'a mut ReadOutcome,
+        out: &'a mut ReadOutcome<H>,
     ) -> Self {
         Moved {
             path,
@@ -1029,13 +1175,13 @@ impl<'a> Moved<'a> {
     }
 
     /// Moves `parts` (in file order, each freed once moved).
-    fn take(&mut self, parts: Vec<Vec<Out>>) {
+    fn take(&mut self, parts: Vec<Vec<Out<H>>>) {
         self.out.records.reserve(parts.iter().map(Vec::len).sum());
         // The parts are freed as they are moved, but glibc keeps their
         // memory resident in its arenas: trimmed every so often, the read
         // holds the records and about one window of parts, not more
         // (docs/decisions.md#d64).
-        const TRIM_EVERY: usize = (64 << 20) / std::mem::size_of::<Out>();
+        const TRIM_EVERY: usize = (64 << 20) / std::mem::size_of::<Out<Record>>();
         for part in parts {
             if self.since_trim >= TRIM_EVERY {
                 self.since_trim = 0;

@@ -8,7 +8,9 @@ use super::reuse;
 use super::{Assembly, CollectionBuild, Pending, Records, ORDER_RECORD, PARK_BATCH, UNDATED};
 use crate::compile::spill::Body;
 use crate::compile::state::Row;
-use crate::feed::{self, SpecVersion};
+use crate::compile::CompileError;
+use crate::feed::SpecVersion;
+use crate::input::Scratch;
 use crate::record::{Indicator, Profile};
 use crate::stix::{self, BuildSettings, Draft, Sco};
 use crate::time::{Micros, MILLI};
@@ -68,34 +70,45 @@ const GROUP_BATCHES: usize = 8;
 const TRIM_GROUPS: usize = 4;
 
 /// Builds the collection's indicators (`inds`: indices in `records`) in
-/// parallel batches; each batch parks its JSON in the spill file, so only
-/// (offset, length) stays in memory per object. Each key is made as its
-/// record is built and moves into its object. Each group of batches is
-/// added to `acc` (in `inds` order), and its records released when no
-/// later collection selects them, before the next is built. Returns the
-/// indicators' SCOs, one per id, for [`Assembly::add_scos`].
+/// parallel batches; each batch parses its records again from their files
+/// ([`Records::indicator`]) and drops each once it is built, and parks
+/// its JSON in the spill file, so only (offset, length) stays in memory
+/// per object. Each key is made as its record is built and moves into its
+/// object. Each group of batches is added to `acc` (in `inds` order)
+/// before the next is built. Returns the indicators' SCOs, one per id, for
+/// [`Assembly::add_scos`].
 #[allow(clippy::too_many_arguments)]
 pub(super) fn build(
     b: &CollectionBuild<'_>,
     previous: &Previous,
     config: u64,
     inds: Vec<u32>,
-    records: &mut Records,
+    records: &Records,
     identity_ref: Option<&str>,
     acc: &mut Assembly,
-) -> Result<BTreeMap<String, Pending>, feed::FeedError> {
+) -> Result<BTreeMap<String, Pending>, CompileError> {
     let (cfg, plan, col) = (b.cfg, b.plan, b.col());
+    let group = PARK_BATCH * GROUP_BATCHES;
     // XSOAR's ids are chosen before the parallel build: one record's
     // stixid may be another's id, or a passthrough object's.
-    let xsoar = plan.xsoar_ids.map(|ns| {
-        let taken = b
-            .selected
-            .iter()
-            .filter_map(|&ri| records.stix(ri).map(|s| s.id.clone()))
-            .collect();
-        let inds = inds.iter().map(|&ri| records.indicator(ri));
-        xsoar_ids(&ns, inds, taken, &mut acc.warnings)
-    });
+    let xsoar = match plan.xsoar_ids {
+        Some(ns) => {
+            let taken = b
+                .selected
+                .iter()
+                .filter_map(|&ri| records.stix(ri).map(|s| s.id.clone()))
+                .collect();
+            let mut ids = XsoarIds::new(ns, taken);
+            let mut out = Vec::with_capacity(inds.len());
+            for group_inds in inds.chunks(group) {
+                for ind in records.indicators(group_inds)? {
+                    out.push(ids.next(&ind, &mut acc.warnings));
+                }
+            }
+            Some(out)
+        }
+        None => None,
+    };
     let settings = BuildSettings {
         collection_id: plan.id,
         ttl_collection: &col.ttl,
@@ -110,18 +123,17 @@ pub(super) fn build(
     // fingerprints) are never reused.
     let reusable = previous.config == Some(config);
     let mut scos = BTreeMap::new();
-    let group = PARK_BATCH * GROUP_BATCHES;
     for (g, group_inds) in inds.chunks(group).enumerate() {
-        let built: &Records = records;
         let batches: Vec<Vec<Outcome>> = group_inds
             .par_chunks(PARK_BATCH)
             .enumerate()
             .map(|(batch, chunk)| {
+                let mut scratch = Scratch::default();
                 let mut out: Vec<Outcome> = chunk
                     .iter()
                     .enumerate()
                     .map(|(k, &ri)| {
-                        let ind = built.indicator(ri);
+                        let ind = &records.indicator(&mut scratch, ri)?;
                         let mut key = super::indicator_key(ind);
                         let pos = g * group + batch * PARK_BATCH + k;
                         let xsoar_id = xsoar.as_ref().map(|ids| ids[pos].as_deref());
@@ -130,20 +142,18 @@ pub(super) fn build(
                         let kept = prev.as_ref().filter(|_| reusable).and_then(|r| {
                             reuse::reuse(b, &settings, &mut key, ind, fingerprint, pos, xsoar_id, r)
                         });
-                        kept.unwrap_or_else(|| {
+                        Ok(kept.unwrap_or_else(|| {
                             let ind = (key, ind, fingerprint);
                             build_indicator(b, &settings, ind, pos, xsoar_id, prev.as_ref())
-                        })
+                        }))
                     })
-                    .collect();
+                    .collect::<Result<_, CompileError>>()?;
                 b.spill.park(out.iter_mut().flat_map(Outcome::bodies))?;
                 Ok(out)
             })
-            .collect::<Result<_, feed::FeedError>>()?;
+            .collect::<Result<_, CompileError>>()?;
+        records.release(group_inds);
         acc.add_indicators(batches.into_iter().flatten(), &mut scos);
-        for &ri in group_inds {
-            records.release(ri, plan.index);
-        }
         if g % TRIM_GROUPS == TRIM_GROUPS - 1 {
             // Freed records stay resident in glibc's arenas until trimmed
             // (docs/decisions.md#d64); a trim walks the heap, so not after
@@ -227,63 +237,69 @@ impl Assembly {
     }
 }
 
-/// The id of each indicator of a collection with XSOAR's ids, in `inds`
-/// order: the record's `CustomFields.stixid` when it is an indicator id
-/// that no earlier object of the collection has, else XSOAR's id of the
-/// record's own `value` (of the canonical value for records of other
-/// profiles); `None` when that id is taken too (`taken` starts with the
-/// ids of the collection's passthrough objects), and the record is left
-/// out (one id, one object). Problems are counted in `warnings`.
-fn xsoar_ids<'r>(
-    namespace: &uuid::Uuid,
-    inds: impl Iterator<Item = &'r Indicator>,
-    mut taken: HashSet<String>,
-    warnings: &mut BTreeMap<String, u64>,
-) -> Vec<Option<String>> {
-    /// The two members XSOAR's ids are made of (the source keeps them,
-    /// `compile::read::source_reads`).
-    #[derive(serde::Deserialize)]
-    struct IdFields {
-        value: Option<serde_json::Value>,
-        #[serde(rename = "CustomFields")]
-        custom: Option<serde_json::Value>,
+/// The ids of a collection with XSOAR's ids, given to its indicators one
+/// at a time in build order ([`XsoarIds::next`]).
+struct XsoarIds {
+    namespace: uuid::Uuid,
+    /// Every id given so far, starting with the ids of the collection's
+    /// passthrough objects.
+    taken: HashSet<String>,
+}
+
+impl XsoarIds {
+    fn new(namespace: uuid::Uuid, taken: HashSet<String>) -> Self {
+        XsoarIds { namespace, taken }
     }
-    let mut warn = |m: &str| *warnings.entry(m.to_string()).or_default() += 1;
-    inds.map(|ind| {
-            let fields = (ind.profile == Profile::Xsoar)
-                .then(|| serde_json::from_str::<IdFields>(ind.source.as_str()).ok())
-                .flatten();
-            let (value, stixid) = match &fields {
-                Some(f) => (
-                    f.value.as_ref().and_then(|v| v.as_str()),
-                    f.custom
-                        .as_ref()
-                        .and_then(|c| c.get("stixid"))
-                        .and_then(|s| s.as_str())
-                        .filter(|s| !s.trim().is_empty()),
+
+    /// The id of `ind`: the record's `CustomFields.stixid` when it is an
+    /// indicator id that no earlier object of the collection has, else
+    /// XSOAR's id of the record's own `value` (of the canonical value for
+    /// records of other profiles); `None` when that id is taken too, and
+    /// the record is left out (one id, one object). Problems are counted
+    /// in `warnings`.
+    fn next(&mut self, ind: &Indicator, warnings: &mut BTreeMap<String, u64>) -> Option<String> {
+        /// The two members XSOAR's ids are made of (the source keeps them,
+        /// `compile::read::source_reads`).
+        #[derive(serde::Deserialize)]
+        struct IdFields {
+            value: Option<serde_json::Value>,
+            #[serde(rename = "CustomFields")]
+            custom: Option<serde_json::Value>,
+        }
+        let mut warn = |m: &str| *warnings.entry(m.to_string()).or_default() += 1;
+        let fields = (ind.profile == Profile::Xsoar)
+            .then(|| serde_json::from_str::<IdFields>(ind.source.as_str()).ok())
+            .flatten();
+        let (value, stixid) = match &fields {
+            Some(f) => (
+                f.value.as_ref().and_then(|v| v.as_str()),
+                f.custom
+                    .as_ref()
+                    .and_then(|c| c.get("stixid"))
+                    .and_then(|s| s.as_str())
+                    .filter(|s| !s.trim().is_empty()),
+            ),
+            None => (None, None),
+        };
+        if let Some(given) = stixid {
+            match stix::id::indicator_stixid(given) {
+                Some(id) if self.taken.insert(id.clone()) => return Some(id),
+                Some(_) => warn(
+                    "CustomFields.stixid is already the id of another object of the collection; XSOAR's id of the value is used",
                 ),
-                None => (None, None),
-            };
-            if let Some(given) = stixid {
-                match stix::id::indicator_stixid(given) {
-                    Some(id) if taken.insert(id.clone()) => return Some(id),
-                    Some(_) => warn(
-                        "CustomFields.stixid is already the id of another object of the collection; XSOAR's id of the value is used",
-                    ),
-                    None => warn(
-                        "CustomFields.stixid is not an indicator id (XSOAR's own server would publish it as is, which is invalid STIX); XSOAR's id of the value is used",
-                    ),
-                }
+                None => warn(
+                    "CustomFields.stixid is not an indicator id (XSOAR's own server would publish it as is, which is invalid STIX); XSOAR's id of the value is used",
+                ),
             }
-            let id = stix::id::xsoar_indicator_id(namespace, value.unwrap_or(&ind.value));
-            if taken.insert(id.clone()) {
-                Some(id)
-            } else {
-                warn("XSOAR's id of the value is already the id of another object of the collection; the record is left out");
-                None
-            }
-        })
-        .collect()
+        }
+        let id = stix::id::xsoar_indicator_id(&self.namespace, value.unwrap_or(&ind.value));
+        if self.taken.insert(id.clone()) {
+            Some(id)
+        } else {
+            warn("XSOAR's id of the value is already the id of another object of the collection; the record is left out");
+            None
+        }
+    }
 }
 
 /// Builds one indicator's object, the `pos`th of the collection, from

@@ -43,13 +43,14 @@ mod support;
 
 pub(crate) use publish::{publish, Outcomes};
 
+use super::held::Records;
 use super::spill::{Body, Spill};
 use super::state::Row;
 use super::unchanged::StableUntil;
 use super::{CollectionReport, CompileError, Plan};
 use crate::config::{CollectionConfig, Config};
 use crate::feed::{self, CollectionFeed, SpecVersion};
-use crate::record::{Indicator, Record, StixRecord};
+use crate::record::{Indicator, StixRecord};
 use crate::stix;
 use crate::time::Micros;
 use previous::Previous;
@@ -166,7 +167,7 @@ impl<'a> CollectionBuild<'a> {
 /// every key this generation has, support objects every reference.
 pub(crate) fn build_collection(
     b: &CollectionBuild<'_>,
-    records: &mut Records,
+    records: &Records,
 ) -> Result<Built, CompileError> {
     let previous = Previous::read(b)?;
     let inds = indicator_records(b, records);
@@ -190,65 +191,6 @@ pub(crate) fn build_collection(
     Ok(acc.finish(&previous, b.prev_col, config))
 }
 
-/// The compile's records (already one per natural key: duplicates were
-/// merged before selection) as the build stage holds them. The last
-/// collection to select an indicator record releases it once the
-/// indicator is built, so the records' memory goes back as the built
-/// objects' grows instead of both being held at the end of the build.
-pub(crate) struct Records {
-    slots: Vec<Option<Record>>,
-    /// Per record, the index of the last collection that selects it.
-    last_use: Vec<u32>,
-}
-
-impl Records {
-    /// `records` as selected by the collections of `plans` (`selected`
-    /// indexed like the plans' `index`), built in `plans` order.
-    pub fn new(records: Vec<Record>, plans: &[Plan], selected: &[Vec<u32>]) -> Self {
-        let mut last_use = vec![u32::MAX; records.len()];
-        for plan in plans {
-            for &ri in &selected[plan.index] {
-                last_use[ri as usize] = plan.index as u32;
-            }
-        }
-        Records {
-            slots: records.into_iter().map(Some).collect(),
-            last_use,
-        }
-    }
-
-    fn get(&self, ri: u32) -> &Record {
-        self.slots[ri as usize]
-            .as_ref()
-            .expect("a record is released only by the last collection that selects it")
-    }
-
-    /// The indicator record `ri` (the caller found it to be one).
-    fn indicator(&self, ri: u32) -> &Indicator {
-        match self.get(ri) {
-            Record::Indicator(ind) => ind,
-            Record::Stix(_) => unreachable!("record {ri} is listed as an indicator"),
-        }
-    }
-
-    /// The passthrough STIX record `ri`, if it is one (a released slot
-    /// held an indicator: only indicators are released).
-    fn stix(&self, ri: u32) -> Option<&StixRecord> {
-        match &self.slots[ri as usize] {
-            Some(Record::Stix(s)) => Some(s),
-            Some(Record::Indicator(_)) | None => None,
-        }
-    }
-
-    /// Frees indicator record `ri` if the collection `plan_index` is the
-    /// last to select it.
-    fn release(&mut self, ri: u32, plan_index: usize) {
-        if self.last_use[ri as usize] == plan_index as u32 {
-            self.slots[ri as usize] = None;
-        }
-    }
-}
-
 /// The indices in [`Records`] of the selected indicator records. Their
 /// keys are made as each is built ([`indicator_key`]): made up front, a
 /// million keys would be held before the first record is released.
@@ -256,7 +198,7 @@ fn indicator_records(b: &CollectionBuild<'_>, records: &Records) -> Vec<u32> {
     b.selected
         .iter()
         .copied()
-        .filter(|&ri| matches!(records.get(ri), Record::Indicator(_)))
+        .filter(|&ri| records.is_indicator(ri))
         .collect()
 }
 
