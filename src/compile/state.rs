@@ -75,14 +75,39 @@ pub struct StateError(&'static str);
 /// Encodes the rows of a collection whose objects were built under the
 /// config fingerprint `config`.
 pub fn encode(config: u64, rows: &[Row]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + rows.len() * 104);
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
-    out.extend_from_slice(&config.to_le_bytes());
-    out.extend_from_slice(&(rows.len() as u64).to_le_bytes());
+    let mut e = Encoder::new(config, rows.len());
     for r in rows {
-        put_str(&mut out, &r.key);
-        put_str(&mut out, &r.id);
+        e.push(r);
+    }
+    e.finish()
+}
+
+/// [`encode`] a row at a time, so that the caller need not hold every row
+/// at once: `rows` rows must be pushed.
+pub struct Encoder {
+    out: Vec<u8>,
+    rows: usize,
+    pushed: usize,
+}
+
+impl Encoder {
+    pub fn new(config: u64, rows: usize) -> Self {
+        let mut out = Vec::with_capacity(24 + rows * 104);
+        out.extend_from_slice(MAGIC);
+        out.push(VERSION);
+        out.extend_from_slice(&config.to_le_bytes());
+        out.extend_from_slice(&(rows as u64).to_le_bytes());
+        Encoder {
+            out,
+            rows,
+            pushed: 0,
+        }
+    }
+
+    pub fn push(&mut self, r: &Row) {
+        let out = &mut self.out;
+        put_str(out, &r.key);
+        put_str(out, &r.id);
         out.extend_from_slice(&r.content_hash.to_le_bytes());
         out.extend_from_slice(&r.modified.to_le_bytes());
         out.extend_from_slice(&r.date_added.to_le_bytes());
@@ -94,8 +119,17 @@ pub fn encode(config: u64, rows: &[Row]) -> Vec<u8> {
         out.push(flags);
         out.extend_from_slice(&r.revoked_at.to_le_bytes());
         out.extend_from_slice(&r.fingerprint.unwrap_or(0).to_le_bytes());
+        self.pushed += 1;
     }
-    out
+
+    /// The encoded section.
+    pub fn finish(self) -> Vec<u8> {
+        assert_eq!(
+            self.pushed, self.rows,
+            "a state section's row count is written before its rows"
+        );
+        self.out
+    }
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {

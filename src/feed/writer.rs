@@ -90,8 +90,10 @@ pub fn write_to_vec(spec: &FeedSpec, opts: &WriteOptions) -> Result<Vec<u8>, Fee
 
 /// Writes `spec` to a temporary file beside `live`, fsyncs it, verifies it,
 /// renames it over `live` and fsyncs the directory. On any error `live` is
-/// untouched and the temporary file is removed.
-pub fn publish(spec: &FeedSpec, live: &Path, opts: &WriteOptions) -> Result<WriteStats, FeedError> {
+/// untouched and the temporary file is removed. `spec` is dropped once
+/// written: the verification reads the file, and holding every object
+/// version beside it made the verification a compile's peak.
+pub fn publish(spec: FeedSpec, live: &Path, opts: &WriteOptions) -> Result<WriteStats, FeedError> {
     let file_name = live.file_name().ok_or_else(|| FeedError::Invalid {
         path: live.to_path_buf(),
         what: "the live feed path has no file name".into(),
@@ -101,7 +103,9 @@ pub fn publish(spec: &FeedSpec, live: &Path, opts: &WriteOptions) -> Result<Writ
     tmp_name.push(format!(".tmp.{}", std::process::id()));
     let tmp = live.with_file_name(tmp_name);
     let result = (|| {
-        let stats = write(spec, &tmp, opts)?;
+        let stats = write(&spec, &tmp, opts)?;
+        drop(spec);
+        files::trim_heap();
         Feed::open(&tmp)?.verify_with(super::Depth::Publish)?;
         files::rename_durably(&tmp, live).map_err(|e| FeedError::Io {
             path: live.to_path_buf(),

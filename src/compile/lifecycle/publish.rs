@@ -52,7 +52,7 @@ pub(crate) fn publish(
         release: parked.release_hook(),
         ..wopts.clone()
     };
-    let stats = feed::publish(&spec, live, &wopts)?;
+    let stats = feed::publish(spec, live, &wopts)?;
     let late = time::now() - visible;
     if late > 0 {
         tracing::warn!(
@@ -100,14 +100,26 @@ fn collection_data(
         ..
     } = b;
     date_new_versions(&mut objects, visible.max(previous_last.saturating_add(1)));
-    let mut rows: Vec<Row> = Vec::with_capacity(objects.len() + remembered.len());
+    // Each object's STATE row is encoded as the object is converted: a
+    // vector of every row beside the versions was the peak of the write
+    // stage's start.
+    let mut rows = state::Encoder::new(config, objects.len() + remembered.len());
     let mut out = Vec::with_capacity(objects.len());
-    for (k, o) in objects.into_iter().enumerate() {
-        if k % (1 << 15) == 0 {
+    // Taken from the end of the reversed array, which shrinks behind
+    // every run: walked front to back, the whole array (a quarter of a GB
+    // at a million objects) stayed allocated beside the versions and rows
+    // made from it, the peak of the write stage's start.
+    objects.reverse();
+    for k in 0.. {
+        if k % CONVERT_RUN == 0 {
+            objects.shrink_to_fit();
             // Resolving checks each parked object's UTF-8: release the
             // spill's pages behind it.
             parked.release();
         }
+        let Some(o) = objects.pop() else {
+            break;
+        };
         let date_added = o.date_added.expect("assigned above");
         let version = o.version_us.unwrap_or(date_added);
         match report.by_type.get_mut(&o.stix_type) {
@@ -116,9 +128,9 @@ fn collection_data(
                 report.by_type.insert(o.stix_type.clone(), 1);
             }
         }
-        rows.push(Row {
+        let row = Row {
             key: o.key,
-            id: o.id.clone(),
+            id: o.id,
             content_hash: o.content_hash,
             modified: version,
             date_added,
@@ -128,9 +140,10 @@ fn collection_data(
             revoked_at: o.revoked_at,
             present: true,
             fingerprint: o.fingerprint,
-        });
+        };
+        rows.push(&row);
         out.push(ObjectVersion {
-            id: o.id,
+            id: row.id,
             stix_type: o.stix_type,
             spec_version: o.spec,
             version_us: version,
@@ -140,14 +153,19 @@ fn collection_data(
         });
     }
     report.objects = out.len() as u64;
-    rows.extend(remembered);
+    for r in &remembered {
+        rows.push(r);
+    }
     let data = feed::CollectionData {
         objects: out,
-        state: state::encode(config, &rows),
+        state: rows.finish(),
         cuts,
     };
     Ok((data, (report, warnings)))
 }
+
+/// Objects converted between two shrinks of the pending array.
+const CONVERT_RUN: usize = 1 << 15;
 
 /// Dates the objects that have no date_added yet, 1 µs apart in build
 /// order from no earlier than `earliest` ([`aligned_first`]), then sorts

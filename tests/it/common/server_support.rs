@@ -270,7 +270,7 @@ pub fn free_port() -> u16 {
 
 /// Publishes a new generation by rename onto the live path.
 pub fn publish(spec: &FeedSpec, live: &Path) {
-    feed::publish(spec, live, &write_opts()).unwrap();
+    feed::publish(spec.clone(), live, &write_opts()).unwrap();
 }
 
 /// A response, fully read.

@@ -16,14 +16,14 @@ fn names(dir: &std::path::Path) -> Vec<String> {
 fn publish_replaces_atomically_and_leaves_no_temp_file() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("feed.taxii");
-    let stats = feed::publish(&spec(vec![simple(3)], 10), &live, &WriteOptions::default()).unwrap();
+    let stats = feed::publish(spec(vec![simple(3)], 10), &live, &WriteOptions::default()).unwrap();
     assert_eq!(stats.objects, 3);
     assert_eq!(names(dir.path()), vec!["feed.taxii"]);
     let old = Feed::open(&live).unwrap();
 
     let mut next = spec(vec![simple(5)], 10);
     next.meta.generation = "ffffffffffffffffffffffffffffffff".into();
-    feed::publish(&next, &live, &WriteOptions::default()).unwrap();
+    feed::publish(next, &live, &WriteOptions::default()).unwrap();
     assert_eq!(names(dir.path()), vec!["feed.taxii"]);
     // The old mapping still reads its own generation after the rename.
     assert_eq!(old.collections()[0].len(), 3);
@@ -37,13 +37,13 @@ fn publish_replaces_atomically_and_leaves_no_temp_file() {
 fn failed_publish_leaves_live_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("feed.taxii");
-    feed::publish(&spec(vec![simple(3)], 10), &live, &WriteOptions::default()).unwrap();
+    feed::publish(spec(vec![simple(3)], 10), &live, &WriteOptions::default()).unwrap();
     let before = std::fs::read(&live).unwrap();
 
     // Invalid JSON passes the writer but fails verification.
     let mut objs = simple(2);
     objs[1].json21 = "{not json".into();
-    let e = feed::publish(&spec(vec![objs], 10), &live, &WriteOptions::default()).unwrap_err();
+    let e = feed::publish(spec(vec![objs], 10), &live, &WriteOptions::default()).unwrap_err();
     assert!(
         e.to_string().contains("object is not valid STIX JSON"),
         "{e}"
@@ -54,7 +54,7 @@ fn failed_publish_leaves_live_untouched() {
     // An object whose JSON id differs from its entry is refused as well.
     let mut objs = simple(2);
     objs[0].id = uuid_id("indicator", 77);
-    let e = feed::publish(&spec(vec![objs], 10), &live, &WriteOptions::default()).unwrap_err();
+    let e = feed::publish(spec(vec![objs], 10), &live, &WriteOptions::default()).unwrap_err();
     assert!(e.to_string().contains("not its entry's"), "{e}");
     assert_eq!(std::fs::read(&live).unwrap(), before);
     assert_eq!(names(dir.path()), vec!["feed.taxii"]);
