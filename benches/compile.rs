@@ -415,7 +415,7 @@ fn bench_stix_and_mapping(c: &mut Criterion) {
         .enumerate()
         .map(|(k, d)| ObjectVersion {
             id: d.id.clone(),
-            stix_type: "indicator".to_string(),
+            stix_type: "indicator".into(),
             spec_version: SpecVersion::V21,
             version_us: d.created,
             date_added_us: T0 + k as i64,

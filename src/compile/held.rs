@@ -3,10 +3,11 @@
 //! configured collections' queries and reduced to a [`Stub`] in the
 //! read's parallel parse: its natural key's hash, its `last_modified`,
 //! its owner, the collections that select it and its place in the file.
-//! The build parses it again from that place ([`Records::indicators`]),
-//! a group at a time, so the compile never holds every record's fields
-//! at once: what it holds per record between the two parses is a stub
-//! (about 80 bytes) whatever the record's size.
+//! The build parses it again from that place ([`Records::indicator`]) in
+//! the parallel batch that builds it, and drops it once built, so the
+//! compile never holds every record's fields at once: what it holds per
+//! record between the two parses is a stub (about 80 bytes) whatever the
+//! record's size.
 //!
 //! Passthrough STIX objects are held whole: their selection depends on
 //! the copies merged into them (the `collection` and `file` of either),

@@ -409,8 +409,9 @@ struct Around<'a> {
 }
 
 /// The build stage: each collection's objects, compared with its previous
-/// generation ([`lifecycle::build_collection`]), in plan order. The
-/// records are freed as they are built.
+/// generation ([`lifecycle::build_collection`]), in plan order. Each
+/// indicator record is parsed again from its file as it is built
+/// (docs/decisions.md#d71).
 fn build_collections(
     cfg: &Config,
     plans: &[Plan],

@@ -172,13 +172,36 @@ pub struct CollectionMeta {
     pub taxii_versions: Vec<String>,
 }
 
+/// A STIX type name, shared: a feed holds a handful of types and
+/// millions of objects, and a `String` per object took 56 bytes of each.
+pub type TypeName = std::sync::Arc<str>;
+
+/// The shared [`TypeName`] of `name`: one allocation per type name and
+/// thread.
+pub fn type_name(name: &str) -> TypeName {
+    use std::cell::RefCell;
+    use std::collections::HashSet;
+    thread_local! {
+        static NAMES: RefCell<HashSet<TypeName>> = RefCell::new(HashSet::new());
+    }
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some(n) = names.get(name) {
+            return n.clone();
+        }
+        let n = TypeName::from(name);
+        names.insert(n.clone());
+        n
+    })
+}
+
 /// One object version handed to the writer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectVersion {
     /// `type--uuid`.
     pub id: String,
     /// STIX `type`.
-    pub stix_type: String,
+    pub stix_type: TypeName,
     pub spec_version: SpecVersion,
     /// `modified` (or `created`), µs; the TAXII "version".
     pub version_us: i64,

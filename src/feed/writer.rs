@@ -552,8 +552,8 @@ fn type_table(objs: &[ObjectVersion]) -> Result<(Vec<&str>, Vec<u16>), CollErr> 
     for o in objs {
         let t = match last {
             // Runs of one type are the rule: no lookup for those.
-            Some((name, t)) if name == o.stix_type => t,
-            _ => match type_of.get(o.stix_type.as_str()) {
+            Some((name, t)) if name == &*o.stix_type => t,
+            _ => match type_of.get(&*o.stix_type) {
                 Some(t) => *t,
                 None => {
                     let t = u16::try_from(types.len()).map_err(|_| {

@@ -159,7 +159,7 @@ async fn paging_with_any_limit_returns_everything_once() {
     assert_eq!(got, want_manifest);
 
     // `next` alone (Elastic): the token carries filters and limit.
-    let all_indicators = model(&objs(), |o, _, last| last && o.stix_type == "indicator");
+    let all_indicators = model(&objs(), |o, _, last| last && &*o.stix_type == "indicator");
     let first = get(
         s.addr,
         &format!("{path}?limit=3&match%5Btype%5D=indicator"),
@@ -316,7 +316,7 @@ async fn filters_and_their_errors() {
     );
 
     // match[type], match[id] (OR within, AND across), encoded names.
-    let want = model(&all, |o, _, last| last && o.stix_type == "malware");
+    let want = model(&all, |o, _, last| last && &*o.stix_type == "malware");
     assert_eq!(
         list(&get(s.addr, &q("match%5Btype%5D=malware"), &[]).await),
         want
@@ -334,7 +334,7 @@ async fn filters_and_their_errors() {
         want
     );
     let want = model(&all, |o, _, last| {
-        last && o.id == *id5 && o.stix_type == "malware"
+        last && o.id == *id5 && &*o.stix_type == "malware"
     });
     assert_eq!(
         list(

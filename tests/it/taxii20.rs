@@ -479,7 +479,7 @@ async fn objects_bundle_headers_and_ranges() {
     }
     // Filters: type, id, version, added_after; TOTAL counts matches.
     let r = get20(s.addr, &format!("{path}?match[type]=malware"), &[]).await;
-    let want = model20(|o, _, last| last && o.stix_type == "malware");
+    let want = model20(|o, _, last| last && &*o.stix_type == "malware");
     assert_eq!(bundle_items(&r), want);
     assert_eq!(
         r.header("content-range"),

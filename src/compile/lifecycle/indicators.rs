@@ -370,7 +370,7 @@ fn build_indicator(
         pending: Pending {
             key,
             id: draft.id.clone(),
-            stix_type: "indicator".into(),
+            stix_type: crate::feed::type_name("indicator"),
             spec: SpecVersion::V21,
             version_us: Some(modified),
             date_added,
@@ -427,7 +427,7 @@ pub(super) fn sco_objects(scos: &[Sco], pos: usize) -> Vec<Pending> {
         .map(|s| Pending {
             key: format!("sup:{}", s.id),
             id: s.id.clone(),
-            stix_type: s.stix_type.to_string(),
+            stix_type: crate::feed::type_name(s.stix_type),
             spec: SpecVersion::V21,
             version_us: None,
             date_added: None,

@@ -61,7 +61,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub(crate) struct Pending {
     pub key: String,
     pub id: String,
-    pub stix_type: String,
+    pub stix_type: feed::TypeName,
     pub spec: SpecVersion,
     /// `None`: the object has no `modified`/`created` (SCOs): its version is
     /// its date_added.
@@ -226,8 +226,8 @@ fn passthrough_keyed<'r>(
 }
 
 /// The STIX type an id names (`indicator--…` → `indicator`).
-fn type_of_id(id: &str) -> String {
-    id.split("--").next().unwrap_or_default().to_string()
+fn type_of_id(id: &str) -> feed::TypeName {
+    feed::type_name(id.split("--").next().unwrap_or_default())
 }
 
 /// The configured identity object (id, 2.1 JSON, 2.0 JSON), if any.

@@ -87,7 +87,7 @@ fn passthrough_object(
     Pending {
         key: key.to_string(),
         id: s.id.clone(),
-        stix_type: s.stix_type.clone(),
+        stix_type: feed::type_name(&s.stix_type),
         spec,
         version_us: s.modified.or(s.created),
         date_added,

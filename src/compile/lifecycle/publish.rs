@@ -122,10 +122,10 @@ fn collection_data(
         };
         let date_added = o.date_added.expect("assigned above");
         let version = o.version_us.unwrap_or(date_added);
-        match report.by_type.get_mut(&o.stix_type) {
+        match report.by_type.get_mut(&*o.stix_type) {
             Some(n) => *n += 1,
             None => {
-                report.by_type.insert(o.stix_type.clone(), 1);
+                report.by_type.insert(o.stix_type.to_string(), 1);
             }
         }
         let row = Row {

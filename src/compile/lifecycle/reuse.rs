@@ -210,7 +210,7 @@ pub(super) fn reuse(
         pending: Pending {
             key: std::mem::take(key),
             id: prev.id.clone(),
-            stix_type: "indicator".into(),
+            stix_type: crate::feed::type_name("indicator"),
             spec: SpecVersion::V21,
             version_us: Some(prev.modified),
             date_added: Some(prev.date_added),

@@ -69,7 +69,7 @@ pub fn ov(stix_type: &str, n: u32, version: u32, date_added_us: i64) -> ObjectVe
     );
     ObjectVersion {
         id,
-        stix_type: stix_type.to_string(),
+        stix_type: stix_type.into(),
         spec_version: SpecVersion::V21,
         version_us,
         date_added_us,

@@ -93,7 +93,7 @@ fn with_version_1_state(from: &Path, to: &Path) {
                 let e = c.entry(i);
                 ObjectVersion {
                     id: c.id_of(i).to_string(),
-                    stix_type: c.types()[e.type_id as usize].clone(),
+                    stix_type: c.types()[e.type_id as usize].as_str().into(),
                     spec_version: e.spec_version,
                     version_us: e.version_us,
                     date_added_us: e.date_added_us,
