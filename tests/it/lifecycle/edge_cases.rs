@@ -249,3 +249,67 @@ fn stale_duplicate_wins_when_the_query_only_matches_it() {
         "the TLP:GREEN collection publishes an indicator now marked RED: {leaked:?}"
     );
 }
+
+/// Indicator records are held as stubs and parsed again from their file to
+/// be built (docs/decisions.md#d71): from decompressed exports too, and
+/// each key from the file that holds its winning copy.
+#[test]
+fn records_are_built_from_the_file_that_holds_the_winning_copy() {
+    use std::io::Write;
+    let line = |ip: &str, modified: &str, tlp: &str| {
+        format!(
+            "{{\"type\":\"ipv4\",\"value\":\"{ip}\",\"created\":\"2024-01-02T03:04:05Z\",\"last_modified\":\"{modified}\",\"tlp\":\"{tlp}\"}}\n"
+        )
+    };
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain: String = (1..40)
+        .map(|i| line(&format!("198.51.100.{i}"), "2024-01-03T00:00:00Z", "green"))
+        .collect();
+    std::fs::write(dir.join("a.ndjson"), plain).unwrap();
+    // Later copies of two keys, one in a gzip and one in a zstd export.
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(dir.join("b.ndjson.gz")).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(line("198.51.100.1", "2024-02-01T00:00:00Z", "red").as_bytes())
+        .unwrap();
+    gz.finish().unwrap();
+    let zst = line("198.51.100.2", "2024-02-02T00:00:00Z", "red");
+    std::fs::write(
+        dir.join("c.ndjson.zst"),
+        zstd::encode_all(zst.as_bytes(), 3).unwrap(),
+    )
+    .unwrap();
+    run(&config(d.path(), "", 720));
+
+    let e = entries(&d.path().join("feed.taxii"));
+    let of = |ip: &str| -> Vec<String> {
+        e.iter()
+            .filter(|(_, _, j)| j.contains(&format!("'{ip}'")))
+            .map(|(_, _, j)| j.clone())
+            .collect()
+    };
+    for (ip, modified) in [
+        ("198.51.100.1", "2024-02-01"),
+        ("198.51.100.2", "2024-02-02"),
+    ] {
+        let objs = of(ip);
+        assert_eq!(objs.len(), 1, "{ip}: {objs:?}");
+        assert!(objs[0].contains(RED), "{ip}: {}", objs[0]);
+        assert!(
+            objs[0].contains(&format!("\"modified\":\"{modified}")),
+            "{ip}: {}",
+            objs[0]
+        );
+    }
+    let third = of("198.51.100.3");
+    assert_eq!(third.len(), 1);
+    assert!(!third[0].contains(RED), "{}", third[0]);
+    let indicators = e
+        .iter()
+        .filter(|(id, _, _)| id.starts_with("indicator--"))
+        .count();
+    assert_eq!(indicators, 39);
+}
