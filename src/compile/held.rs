@@ -6,8 +6,8 @@
 //! The build parses it again from that place ([`Records::indicator`]) in
 //! the parallel batch that builds it, and drops it once built, so the
 //! compile never holds every record's fields at once: what it holds per
-//! record between the two parses is a stub (about 80 bytes) whatever the
-//! record's size.
+//! record between the two parses is a stub (96 bytes) until the selection,
+//! then its [`Place`] (40 bytes), whatever the record's size.
 //!
 //! Passthrough STIX objects are held whole: their selection depends on
 //! the copies merged into them (the `collection` and `file` of either),
@@ -198,11 +198,52 @@ impl Shelf for CompileShelf<'_> {
     }
 }
 
-/// The compile's records, held as the read left them and deduplicated
-/// (one per natural key), with what the build needs to parse a stub
-/// again: each file's bytes and what its records keep of their source.
+/// What the build needs of a stub: where to parse the record again, and
+/// a check that it still reads as the key it was read with (40 bytes, where
+/// a stub, which also serves the dedupe and the selection, takes 96).
+pub(crate) struct Place {
+    start: u64,
+    end: u64,
+    position: u64,
+    /// The low 64 bits of the stub's key hash.
+    key: u64,
+    file: u32,
+    is_line: bool,
+}
+
+impl Place {
+    fn of(s: &Stub) -> Self {
+        Place {
+            start: s.start,
+            end: s.end,
+            position: s.origin.position,
+            key: s.key as u64,
+            file: s.origin.file,
+            is_line: s.origin.is_line,
+        }
+    }
+
+    fn origin(&self) -> Origin {
+        Origin {
+            file: self.file,
+            position: self.position,
+            is_line: self.is_line,
+        }
+    }
+}
+
+/// A record as the build holds it.
+enum Slot {
+    Whole(Box<Record>),
+    Place(Place),
+}
+
+/// The compile's records after the selection, deduplicated (one per
+/// natural key), indicators as their [`Place`], with what the build needs
+/// to parse one again: each file's bytes and what its records keep of
+/// their source.
 pub(crate) struct Records {
-    held: Vec<Held>,
+    slots: Vec<Slot>,
     inputs: Vec<Arc<InputBytes>>,
     /// Indexed like `Profile::ALL`.
     keep: [Keep; 4],
@@ -212,23 +253,35 @@ pub(crate) struct Records {
 const REPARSE_TASK: usize = 1024;
 
 impl Records {
+    /// `held` (selected already: the stubs' selection is dropped).
     pub fn new(held: Vec<Held>, inputs: Vec<Arc<InputBytes>>, keep: [Keep; 4]) -> Self {
-        Records { held, inputs, keep }
+        let slots = held
+            .into_iter()
+            .map(|h| match h {
+                Held::Whole(r) => Slot::Whole(r),
+                Held::Stub(s) => Slot::Place(Place::of(&s)),
+            })
+            .collect();
+        Records {
+            slots,
+            inputs,
+            keep,
+        }
     }
 
     /// Whether record `ri` is an indicator.
     pub fn is_indicator(&self, ri: u32) -> bool {
-        matches!(self.held[ri as usize], Held::Stub(_))
+        matches!(self.slots[ri as usize], Slot::Place(_))
     }
 
     /// The passthrough STIX record `ri`, if it is one.
     pub fn stix(&self, ri: u32) -> Option<&StixRecord> {
-        match &self.held[ri as usize] {
-            Held::Whole(r) => match &**r {
+        match &self.slots[ri as usize] {
+            Slot::Whole(r) => match &**r {
                 Record::Stix(s) => Some(s),
                 Record::Indicator(_) => None,
             },
-            Held::Stub(_) => None,
+            Slot::Place(_) => None,
         }
     }
 
@@ -254,20 +307,20 @@ impl Records {
     /// Indicator record `ri`, parsed again from its file with `scratch`
     /// (see [`Records::indicators`]; its pages are not released).
     pub fn indicator(&self, scratch: &mut Scratch, ri: u32) -> Result<Indicator, CompileError> {
-        let Held::Stub(stub) = &self.held[ri as usize] else {
+        let Slot::Place(place) = &self.slots[ri as usize] else {
             unreachable!("record {ri} is listed as an indicator");
         };
-        let input = &self.inputs[stub.origin.file as usize];
+        let input = &self.inputs[place.file as usize];
         let keep = &self.keep[Profile::ALL
             .iter()
             .position(|p| *p == input.profile())
             .unwrap_or(0)];
-        let range = stub.start as usize..stub.end as usize;
-        match input.reparse(scratch, range, stub.origin, keep) {
-            Ok(Record::Indicator(ind)) if key_hash(&ind) == stub.key => Ok(ind),
+        let range = place.start as usize..place.end as usize;
+        match input.reparse(scratch, range, place.origin(), keep) {
+            Ok(Record::Indicator(ind)) if key_hash(&ind) as u64 == place.key => Ok(ind),
             Ok(_) | Err(_) => Err(CompileError::Input(input::InputError::Changed {
                 path: input.path().to_path_buf(),
-                origin: stub.origin,
+                origin: place.origin(),
             })),
         }
     }
@@ -276,8 +329,8 @@ impl Records {
     pub fn release(&self, ris: &[u32]) {
         let mut spans: HashMap<u32, Range<u64>> = HashMap::new();
         for &ri in ris {
-            if let Held::Stub(s) = &self.held[ri as usize] {
-                let span = spans.entry(s.origin.file).or_insert(s.start..s.end);
+            if let Slot::Place(s) = &self.slots[ri as usize] {
+                let span = spans.entry(s.file).or_insert(s.start..s.end);
                 span.start = span.start.min(s.start);
                 span.end = span.end.max(s.end);
             }
@@ -302,7 +355,9 @@ mod tests {
         "\n",
     );
 
-    fn read(path: &std::path::Path) -> (Records, Vec<Record>, Vec<Arc<str>>) {
+    /// The records of `path` as the build holds them, as a plain read
+    /// gives them, the owner names, and the first stub's (owner, key).
+    fn read(path: &std::path::Path) -> (Records, Vec<Record>, Vec<Arc<str>>, (u32, u128)) {
         let files = [InputFile {
             path: path.to_path_buf(),
             format: None,
@@ -311,10 +366,15 @@ mod tests {
         let shelf = CompileShelf::new(&[], Arc::from(Vec::new()));
         let o = input::read_files_shelving(&files, None, &keep, &shelf).unwrap();
         let whole = input::read_files_keeping(&files, None, &keep).unwrap();
+        let Held::Stub(first) = &o.records[0] else {
+            panic!("an indicator is held as a stub")
+        };
+        let first = (first.owner, first.key);
         (
             Records::new(o.records, o.inputs, keep),
             whole.records,
             shelf.owners(),
+            first,
         )
     }
 
@@ -323,7 +383,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in.ndjson");
         std::fs::write(&path, LINES).unwrap();
-        let (records, whole, owners) = read(&path);
+        let (records, whole, owners, first) = read(&path);
         let again = records.indicators(&[2, 0, 1]).unwrap();
         let want: Vec<&Indicator> = [2, 0, 1]
             .iter()
@@ -337,11 +397,8 @@ mod tests {
         let mut names: Vec<&str> = owners.iter().map(|o| &**o).collect();
         names.sort_unstable();
         assert_eq!(names, ["Acme", "Other"]);
-        let Held::Stub(first) = &records.held[0] else {
-            panic!("an indicator is held as a stub")
-        };
-        assert_eq!(&*owners[first.owner as usize], "Acme");
-        assert_eq!(first.key, key_hash(want[1]));
+        assert_eq!(&*owners[first.0 as usize], "Acme");
+        assert_eq!(first.1, key_hash(want[1]));
     }
 
     #[test]
@@ -350,7 +407,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in.ndjson");
         std::fs::write(&path, LINES).unwrap();
-        let (records, _, _) = read(&path);
+        let (records, _, _, _) = read(&path);
         // The second line's value changes in place, same length.
         let at = LINES.find("192.0.2.1").unwrap();
         let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
@@ -373,5 +430,18 @@ mod tests {
                 assert_eq!(s.has(i), i < plans && i % 3 == 0, "{plans} plans, bit {i}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// What the compile holds per record is what bounds its memory
+    /// (docs/decisions.md#d71): keep these from growing unnoticed.
+    #[test]
+    fn a_record_is_held_in_a_fixed_small_size() {
+        assert!(std::mem::size_of::<Held>() <= 96, "{}", std::mem::size_of::<Held>());
+        assert!(std::mem::size_of::<Slot>() <= 48, "{}", std::mem::size_of::<Slot>());
     }
 }
