@@ -193,7 +193,7 @@ pub(crate) fn build_collection(
 
 /// The indices in [`Records`] of the selected indicator records. Their
 /// keys are made as each is built ([`indicator_key`]): made up front, a
-/// million keys would be held before the first record is released.
+/// million keys would be held at once.
 fn indicator_records(b: &CollectionBuild<'_>, records: &Records) -> Vec<u32> {
     b.selected
         .iter()
