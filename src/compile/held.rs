@@ -441,7 +441,15 @@ mod size_tests {
     /// (docs/decisions.md#d71): keep these from growing unnoticed.
     #[test]
     fn a_record_is_held_in_a_fixed_small_size() {
-        assert!(std::mem::size_of::<Held>() <= 96, "{}", std::mem::size_of::<Held>());
-        assert!(std::mem::size_of::<Slot>() <= 48, "{}", std::mem::size_of::<Slot>());
+        assert!(
+            std::mem::size_of::<Held>() <= 96,
+            "{}",
+            std::mem::size_of::<Held>()
+        );
+        assert!(
+            std::mem::size_of::<Slot>() <= 48,
+            "{}",
+            std::mem::size_of::<Slot>()
+        );
     }
 }
