@@ -17,7 +17,7 @@ use super::read::FileNames;
 use super::{CompileError, Plan};
 use crate::filter::EvalContext;
 use crate::input::{self, InputBytes, Scratch, Shelf};
-use crate::record::{Indicator, Keep, Origin, Profile, Record, StixRecord};
+use crate::record::{Indicator, Keep, Origin, Record, StixRecord};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -311,10 +311,7 @@ impl Records {
             unreachable!("record {ri} is listed as an indicator");
         };
         let input = &self.inputs[place.file as usize];
-        let keep = &self.keep[Profile::ALL
-            .iter()
-            .position(|p| *p == input.profile())
-            .unwrap_or(0)];
+        let keep = &self.keep[input.profile().index()];
         let range = place.start as usize..place.end as usize;
         match input.reparse(scratch, range, place.origin(), keep) {
             Ok(Record::Indicator(ind)) if key_hash(&ind) as u64 == place.key => Ok(ind),

@@ -1058,7 +1058,7 @@ fn read_bytes<S: Shelf>(
         let processed = AtomicU64::new(0);
         let reported = AtomicU64::new(0);
         let bundle_spec = plan.bundle_spec.as_deref();
-        let keep_of = &keep[Profile::ALL.iter().position(|p| *p == profile).unwrap_or(0)];
+        let keep_of = &keep[profile.index()];
         let items = &plan.items;
         let parse_task = |(scratch, held): &mut (Scratch, S::Scratch), task: &Range<usize>| {
             let mut v = Vec::with_capacity(task.len());

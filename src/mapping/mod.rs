@@ -447,10 +447,6 @@ pub struct Mappings {
     needs: [Needs; 4],
 }
 
-fn profile_index(p: Profile) -> usize {
-    Profile::ALL.iter().position(|x| *x == p).unwrap_or(0)
-}
-
 fn merge(list: &mut Vec<Compiled>, c: Compiled) {
     match list.iter_mut().find(|x| x.field == c.field) {
         Some(slot) => *slot = c,
@@ -504,7 +500,7 @@ impl Mappings {
     /// The top-level members of a `profile` source record these mappings
     /// read.
     pub fn reads(&self, profile: Profile) -> crate::record::Keep {
-        match &self.needs[profile_index(profile)] {
+        match &self.needs[profile.index()] {
             Needs::Nothing => crate::record::Keep::Members(Vec::new()),
             Needs::Fields(f) => crate::record::Keep::Members(f.clone()),
             Needs::Whole => crate::record::Keep::Whole,
@@ -523,7 +519,7 @@ impl Mappings {
 
     /// The (property, expression) pairs in force for a profile.
     pub fn effective(&self, profile: Profile) -> Vec<(&str, &str)> {
-        self.per_profile[profile_index(profile)]
+        self.per_profile[profile.index()]
             .iter()
             .map(|c| (c.field.as_str(), c.expr.as_str()))
             .collect()
@@ -539,7 +535,7 @@ impl Mappings {
         fields: &mut Map<String, Value>,
         warnings: &mut Vec<String>,
     ) {
-        let pi = profile_index(profile);
+        let pi = profile.index();
         let list = &self.per_profile[pi];
         if list.is_empty() {
             return;

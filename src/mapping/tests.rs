@@ -466,12 +466,12 @@ fn needs_follow_the_profile_list() {
     let empty = BTreeMap::new();
     let d = Mappings::defaults();
     assert_eq!(
-        d.needs[profile_index(Profile::Native)],
+        d.needs[Profile::Native.index()],
         Needs::Fields(vec!["tags".to_string()])
     );
-    assert_eq!(d.needs[profile_index(Profile::Stix)], Needs::Nothing);
+    assert_eq!(d.needs[Profile::Stix.index()], Needs::Nothing);
     let whole = Mappings::new(&map(&[("x_all", "@")]), &empty, "m").unwrap();
-    assert_eq!(whole.needs[profile_index(Profile::Native)], Needs::Whole);
+    assert_eq!(whole.needs[Profile::Native.index()], Needs::Whole);
     // An `@` mapping still sees the whole record.
     let (out, w) = run(&whole, Profile::Native, r#"{"tags":["a"],"z":1}"#);
     assert!(w.is_empty(), "{w:?}");

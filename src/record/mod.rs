@@ -238,6 +238,12 @@ impl Profile {
         Profile::Stix,
     ];
 
+    /// The profile's place in [`Profile::ALL`], for tables indexed by
+    /// profile.
+    pub fn index(self) -> usize {
+        Profile::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
     /// The name used in config and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
