@@ -110,16 +110,15 @@ fn collection_data(
     // at a million objects) stayed allocated beside the versions and rows
     // made from it, the peak of the write stage's start.
     objects.reverse();
-    for k in 0.. {
-        if k % CONVERT_RUN == 0 {
+    let mut converted = 0;
+    while let Some(o) = objects.pop() {
+        if converted % CONVERT_RUN == 0 {
             objects.shrink_to_fit();
             // Resolving checks each parked object's UTF-8: release the
             // spill's pages behind it.
             parked.release();
         }
-        let Some(o) = objects.pop() else {
-            break;
-        };
+        converted += 1;
         let date_added = o.date_added.expect("assigned above");
         let version = o.version_us.unwrap_or(date_added);
         match report.by_type.get_mut(&*o.stix_type) {
