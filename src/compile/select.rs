@@ -6,7 +6,7 @@
 //! tested here, after the copies merged into them gave them their
 //! collections and files.
 
-use super::held::{Held, Stub, NO_OWNER};
+use super::held::{key_hash, Held, Stub, NO_OWNER};
 use super::read::FileNames;
 use super::Plan;
 use crate::filter::EvalContext;
@@ -164,24 +164,17 @@ pub(super) fn dedupe(mut records: Vec<Held>) -> (Vec<Held>, u64) {
 fn natural_key_hash(rec: &Held) -> u64 {
     match rec {
         Held::Stub(s) => s.key as u64,
-        Held::Whole(r) => {
-            let mut h = xxhash_rust::xxh3::Xxh3::new();
-            match &**r {
-                Record::Indicator(ind) => {
-                    h.update(b"ind\0");
-                    h.update(ind.kind.as_str().as_bytes());
-                    h.update(b"\0");
-                    h.update(ind.value.as_bytes());
-                }
-                Record::Stix(s) => {
-                    h.update(b"obj\0");
-                    h.update(s.id.as_bytes());
-                    h.update(&[u8::from(s.modified.is_some())]);
-                    h.update(&s.modified.unwrap_or(0).to_le_bytes());
-                }
+        Held::Whole(r) => match &**r {
+            Record::Indicator(ind) => key_hash(ind) as u64,
+            Record::Stix(s) => {
+                let mut h = xxhash_rust::xxh3::Xxh3::new();
+                h.update(b"obj\0");
+                h.update(s.id.as_bytes());
+                h.update(&[u8::from(s.modified.is_some())]);
+                h.update(&s.modified.unwrap_or(0).to_le_bytes());
+                h.digest()
             }
-            h.digest()
-        }
+        },
     }
 }
 
