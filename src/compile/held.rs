@@ -176,9 +176,7 @@ impl Shelf for CompileShelf<'_> {
         let mut selected = Selection::new(self.plans.len());
         s.ctx.reset();
         for (i, plan) in self.plans.iter().enumerate() {
-            if super::select::owner_ok(plan, &record)
-                && (plan.query.matches_all() || plan.query.matches(&record, &mut s.ctx))
-            {
+            if super::select::selects(plan, &record, &mut s.ctx) {
                 selected.set(i);
             }
         }

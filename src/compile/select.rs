@@ -41,10 +41,7 @@ pub(super) fn select(
                     let hit = match held {
                         Held::Stub(stub) if p < read_plans => stub.selected.has(p),
                         Held::Stub(stub) => stub_owner_ok(plan, stub, owners),
-                        Held::Whole(rec) => {
-                            owner_ok(plan, rec)
-                                && (plan.query.matches_all() || plan.query.matches(rec, &mut ctx))
-                        }
+                        Held::Whole(rec) => selects(plan, rec, &mut ctx),
                     };
                     if hit {
                         acc[p].push(i as u32);
@@ -192,9 +189,15 @@ fn same_natural_key(a: &Held, b: &Held) -> bool {
     }
 }
 
+/// Whether `plan`'s collection selects `rec`: its owner restriction, then
+/// its query (`ctx` reset for `rec`).
+pub(super) fn selects(plan: &Plan, rec: &Record, ctx: &mut EvalContext) -> bool {
+    owner_ok(plan, rec) && (plan.query.matches_all() || plan.query.matches(rec, ctx))
+}
+
 /// Whether `rec` passes `plan`'s owner restriction (a STIX object has no
 /// owner).
-pub(super) fn owner_ok(plan: &Plan, rec: &Record) -> bool {
+fn owner_ok(plan: &Plan, rec: &Record) -> bool {
     if plan.owners.is_empty() {
         return true;
     }
