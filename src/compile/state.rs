@@ -83,25 +83,27 @@ pub fn encode(config: u64, rows: &[Row]) -> Vec<u8> {
 }
 
 /// [`encode`] a row at a time, so that the caller need not hold every row
-/// at once: `rows` rows must be pushed.
+/// at once. The row count is written when the section is finished.
 pub struct Encoder {
     out: Vec<u8>,
-    rows: usize,
-    pushed: usize,
+    pushed: u64,
 }
 
+/// Where the row count sits in an encoded section (after the magic, the
+/// version byte and the config fingerprint).
+const COUNT_AT: usize = MAGIC.len() + 1 + 8;
+
 impl Encoder {
+    /// A section for rows built under `config`; `rows` is how many are
+    /// expected (capacity only).
     pub fn new(config: u64, rows: usize) -> Self {
         let mut out = Vec::with_capacity(24 + rows * 104);
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
         out.extend_from_slice(&config.to_le_bytes());
-        out.extend_from_slice(&(rows as u64).to_le_bytes());
-        Encoder {
-            out,
-            rows,
-            pushed: 0,
-        }
+        debug_assert_eq!(out.len(), COUNT_AT);
+        out.extend_from_slice(&0u64.to_le_bytes());
+        Encoder { out, pushed: 0 }
     }
 
     pub fn push(&mut self, r: &Row) {
@@ -123,11 +125,8 @@ impl Encoder {
     }
 
     /// The encoded section.
-    pub fn finish(self) -> Vec<u8> {
-        assert_eq!(
-            self.pushed, self.rows,
-            "a state section's row count is written before its rows"
-        );
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out[COUNT_AT..COUNT_AT + 8].copy_from_slice(&self.pushed.to_le_bytes());
         self.out
     }
 }
