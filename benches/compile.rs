@@ -427,7 +427,7 @@ fn bench_stix_and_mapping(c: &mut Criterion) {
         meta: meta(),
         collections: vec![CollectionData {
             objects,
-            state: Vec::new(),
+            state: Default::default(),
             cuts: Vec::new(),
         }],
     };

@@ -17,7 +17,9 @@
 //! codec: it is a dozen fields, and a format crate would add a dependency
 //! and a second serialization story for one table.
 
+use crate::feed::{Spool, Staged};
 use crate::time::Micros;
+use std::io::{self, Write};
 use xxhash_rust::xxh3::xxh3_64;
 
 const MAGIC: &[u8; 4] = b"TXST";
@@ -72,20 +74,13 @@ pub struct State {
 #[error("compiler state section is damaged: {0}")]
 pub struct StateError(&'static str);
 
-/// Encodes the rows of a collection whose objects were built under the
-/// config fingerprint `config`.
-pub fn encode(config: u64, rows: &[Row]) -> Vec<u8> {
-    let mut e = Encoder::new(config, rows.len());
-    for r in rows {
-        e.push(r);
-    }
-    e.finish()
-}
-
-/// [`encode`] a row at a time, so that the caller need not hold every row
-/// at once. The row count is written when the section is finished.
-pub struct Encoder {
-    out: Vec<u8>,
+/// Encodes a collection's STATE section one row at a time into a
+/// [`Spool`], so that the caller need not hold every row, nor the section,
+/// in memory (docs/decisions.md#d72). The row count is written when the
+/// section is finished.
+pub(crate) struct Encoder {
+    out: Spool,
+    row: Vec<u8>,
     pushed: u64,
 }
 
@@ -94,20 +89,25 @@ pub struct Encoder {
 const COUNT_AT: usize = MAGIC.len() + 1 + 8;
 
 impl Encoder {
-    /// A section for rows built under `config`; `rows` is how many are
-    /// expected (capacity only).
-    pub fn new(config: u64, rows: usize) -> Self {
-        let mut out = Vec::with_capacity(24 + rows * 104);
-        out.extend_from_slice(MAGIC);
-        out.push(VERSION);
-        out.extend_from_slice(&config.to_le_bytes());
-        debug_assert_eq!(out.len(), COUNT_AT);
-        out.extend_from_slice(&0u64.to_le_bytes());
-        Encoder { out, pushed: 0 }
+    /// A section for rows built under the config fingerprint `config`.
+    pub fn new(config: u64, mut out: Spool) -> io::Result<Self> {
+        let mut head = Vec::with_capacity(COUNT_AT + 8);
+        head.extend_from_slice(MAGIC);
+        head.push(VERSION);
+        head.extend_from_slice(&config.to_le_bytes());
+        debug_assert_eq!(head.len(), COUNT_AT);
+        head.extend_from_slice(&0u64.to_le_bytes());
+        out.write_all(&head)?;
+        Ok(Encoder {
+            out,
+            row: Vec::with_capacity(128),
+            pushed: 0,
+        })
     }
 
-    pub fn push(&mut self, r: &Row) {
-        let out = &mut self.out;
+    pub fn push(&mut self, r: &Row) -> io::Result<()> {
+        let out = &mut self.row;
+        out.clear();
         put_str(out, &r.key);
         put_str(out, &r.id);
         out.extend_from_slice(&r.content_hash.to_le_bytes());
@@ -121,13 +121,16 @@ impl Encoder {
         out.push(flags);
         out.extend_from_slice(&r.revoked_at.to_le_bytes());
         out.extend_from_slice(&r.fingerprint.unwrap_or(0).to_le_bytes());
+        self.out.write_all(out)?;
         self.pushed += 1;
+        Ok(())
     }
 
     /// The encoded section.
-    pub fn finish(mut self) -> Vec<u8> {
-        self.out[COUNT_AT..COUNT_AT + 8].copy_from_slice(&self.pushed.to_le_bytes());
-        self.out
+    pub fn finish(self) -> io::Result<Staged> {
+        let mut staged = self.out.finish()?;
+        staged.patch(COUNT_AT as u64, &self.pushed.to_le_bytes())?;
+        Ok(staged)
     }
 }
 
@@ -394,6 +397,17 @@ impl StateTable {
     pub fn slot(&self, slot: usize) -> RowRef<'_> {
         self.row_at(self.index[slot].1)
     }
+}
+
+/// Encodes the rows of a collection whose objects were built under the
+/// config fingerprint `config`, in memory.
+#[cfg(test)]
+pub fn encode(config: u64, rows: &[Row]) -> Vec<u8> {
+    let mut e = Encoder::new(config, Spool::new(None).unwrap()).unwrap();
+    for r in rows {
+        e.push(r).unwrap();
+    }
+    e.finish().unwrap().to_vec().unwrap()
 }
 
 #[cfg(test)]

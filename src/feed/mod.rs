@@ -19,6 +19,7 @@ mod inspect;
 mod json;
 mod reader;
 mod reuse;
+mod staged;
 pub mod token;
 mod verify;
 mod writer;
@@ -29,6 +30,8 @@ pub(crate) use format::{id_hash, page_token};
 pub use inspect::{inspect, CollectionReport, InspectReport, PageReport, SectionReport, TypeCount};
 pub use json::Json;
 pub use reader::{CollectionFeed, Feed};
+pub(crate) use staged::Spool;
+pub use staged::Staged;
 pub use token::Position;
 pub use verify::Depth;
 pub(crate) use writer::{gzip, zstd};
@@ -222,8 +225,8 @@ pub struct CollectionData {
     pub objects: Vec<ObjectVersion>,
     /// Opaque compiler state carried to the next generation (stable
     /// date_added, epochs, tombstones). Stored and checksummed, never read
-    /// by the server.
-    pub state: Vec<u8>,
+    /// by the server. Staged in a file beside the output at scale.
+    pub state: Staged,
     /// The default-page boundaries of the previous generation (empty for a
     /// first one). The writer keeps every one of them, so pages whose
     /// objects did not change keep their bytes and `next` tokens; see

@@ -16,6 +16,7 @@
 
 use super::format::*;
 use super::reuse::Reuse;
+use super::staged::{Spool, Staged};
 use super::token::{key_from_hex, Position};
 use super::{
     CollectionData, CollectionMeta, Feed, FeedError, FeedSpec, ObjectVersion, PageKind,
@@ -205,7 +206,8 @@ impl<W: Write> Out<W> {
     /// offsets relative to its start) and its CRC.
     fn append(&mut self, spool: Out<Spool>) -> io::Result<()> {
         self.begin(spool.kind, spool.coll)?;
-        let len = spool.w.append_to(&mut self.w)?;
+        let w = &mut self.w;
+        let len = spool.w.finish()?.copy_to(|b| w.write_all(b))?;
         if len != spool.pos {
             return Err(io::Error::other(format!(
                 "the page spool holds {len} bytes, {} were written to it",
@@ -218,63 +220,21 @@ impl<W: Write> Out<W> {
         Ok(())
     }
 
+    /// A whole section staged before the writer ran, its CRC computed as
+    /// it is copied.
+    fn staged(&mut self, kind: Kind, coll: u32, b: &Staged) -> io::Result<()> {
+        self.begin(kind, coll)?;
+        b.copy_to(|b| self.put(b))?;
+        self.end();
+        Ok(())
+    }
+
     /// A whole section from one buffer.
     fn section(&mut self, kind: Kind, coll: u32, b: &[u8]) -> io::Result<()> {
         self.begin(kind, coll)?;
         self.put(b)?;
         self.end();
         Ok(())
-    }
-}
-
-/// Where a collection's PAGEDATA is written while the sections before it
-/// are: an unnamed temporary file in the output's directory (removed by
-/// the system however the process ends), or memory when the feed itself is
-/// written to memory.
-enum Spool {
-    File(BufWriter<File>),
-    Memory(Vec<u8>),
-}
-
-impl Spool {
-    fn new(dir: Option<&Path>) -> io::Result<Spool> {
-        Ok(match dir {
-            Some(dir) => Spool::File(BufWriter::with_capacity(
-                1 << 20,
-                tempfile::tempfile_in(dir)?,
-            )),
-            None => Spool::Memory(Vec::new()),
-        })
-    }
-
-    /// Copies everything written to `w` and returns its length.
-    fn append_to<W: Write>(self, w: &mut W) -> io::Result<u64> {
-        match self {
-            Spool::File(b) => {
-                let mut f = b.into_inner().map_err(|e| e.into_error())?;
-                f.seek(SeekFrom::Start(0))?;
-                io::copy(&mut f, w)
-            }
-            Spool::Memory(v) => {
-                w.write_all(&v)?;
-                Ok(v.len() as u64)
-            }
-        }
-    }
-}
-
-impl Write for Spool {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        match self {
-            Spool::File(f) => f.write(b),
-            Spool::Memory(v) => v.write(b),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Spool::File(f) => f.flush(),
-            Spool::Memory(_) => Ok(()),
-        }
     }
 }
 
@@ -450,7 +410,7 @@ fn write_collection<W: Write + Send>(
     out.append(spool)?;
     out.section(Kind::Pages, w.c, &rows)?;
     w.cuts(out, &cuts)?;
-    out.section(Kind::State, w.c, &cd.state)?;
+    out.staged(Kind::State, w.c, &cd.state)?;
 
     stats.objects += objs.len() as u64;
     stats.precompressed_pages += 2 * pages.written as u64;

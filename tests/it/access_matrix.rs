@@ -45,7 +45,7 @@ fn matrix_spec() -> FeedSpec {
         collections: (0..4)
             .map(|k| CollectionData {
                 objects: col_objects(k),
-                state: Vec::new(),
+                state: Default::default(),
                 cuts: Vec::new(),
             })
             .collect(),

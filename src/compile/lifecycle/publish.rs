@@ -5,9 +5,10 @@ use super::{Built, Pending};
 use crate::compile::spill::{Body, Parked};
 use crate::compile::state::{self, Row};
 use crate::compile::{CollectionReport, CompileError};
-use crate::feed::{self, FeedMeta, FeedSpec, ObjectVersion, WriteOptions};
+use crate::feed::{self, FeedMeta, FeedSpec, ObjectVersion, Spool, WriteOptions};
 use crate::time::{self, Micros, MILLI, SECOND};
 use std::collections::BTreeMap;
+use std::io;
 use std::path::Path;
 
 /// The first date_added of a generation's `n` new versions (1 µs apart),
@@ -42,8 +43,9 @@ pub(crate) fn publish(
         collections: Vec::with_capacity(built.len()),
     };
     let mut reports = Vec::with_capacity(built.len());
+    let staging = crate::files::containing_dir(live);
     for b in built {
-        let (data, outcomes) = collection_data(b, visible, &parked)?;
+        let (data, outcomes) = collection_data(b, visible, &parked, &staging)?;
         spec.collections.push(data);
         reports.push(outcomes);
     }
@@ -83,12 +85,20 @@ fn visible_at(built: &[Built]) -> Micros {
 
 /// One collection as the writer takes it: its objects dated and in
 /// date_added order, with their JSON back from the spill file, and its
-/// STATE rows; beside it, its report and warnings.
+/// STATE rows, staged in a file in `staging`; beside it, its report and
+/// warnings.
 fn collection_data(
     b: Built,
     visible: Micros,
     parked: &Parked,
+    staging: &Path,
 ) -> Result<(feed::CollectionData, Outcomes), CompileError> {
+    let staging_io = |e: io::Error| {
+        CompileError::Feed(feed::FeedError::Io {
+            path: staging.to_path_buf(),
+            source: io::Error::new(e.kind(), format!("staging the STATE section: {e}")),
+        })
+    };
     let Built {
         mut objects,
         remembered,
@@ -103,7 +113,8 @@ fn collection_data(
     // Each object's STATE row is encoded as the object is converted: a
     // vector of every row beside the versions was the peak of the write
     // stage's start.
-    let mut rows = state::Encoder::new(config, objects.len() + remembered.len());
+    let mut rows = state::Encoder::new(config, Spool::new(Some(staging)).map_err(staging_io)?)
+        .map_err(staging_io)?;
     let mut out = Vec::with_capacity(objects.len());
     // Taken from the end of the reversed array, which shrinks behind
     // every run: walked front to back, the whole array (a quarter of a GB
@@ -140,7 +151,7 @@ fn collection_data(
             present: true,
             fingerprint: o.fingerprint,
         };
-        rows.push(&row);
+        rows.push(&row).map_err(staging_io)?;
         out.push(ObjectVersion {
             id: row.id,
             stix_type: o.stix_type,
@@ -153,11 +164,11 @@ fn collection_data(
     }
     report.objects = out.len() as u64;
     for r in &remembered {
-        rows.push(r);
+        rows.push(r).map_err(staging_io)?;
     }
     let data = feed::CollectionData {
         objects: out,
-        state: rows.finish(),
+        state: rows.finish().map_err(staging_io)?,
         cuts,
     };
     Ok((data, (report, warnings)))

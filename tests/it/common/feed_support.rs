@@ -68,7 +68,7 @@ pub fn spec(collections: Vec<Vec<ObjectVersion>>, page_size: u32) -> FeedSpec {
             .enumerate()
             .map(|(i, objects)| CollectionData {
                 objects,
-                state: format!("state-{i}").into_bytes(),
+                state: format!("state-{i}").into_bytes().into(),
                 cuts: Vec::new(),
             })
             .collect(),

@@ -143,22 +143,22 @@ pub fn spec(generation: &str, page_size: u32, objs: Vec<ObjectVersion>) -> FeedS
         collections: vec![
             CollectionData {
                 objects: objs,
-                state: Vec::new(),
+                state: Default::default(),
                 cuts: Vec::new(),
             },
             CollectionData {
                 objects: small.clone(),
-                state: Vec::new(),
+                state: Default::default(),
                 cuts: Vec::new(),
             },
             CollectionData {
                 objects: small.clone(),
-                state: Vec::new(),
+                state: Default::default(),
                 cuts: Vec::new(),
             },
             CollectionData {
                 objects: small,
-                state: Vec::new(),
+                state: Default::default(),
                 cuts: Vec::new(),
             },
         ],

@@ -106,7 +106,7 @@ fn with_version_1_state(from: &Path, to: &Path) {
         assert!(rows.iter().any(|r| r.fingerprint.is_some()));
         collections.push(CollectionData {
             objects,
-            state: encode_version_1(&rows),
+            state: encode_version_1(&rows).into(),
             cuts: c.cuts(),
         });
     }
