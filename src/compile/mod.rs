@@ -356,9 +356,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     crate::files::trim_heap();
     // Reused objects are slices of the previous generation's mapping: the
     // writer releases its pages behind it as it does the spill's.
-    let parked = spill
-        .finish()?
-        .releasing(previous.as_deref().and_then(Feed::mapping));
+    let parked = spill.finish()?.with_previous(previous.as_deref());
     if let Some(prev) = &previous {
         prev.release_all();
     }

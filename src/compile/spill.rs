@@ -11,10 +11,10 @@
 //! through the mapping and releases its pages behind it
 //! ([`crate::feed::WriteOptions::release`]), so the page cache, not the
 //! process, holds the bytes. Bodies reused from the previous generation
-//! ([`Body::Kept`]) are slices of its mapping: the same hook releases that
-//! mapping's pages too ([`Parked::releasing`]).
+//! ([`Body::Kept`]) are spans of its file: the same hook releases that
+//! mapping's pages too ([`Parked::with_previous`]).
 
-use crate::feed::{FeedError, Json, ReleaseHook};
+use crate::feed::{Feed, FeedError, Json, ReleaseHook};
 use crate::files::{release_pages, shared_bytes};
 use bytes::Bytes;
 use std::fs::File;
@@ -24,39 +24,55 @@ use std::sync::{Arc, Mutex};
 
 /// An object's JSON during the build: in the heap, parked in the spill,
 /// or kept where the previous generation's feed file has it.
+///
+/// 16 bytes, as one is held per built object until the write (two with
+/// STIX 2.0): a body in the heap is boxed, and a kept one is a span of the
+/// previous file rather than a `Bytes` handle (32 bytes).
 #[derive(Debug, Clone)]
 pub(crate) enum Body {
-    Ready(Json),
+    Ready(Box<Json>),
     Spilled {
         offset: u64,
         len: u32,
     },
     /// Bytes reused from the previous generation (`lifecycle::reuse`): a
-    /// slice of its mapping, already on disk, so never parked or copied.
+    /// span of its file, already on disk, so never parked or copied.
     /// Checked as UTF-8 only when resolved, behind which the writer
     /// releases the pages: the build does not make them resident.
-    Kept(Bytes),
+    Kept {
+        offset: u64,
+        len: u32,
+    },
 }
 
 impl Body {
     pub fn len(&self) -> usize {
         match self {
             Body::Ready(j) => j.len(),
-            Body::Kept(b) => b.len(),
-            Body::Spilled { len, .. } => *len as usize,
+            Body::Spilled { len, .. } | Body::Kept { len, .. } => *len as usize,
         }
+    }
+
+    /// `part`, a slice of the previous generation's bytes, as a kept body
+    /// (`None` when it is empty or not inside them).
+    pub fn kept(previous: &Feed, part: &[u8]) -> Option<Body> {
+        let r = previous.range_of(part);
+        Some(Body::Kept {
+            offset: r.start as u64,
+            len: u32::try_from(r.len()).ok().filter(|&l| l > 0)?,
+        })
     }
 }
 
 impl From<String> for Body {
     fn from(s: String) -> Body {
-        Body::Ready(s.into())
+        Body::Ready(Box::new(s.into()))
     }
 }
 
 impl From<&str> for Body {
     fn from(s: &str) -> Body {
-        Body::Ready(s.into())
+        Body::Ready(Box::new(s.into()))
     }
 }
 
@@ -130,6 +146,7 @@ impl Spill {
         if len == 0 {
             return Ok(Parked {
                 bytes: Bytes::new(),
+                previous: Bytes::new(),
                 maps: Vec::new(),
             });
         }
@@ -142,6 +159,7 @@ impl Spill {
         let map = Arc::new(map);
         Ok(Parked {
             bytes: shared_bytes(Arc::clone(&map)),
+            previous: Bytes::new(),
             maps: vec![map],
         })
     }
@@ -150,44 +168,45 @@ impl Spill {
 /// The mapped spill file.
 pub(crate) struct Parked {
     bytes: Bytes,
+    /// The previous generation's whole file, which [`Body::Kept`] bodies
+    /// are spans of.
+    previous: Bytes,
     /// The spill's mapping (when anything was parked) and the mappings
     /// kept bodies point into: [`Parked::release`] drops their pages.
     maps: Vec<Arc<memmap2::Mmap>>,
 }
 
 impl Parked {
-    /// Also releases the pages of `map` (the previous generation's, which
-    /// [`Body::Kept`] bodies are slices of) wherever the spill's are.
-    pub fn releasing(mut self, map: Option<Arc<memmap2::Mmap>>) -> Parked {
-        self.maps.extend(map);
+    /// Resolves [`Body::Kept`] bodies against `previous`, and releases
+    /// its pages (when it is mapped) wherever the spill's are.
+    pub fn with_previous(mut self, previous: Option<&Feed>) -> Parked {
+        if let Some(f) = previous {
+            self.previous = f.bytes().clone();
+            self.maps.extend(f.mapping());
+        }
         self
     }
 
-    /// The JSON of a body (a slice of the mapping when spilled).
+    /// The JSON of a body (a slice of a mapping when spilled or kept).
     pub fn resolve(&self, body: Body) -> Result<Json, FeedError> {
-        match body {
-            Body::Ready(j) => Ok(j),
-            Body::Kept(b) => Json::from_shared(b).map_err(|e| FeedError::Invalid {
-                path: PathBuf::from("<previous generation>"),
-                what: format!("a reused object is not UTF-8: {e}"),
-            }),
-            Body::Spilled { offset, len } => {
-                let (start, end) = (offset as usize, offset as usize + len as usize);
-                if end > self.bytes.len() {
-                    return Err(FeedError::Invalid {
-                        path: PathBuf::from("<spill>"),
-                        what: format!(
-                            "a parked object ({start}..{end}) lies past the spill file's {} bytes",
-                            self.bytes.len()
-                        ),
-                    });
-                }
-                Json::from_shared(self.bytes.slice(start..end)).map_err(|e| FeedError::Invalid {
-                    path: PathBuf::from("<spill>"),
-                    what: format!("a parked object is not UTF-8: {e}"),
-                })
-            }
+        let (from, name, offset, len) = match body {
+            Body::Ready(j) => return Ok(*j),
+            Body::Spilled { offset, len } => (&self.bytes, "<spill>", offset, len),
+            Body::Kept { offset, len } => (&self.previous, "<previous generation>", offset, len),
+        };
+        let (start, end) = (offset as usize, offset as usize + len as usize);
+        let invalid = |what: String| FeedError::Invalid {
+            path: PathBuf::from(name),
+            what,
+        };
+        if end > from.len() {
+            return Err(invalid(format!(
+                "an object ({start}..{end}) lies past the file's {} bytes",
+                from.len()
+            )));
         }
+        Json::from_shared(from.slice(start..end))
+            .map_err(|e| invalid(format!("an object ({start}..{end}) is not UTF-8: {e}")))
     }
 
     /// Drops the resident pages of the mappings.
@@ -220,20 +239,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::new_in(dir.path()).unwrap();
         let mut a: Vec<Body> = vec!["{\"a\":1}".into(), "{\"b\":\"é\"}".into()];
-        let mut b: Vec<Body> = vec![
-            "{\"c\":[]}".into(),
-            Body::Kept(Bytes::from_static(b"{\"k\":0}")),
-        ];
+        let mut b: Vec<Body> = vec!["{\"c\":[]}".into(), Body::Kept { offset: 3, len: 7 }];
         spill.park(a.iter_mut()).unwrap();
         spill.park(b.iter_mut()).unwrap();
         // Kept bodies stay where they are.
-        assert!(matches!(b[1], Body::Kept(_)));
+        assert!(matches!(b[1], Body::Kept { offset: 3, len: 7 }));
         assert!(matches!(a[1], Body::Spilled { offset: 7, len: 10 }));
         assert!(matches!(b[0], Body::Spilled { offset: 17, len: 8 }));
         assert_eq!(a[1].len(), 10);
         // The temporary file is unnamed: nothing is left in the directory.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-        let parked = spill.finish().unwrap();
+        let mut parked = spill.finish().unwrap();
+        parked.previous = Bytes::from_static(b"xx,{\"k\":0}]");
         let hook = parked.release_hook().unwrap();
         let got: Vec<String> = a
             .into_iter()
@@ -248,6 +265,13 @@ mod tests {
         assert!(parked
             .resolve(Body::Spilled { offset: 20, len: 8 })
             .is_err());
+        assert!(parked.resolve(Body::Kept { offset: 6, len: 7 }).is_err());
+    }
+
+    #[test]
+    fn a_body_is_16_bytes_and_an_optional_one_too() {
+        assert_eq!(std::mem::size_of::<Body>(), 16);
+        assert_eq!(std::mem::size_of::<Option<Body>>(), 16);
     }
 
     #[test]

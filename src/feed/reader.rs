@@ -130,6 +130,11 @@ impl Feed {
         self.mapping.clone()
     }
 
+    /// The whole file.
+    pub(crate) fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
     /// The file range of a slice of this feed's bytes (empty when `part`
     /// is not inside them).
     pub(crate) fn range_of(&self, part: &[u8]) -> Range<usize> {

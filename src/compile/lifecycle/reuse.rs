@@ -20,7 +20,7 @@ use super::{CollectionBuild, Pending, ORDER_RECORD, UNDATED};
 use crate::compile::spill::Body;
 use crate::compile::state::Row;
 use crate::config::resolve_ttl;
-use crate::feed::{CollectionFeed, SpecVersion};
+use crate::feed::{CollectionFeed, Feed, SpecVersion};
 use crate::record::{FileHashes, Indicator, IndicatorType};
 use crate::stix::{self, BuildSettings};
 use bytes::Bytes;
@@ -179,7 +179,7 @@ pub(super) fn reuse(
     xsoar_id: Option<Option<&str>>,
     prev: &Row,
 ) -> Option<Outcome> {
-    let prev_col = b.prev_col?;
+    let (prev_col, prev_feed) = (b.prev_col?, b.prev_feed?);
     let unchanged = prev.present
         && !prev.revoked
         && !prev.tombstone
@@ -200,7 +200,7 @@ pub(super) fn reuse(
             None => {}
         }
     }
-    let (json21, json20) = kept_bodies(prev_col, prev, b.plan.offers_20)?;
+    let (json21, json20) = kept_bodies(prev_feed, prev_col, prev, b.plan.offers_20)?;
     let scos = if settings.emit_scos {
         super::indicators::sco_objects(stix::sco(ind).as_slice(), pos)
     } else {
@@ -237,8 +237,9 @@ pub(super) fn reuse(
 }
 
 /// The previous generation's 2.1 and (when the collection offers 2.0) 2.0
-/// bytes of the version `prev` names, as slices of its mapping.
+/// bytes of the version `prev` names, as spans of its file.
 fn kept_bodies(
+    prev_feed: &Feed,
     prev_col: &CollectionFeed,
     prev: &Row,
     offers_20: bool,
@@ -246,7 +247,7 @@ fn kept_bodies(
     let i = stored_version(prev_col, &prev.id, prev.date_added, prev.modified)?;
     // An empty slice is a damaged entry: build instead. The bytes are not
     // read here (`Body::Kept`).
-    let kept = |bytes: Bytes| (!bytes.is_empty()).then_some(Body::Kept(bytes));
+    let kept = |bytes: Bytes| Body::kept(prev_feed, &bytes);
     let json21 = kept(prev_col.object_bytes(i))?;
     let json20 = if offers_20 {
         Some(kept(prev_col.object20_bytes(i)?)?)
