@@ -22,12 +22,13 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// An object's JSON during the build: in the heap, parked in the spill,
-/// or kept where the previous generation's feed file has it.
+/// An object's JSON (or its STATE key) during the build: in the heap,
+/// parked in the spill, or kept where the previous generation's feed file
+/// has it.
 ///
-/// 16 bytes, as one is held per built object until the write (two with
-/// STIX 2.0): a body in the heap is boxed, and a kept one is a span of the
-/// previous file rather than a `Bytes` handle (32 bytes).
+/// 16 bytes, as two or three are held per built object until the write:
+/// a body in the heap is boxed, and a kept one is a span of the previous
+/// file rather than a `Bytes` handle (32 bytes).
 #[derive(Debug, Clone)]
 pub(crate) enum Body {
     Ready(Box<Json>),

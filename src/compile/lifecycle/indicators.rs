@@ -226,7 +226,7 @@ impl Assembly {
     pub(super) fn add_scos(&mut self, scos_by_id: BTreeMap<String, Pending>, previous: &Previous) {
         for (_, mut s) in scos_by_id {
             if let Some(r) = previous
-                .row(&s.key)
+                .row(&format!("sup:{}", s.id))
                 .filter(|r| r.present && r.content_hash == s.content_hash)
             {
                 s.date_added = Some(r.date_added);
@@ -368,7 +368,8 @@ fn build_indicator(
     let scos = sco_objects(&draft.scos, pos);
     Outcome::Object {
         pending: Pending {
-            key,
+            key: key.into(),
+            support: false,
             id: draft.id.clone(),
             stix_type: crate::feed::type_name("indicator"),
             spec: SpecVersion::V21,
@@ -425,7 +426,8 @@ fn version(
 pub(super) fn sco_objects(scos: &[Sco], pos: usize) -> Vec<Pending> {
     scos.iter()
         .map(|s| Pending {
-            key: format!("sup:{}", s.id),
+            key: format!("sup:{}", s.id).into(),
+            support: true,
             id: s.id.clone(),
             stix_type: crate::feed::type_name(s.stix_type),
             spec: SpecVersion::V21,

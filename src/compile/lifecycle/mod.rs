@@ -59,7 +59,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// One object version on its way into the feed.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
-    pub key: String,
+    /// Its key in the STATE rows, parked in the spill file with its JSON:
+    /// read once, when its row is written (docs/decisions.md#d72).
+    pub key: Body,
+    /// A support object (marking definition, identity, SCO; its key starts
+    /// with `sup:`): not counted by the shrink guard.
+    pub support: bool,
     pub id: String,
     pub stix_type: feed::TypeName,
     pub spec: SpecVersion,
@@ -115,7 +120,9 @@ const PARK_BATCH: usize = 4096;
 
 impl Pending {
     fn bodies(&mut self) -> impl Iterator<Item = &mut Body> {
-        std::iter::once(&mut self.json21).chain(self.json20.as_mut())
+        [&mut self.key, &mut self.json21]
+            .into_iter()
+            .chain(self.json20.as_mut())
     }
 }
 
@@ -278,7 +285,7 @@ impl Assembly {
         let live = self
             .objects
             .iter()
-            .filter(|o| !o.tombstone && !o.key.starts_with("sup:"))
+            .filter(|o| !o.tombstone && !o.support)
             .count() as u64;
         Built {
             objects: self.objects,
@@ -302,3 +309,16 @@ const IDENTITY_CREATED: Micros = 1_704_067_200_000_000; // 2024-01-01T00:00:00Z
 /// reason (a compile-time "now" would make such indicators change version
 /// on every run). Documented in the README.
 const UNDATED: Micros = IDENTITY_CREATED;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One is held per built object from the build to the write: at ten
+    /// million objects every 8 bytes here are 80 MB of the peak
+    /// (docs/decisions.md#d72).
+    #[test]
+    fn a_pending_object_stays_within_its_size() {
+        assert!(std::mem::size_of::<Pending>() <= 168);
+    }
+}

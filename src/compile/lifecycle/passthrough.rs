@@ -85,7 +85,8 @@ fn passthrough_object(
         SpecVersion::V21
     };
     Pending {
-        key: key.to_string(),
+        key: key.into(),
+        support: false,
         id: s.id.clone(),
         stix_type: feed::type_name(&s.stix_type),
         spec,

@@ -139,7 +139,7 @@ fn collection_data(
             }
         }
         let row = Row {
-            key: o.key,
+            key: String::from(&*parked.resolve(o.key)?),
             id: o.id,
             content_hash: o.content_hash,
             modified: version,

@@ -117,7 +117,8 @@ fn tombstone(
     order: u64,
 ) -> Pending {
     Pending {
-        key: row.key.clone(),
+        key: row.key.as_str().into(),
+        support: false,
         id: row.id.clone(),
         stix_type: type_of_id(&row.id),
         spec: SpecVersion::V21,
@@ -148,7 +149,8 @@ fn revocation(
     let j21 = stix::revoke_json21(old21, modified)?;
     let j20 = old20.and_then(|j| stix::revoke_json20(j, modified));
     Some(Pending {
-        key: row.key.clone(),
+        key: row.key.as_str().into(),
+        support: false,
         id: row.id.clone(),
         stix_type: type_of_id(&row.id),
         spec: SpecVersion::V21,

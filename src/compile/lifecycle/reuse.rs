@@ -208,7 +208,8 @@ pub(super) fn reuse(
     };
     Some(Outcome::Object {
         pending: Pending {
-            key: std::mem::take(key),
+            key: std::mem::take(key).into(),
+            support: false,
             id: prev.id.clone(),
             stix_type: crate::feed::type_name("indicator"),
             spec: SpecVersion::V21,

@@ -103,7 +103,8 @@ fn support_object(
     };
     let stix_type = type_of_id(&id);
     Pending {
-        key,
+        key: key.into(),
+        support: true,
         version_us,
         date_added,
         id,
