@@ -14,6 +14,37 @@
 
 use std::ops::Range;
 
+/// A scan hands the pages behind it to `release` every this many bytes.
+const RELEASE_EVERY: usize = 64 << 20;
+
+/// Calls `release` behind a sequential pass, every [`RELEASE_EVERY`]
+/// bytes: the scan of a multi-gigabyte mapped export would otherwise make
+/// all of it resident at once, the compile's peak at ten million records
+/// (docs/decisions.md#d64).
+pub(crate) struct Behind<'a> {
+    release: &'a (dyn Fn(Range<usize>) + Sync),
+    done: usize,
+    every: usize,
+}
+
+impl<'a> Behind<'a> {
+    pub fn new(release: &'a (dyn Fn(Range<usize>) + Sync)) -> Self {
+        Behind {
+            release,
+            done: 0,
+            every: RELEASE_EVERY,
+        }
+    }
+
+    /// The pass has read everything before `pos`.
+    fn passed(&mut self, pos: usize) {
+        if pos >= self.done + self.every {
+            (self.release)(self.done..pos);
+            self.done = pos;
+        }
+    }
+}
+
 /// A structural problem in the container, at a byte offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ScanError {
@@ -135,10 +166,11 @@ pub(crate) fn skip_value(bytes: &[u8], i: usize) -> Result<usize, ScanError> {
 }
 
 /// The elements of the array whose `[` is at `open`: their byte ranges, and
-/// the offset just past the closing `]`.
+/// the offset just past the closing `]`; the pages behind go to `behind`.
 pub(crate) fn array_elements(
     bytes: &[u8],
     open: usize,
+    behind: &mut Behind<'_>,
 ) -> Result<(Vec<Range<usize>>, usize), ScanError> {
     debug_assert_eq!(bytes.get(open), Some(&b'['));
     let mut out = Vec::new();
@@ -149,6 +181,7 @@ pub(crate) fn array_elements(
     loop {
         let end = skip_value(bytes, i)?;
         out.push(i..end);
+        behind.passed(end);
         i = skip_ws(bytes, end);
         match bytes.get(i) {
             Some(b',') => i = skip_ws(bytes, i + 1),
@@ -234,8 +267,13 @@ pub(crate) struct Line {
 }
 
 /// The non-blank lines of `bytes` from offset `start` (whose line number is
-/// `first_line`).
-pub(crate) fn lines(bytes: &[u8], start: usize, first_line: u64) -> Vec<Line> {
+/// `first_line`); the pages behind go to `behind`.
+pub(crate) fn lines(
+    bytes: &[u8],
+    start: usize,
+    first_line: u64,
+    behind: &mut Behind<'_>,
+) -> Vec<Line> {
     let mut out = Vec::new();
     let mut number = first_line;
     let mut s = start;
@@ -256,6 +294,7 @@ pub(crate) fn lines(bytes: &[u8], start: usize, first_line: u64) -> Vec<Line> {
             });
         }
         number += 1;
+        behind.passed(e);
         s = e + 1;
     }
     out
@@ -264,6 +303,46 @@ pub(crate) fn lines(bytes: &[u8], start: usize, first_line: u64) -> Vec<Line> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    fn nothing() -> Behind<'static> {
+        Behind::new(&|_| {})
+    }
+
+    #[test]
+    fn a_scan_releases_what_it_has_passed_in_order() {
+        let src: Vec<u8> = (0..40)
+            .flat_map(|i| format!("{{\"n\":{i:04}}}\n").into_bytes())
+            .collect();
+        let arr = format!(
+            "[{}]",
+            String::from_utf8(src.clone())
+                .unwrap()
+                .trim_end()
+                .replace('\n', ",")
+        );
+        for (bytes, is_array) in [(src.clone(), false), (arr.into_bytes(), true)] {
+            let got = Mutex::new(Vec::new());
+            let release = |r: Range<usize>| got.lock().unwrap().push(r);
+            let mut behind = Behind::new(&release);
+            behind.every = 100;
+            let n = if is_array {
+                array_elements(&bytes, 0, &mut behind).unwrap().0.len()
+            } else {
+                lines(&bytes, 0, 1, &mut behind).len()
+            };
+            assert_eq!(n, 40);
+            let got = got.into_inner().unwrap();
+            // Contiguous from the start, each at least `every` long, all
+            // behind the end.
+            assert!(got.len() >= 3, "{got:?}");
+            assert_eq!(got[0].start, 0);
+            for w in got.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+            }
+            assert!(got.iter().all(|r| r.len() >= 100 && r.end <= bytes.len()));
+        }
+    }
 
     fn texts<'a>(b: &'a [u8], r: &[Range<usize>]) -> Vec<&'a str> {
         r.iter()
@@ -275,7 +354,7 @@ mod tests {
     fn elements_with_tricky_strings() {
         let src =
             br#"[ {"a":"]}\"[{"} , {"b":["x\\",{"c":"}"}]},"s\"]", 12 ,null,{"d":"\u005d"} ]"#;
-        let (els, end) = array_elements(src, 0).unwrap();
+        let (els, end) = array_elements(src, 0, &mut nothing()).unwrap();
         assert_eq!(end, src.len());
         assert_eq!(
             texts(src, &els),
@@ -292,17 +371,20 @@ mod tests {
 
     #[test]
     fn empty_array_and_errors() {
-        assert_eq!(array_elements(b"[ ]", 0).unwrap().0.len(), 0);
-        let e = array_elements(b"[{\"a\":1}", 0).unwrap_err();
+        assert_eq!(
+            array_elements(b"[ ]", 0, &mut nothing()).unwrap().0.len(),
+            0
+        );
+        let e = array_elements(b"[{\"a\":1}", 0, &mut nothing()).unwrap_err();
         assert!(e.what.contains("never closed"), "{e:?}");
-        let e = array_elements(b"[{\"a\":1]]", 0).unwrap_err();
+        let e = array_elements(b"[{\"a\":1]]", 0, &mut nothing()).unwrap_err();
         assert_eq!(e.what, "unexpected ']'");
-        let e = array_elements(b"[{}\n {}]", 0).unwrap_err();
+        let e = array_elements(b"[{}\n {}]", 0, &mut nothing()).unwrap_err();
         assert_eq!(
             e.describe(b"[{}\n {}]"),
             "line 2, column 2: expected ',' or ']' after an array element, found '{'"
         );
-        let e = array_elements(b"[\"abc]", 0).unwrap_err();
+        let e = array_elements(b"[\"abc]", 0, &mut nothing()).unwrap_err();
         assert_eq!(e.what, "unterminated string");
     }
 
@@ -322,7 +404,7 @@ mod tests {
     #[test]
     fn lines_skip_blank_and_strip_crlf() {
         let src = b"{\"a\":1}\r\n\r\n  \n\x1e{\"b\":2}\r\n{\"c\":3}";
-        let l = lines(src, 0, 1);
+        let l = lines(src, 0, 1, &mut nothing());
         assert_eq!(
             l.iter()
                 .map(|l| (l.number, &src[l.range.clone()]))

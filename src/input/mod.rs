@@ -517,8 +517,12 @@ struct Plan {
     bundle_spec: Option<String>,
 }
 
-fn elements(bytes: &[u8], range: Range<usize>) -> Result<Vec<Item>, chunk::ScanError> {
-    let (els, _) = chunk::array_elements(bytes, range.start)?;
+fn elements(
+    bytes: &[u8],
+    range: Range<usize>,
+    behind: &mut chunk::Behind<'_>,
+) -> Result<Vec<Item>, chunk::ScanError> {
+    let (els, _) = chunk::array_elements(bytes, range.start, behind)?;
     Ok(els
         .into_iter()
         .enumerate()
@@ -535,7 +539,7 @@ fn key_is(bytes: &[u8], m: &chunk::Member, key: &str) -> bool {
 }
 
 /// Finds the container and the records' byte ranges.
-fn plan(path: &Path, bytes: &[u8]) -> Result<Plan, InputError> {
+fn plan(path: &Path, bytes: &[u8], behind: &mut chunk::Behind<'_>) -> Result<Plan, InputError> {
     let not_json = |e: chunk::ScanError| InputError::NotJson {
         path: path.to_path_buf(),
         detail: e.describe(bytes),
@@ -545,12 +549,13 @@ fn plan(path: &Path, bytes: &[u8]) -> Result<Plan, InputError> {
         start = 3;
     }
     let start = chunk::skip_ws(bytes, start);
-    let ndjson = |start: usize| Plan {
+    let ndjson = |start: usize, behind: &mut chunk::Behind<'_>| Plan {
         container: "ndjson",
         items: chunk::lines(
             bytes,
             start,
             1 + memchr::memchr_iter(b'\n', &bytes[..start]).count() as u64,
+            behind,
         )
         .into_iter()
         .map(|l| Item {
@@ -563,7 +568,7 @@ fn plan(path: &Path, bytes: &[u8]) -> Result<Plan, InputError> {
         bundle_spec: None,
     };
     if start >= bytes.len() {
-        return Ok(ndjson(start));
+        return Ok(ndjson(start, behind));
     }
     // NDJSON when the first line is a complete value and more follows.
     let line_end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k);
@@ -571,12 +576,12 @@ fn plan(path: &Path, bytes: &[u8]) -> Result<Plan, InputError> {
         if chunk::skip_ws(&bytes[..line_end], end) == line_end
             && chunk::skip_ws(bytes, line_end) < bytes.len()
         {
-            return Ok(ndjson(start));
+            return Ok(ndjson(start, behind));
         }
     }
     match bytes[start] {
         b'[' => {
-            let (els, end) = chunk::array_elements(bytes, start).map_err(not_json)?;
+            let (els, end) = chunk::array_elements(bytes, start, behind).map_err(not_json)?;
             trailing(path, bytes, end)?;
             Ok(Plan {
                 container: "array",
@@ -606,7 +611,7 @@ fn plan(path: &Path, bytes: &[u8]) -> Result<Plan, InputError> {
                     });
                     return Ok(Plan {
                         container: "bundle",
-                        items: elements(bytes, m.value.clone()).map_err(not_json)?,
+                        items: elements(bytes, m.value.clone(), behind).map_err(not_json)?,
                         implied: Some(Profile::Stix),
                         bundle_spec,
                     });
@@ -615,7 +620,7 @@ fn plan(path: &Path, bytes: &[u8]) -> Result<Plan, InputError> {
             for (key, name) in [("iocs", "iocs"), ("iocObjects", "iocObjects")] {
                 if let Some(m) = find(key) {
                     let items = match first(&m.value) {
-                        Some(b'[') => elements(bytes, m.value.clone()).map_err(not_json)?,
+                        Some(b'[') => elements(bytes, m.value.clone(), behind).map_err(not_json)?,
                         _ if &bytes[m.value.clone()] == b"null" => Vec::new(),
                         _ => {
                             return Err(InputError::UnknownContainer {
@@ -634,7 +639,10 @@ fn plan(path: &Path, bytes: &[u8]) -> Result<Plan, InputError> {
             }
             if let Some(m) = find("data") {
                 let (container, items) = match first(&m.value) {
-                    Some(b'[') => ("data", elements(bytes, m.value.clone()).map_err(not_json)?),
+                    Some(b'[') => (
+                        "data",
+                        elements(bytes, m.value.clone(), behind).map_err(not_json)?,
+                    ),
                     Some(b'{') => (
                         "data-object",
                         vec![Item {
@@ -668,7 +676,7 @@ fn plan(path: &Path, bytes: &[u8]) -> Result<Plan, InputError> {
             }
             if end <= line_end {
                 // One record on one line: NDJSON with a single line.
-                return Ok(ndjson(start));
+                return Ok(ndjson(start, behind));
             }
             Ok(Plan {
                 container: "object",
@@ -684,7 +692,7 @@ fn plan(path: &Path, bytes: &[u8]) -> Result<Plan, InputError> {
         _ => {
             // A scalar document, or garbage: NDJSON of one broken line at most.
             if memchr::memchr(b'\n', &bytes[start..]).is_some() || bytes[start] == b'"' {
-                Ok(ndjson(start))
+                Ok(ndjson(start, behind))
             } else {
                 Err(InputError::NotJson {
                     path: path.to_path_buf(),
@@ -995,7 +1003,7 @@ fn read_bytes<S: Shelf>(
             f(r);
         }
     };
-    let plan = plan(path, bytes)?;
+    let plan = plan(path, bytes, &mut chunk::Behind::new(&release))?;
     release(0..bytes.len());
     out.bytes_in += disk;
 
