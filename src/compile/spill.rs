@@ -22,11 +22,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// An object's JSON (or its STATE key) during the build: in the heap,
-/// parked in the spill, or kept where the previous generation's feed file
-/// has it.
+/// An object's JSON (or its STATE key, or its id) during the build: in
+/// the heap, parked in the spill, or kept where the previous generation's
+/// feed file has it.
 ///
-/// 16 bytes, as two or three are held per built object until the write:
+/// 16 bytes, as three or four are held per built object until the write:
 /// a body in the heap is boxed, and a kept one is a span of the previous
 /// file rather than a `Bytes` handle (32 bytes).
 #[derive(Debug, Clone)]
@@ -186,6 +186,18 @@ impl Parked {
             self.maps.extend(f.mapping());
         }
         self
+    }
+
+    /// The bytes of a body, without checks: empty when out of range, an
+    /// error [`Parked::resolve`] reports.
+    pub fn peek<'a>(&'a self, body: &'a Body) -> &'a [u8] {
+        let (from, offset, len) = match body {
+            Body::Ready(j) => return j.as_bytes(),
+            Body::Spilled { offset, len } => (&self.bytes, *offset, *len),
+            Body::Kept { offset, len } => (&self.previous, *offset, *len),
+        };
+        let start = offset as usize;
+        from.get(start..start + len as usize).unwrap_or_default()
     }
 
     /// The JSON of a body (a slice of a mapping when spilled or kept).

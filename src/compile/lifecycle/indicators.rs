@@ -36,7 +36,8 @@ pub(super) enum Outcome {
     Object {
         pending: Pending,
         markings: Vec<&'static str>,
-        scos: Vec<Pending>,
+        /// Each with its id, by which the collection keeps one.
+        scos: Vec<(String, Pending)>,
         warnings: Vec<String>,
         changed: bool,
         added: bool,
@@ -55,7 +56,9 @@ impl Outcome {
             Outcome::Object { pending, scos, .. } => (Some(pending), &mut scos[..]),
             Outcome::Expired(_) | Outcome::LeftOut(_) => (None, &mut [][..]),
         };
-        main.into_iter().chain(scos).flat_map(Pending::bodies)
+        main.into_iter()
+            .chain(scos.iter_mut().map(|(_, s)| s))
+            .flat_map(Pending::bodies)
     }
 }
 
@@ -196,8 +199,8 @@ impl Assembly {
                     for msg in warnings {
                         *self.warnings.entry(msg).or_default() += 1;
                     }
-                    for s in scos {
-                        scos_by_id.entry(s.id.clone()).or_insert(s);
+                    for (id, s) in scos {
+                        scos_by_id.entry(id).or_insert(s);
                     }
                     if added {
                         self.report.added += 1;
@@ -224,9 +227,9 @@ impl Assembly {
     /// Adds the indicators' SCOs: one unchanged since the previous
     /// generation keeps its date_added and version.
     pub(super) fn add_scos(&mut self, scos_by_id: BTreeMap<String, Pending>, previous: &Previous) {
-        for (_, mut s) in scos_by_id {
+        for (id, mut s) in scos_by_id {
             if let Some(r) = previous
-                .row(&format!("sup:{}", s.id))
+                .row(&format!("sup:{id}"))
                 .filter(|r| r.present && r.content_hash == s.content_hash)
             {
                 s.date_added = Some(r.date_added);
@@ -370,7 +373,7 @@ fn build_indicator(
         pending: Pending {
             key: key.into(),
             support: false,
-            id: draft.id.clone(),
+            id: draft.id.as_str().into(),
             stix_type: crate::feed::type_name("indicator"),
             spec: SpecVersion::V21,
             version_us: Some(modified),
@@ -423,25 +426,30 @@ fn version(
 }
 
 /// The SCOs an indicator carries (`emit_scos`), ordered with it.
-pub(super) fn sco_objects(scos: &[Sco], pos: usize) -> Vec<Pending> {
+pub(super) fn sco_objects(scos: &[Sco], pos: usize) -> Vec<(String, Pending)> {
     scos.iter()
-        .map(|s| Pending {
-            key: format!("sup:{}", s.id).into(),
-            support: true,
-            id: s.id.clone(),
-            stix_type: crate::feed::type_name(s.stix_type),
-            spec: SpecVersion::V21,
-            version_us: None,
-            date_added: None,
-            content_hash: xxh3_64(s.json.as_bytes()),
-            json21: s.json.clone().into(),
-            json20: None,
-            epoch: 0,
-            revoked: false,
-            tombstone: false,
-            revoked_at: 0,
-            order: ORDER_RECORD + pos as u64,
-            fingerprint: None,
+        .map(|s| {
+            (
+                s.id.clone(),
+                Pending {
+                    key: format!("sup:{}", s.id).into(),
+                    support: true,
+                    id: s.id.as_str().into(),
+                    stix_type: crate::feed::type_name(s.stix_type),
+                    spec: SpecVersion::V21,
+                    version_us: None,
+                    date_added: None,
+                    content_hash: xxh3_64(s.json.as_bytes()),
+                    json21: s.json.clone().into(),
+                    json20: None,
+                    epoch: 0,
+                    revoked: false,
+                    tombstone: false,
+                    revoked_at: 0,
+                    order: ORDER_RECORD + pos as u64,
+                    fingerprint: None,
+                },
+            )
         })
         .collect()
 }

@@ -87,7 +87,7 @@ fn passthrough_object(
     Pending {
         key: key.into(),
         support: false,
-        id: s.id.clone(),
+        id: s.id.as_str().into(),
         stix_type: feed::type_name(&s.stix_type),
         spec,
         version_us: s.modified.or(s.created),

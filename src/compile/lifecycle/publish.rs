@@ -109,7 +109,11 @@ fn collection_data(
         warnings,
         ..
     } = b;
-    date_new_versions(&mut objects, visible.max(previous_last.saturating_add(1)));
+    date_new_versions(
+        &mut objects,
+        visible.max(previous_last.saturating_add(1)),
+        parked,
+    );
     // Each object's STATE row is encoded as the object is converted: a
     // vector of every row beside the versions was the peak of the write
     // stage's start.
@@ -140,7 +144,7 @@ fn collection_data(
         }
         let row = Row {
             key: String::from(&*parked.resolve(o.key)?),
-            id: o.id,
+            id: String::from(&*parked.resolve(o.id)?),
             content_hash: o.content_hash,
             modified: version,
             date_added,
@@ -179,8 +183,9 @@ const CONVERT_RUN: usize = 1 << 15;
 
 /// Dates the objects that have no date_added yet, 1 µs apart in build
 /// order from no earlier than `earliest` ([`aligned_first`]), then sorts
-/// all of them in date_added order.
-fn date_new_versions(objects: &mut [Pending], earliest: Micros) {
+/// all of them in date_added order (then id, version and build order),
+/// reading the ids they tie on from `parked`.
+fn date_new_versions(objects: &mut [Pending], earliest: Micros, parked: &Parked) {
     let mut fresh: Vec<usize> = (0..objects.len())
         .filter(|&i| objects[i].date_added.is_none())
         .collect();
@@ -192,14 +197,13 @@ fn date_new_versions(objects: &mut [Pending], earliest: Micros) {
     // Not a stable sort: that takes a buffer of half the array, 840 MB
     // at ten million objects and the compile's peak. `order` (unique but
     // for an indicator and its SCOs, whose ids differ) decides the ties a
-    // stable sort would have left in build order.
+    // stable sort would have left in build order. Ids compare as bytes, as
+    // strings do.
     objects.sort_unstable_by(|a, b| {
-        (a.date_added, &a.id, a.version_us, a.order).cmp(&(
-            b.date_added,
-            &b.id,
-            b.version_us,
-            b.order,
-        ))
+        a.date_added
+            .cmp(&b.date_added)
+            .then_with(|| parked.peek(&a.id).cmp(parked.peek(&b.id)))
+            .then_with(|| (a.version_us, a.order).cmp(&(b.version_us, b.order)))
     });
 }
 

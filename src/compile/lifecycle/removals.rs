@@ -119,7 +119,7 @@ fn tombstone(
     Pending {
         key: row.key.as_str().into(),
         support: false,
-        id: row.id.clone(),
+        id: row.id.as_str().into(),
         stix_type: type_of_id(&row.id),
         spec: SpecVersion::V21,
         version_us: Some(row.modified),
@@ -151,7 +151,7 @@ fn revocation(
     Some(Pending {
         key: row.key.as_str().into(),
         support: false,
-        id: row.id.clone(),
+        id: row.id.as_str().into(),
         stix_type: type_of_id(&row.id),
         spec: SpecVersion::V21,
         version_us: Some(modified),

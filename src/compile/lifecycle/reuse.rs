@@ -210,7 +210,7 @@ pub(super) fn reuse(
         pending: Pending {
             key: std::mem::take(key).into(),
             support: false,
-            id: prev.id.clone(),
+            id: prev.id.as_str().into(),
             stix_type: crate::feed::type_name("indicator"),
             spec: SpecVersion::V21,
             version_us: Some(prev.modified),

@@ -107,7 +107,7 @@ fn support_object(
         support: true,
         version_us,
         date_added,
-        id,
+        id: id.into(),
         stix_type,
         spec: SpecVersion::V21,
         json21: j21.into(),
