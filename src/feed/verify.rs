@@ -278,12 +278,12 @@ impl Feed {
         // between passes, verifying never holds more than one pass's
         // sections.
         self.release_collection(c);
-        check_id_index(c, || self.release_collection(c))?;
+        check_id_index(c)?;
         self.release_collection(c);
         if c.has_objects20 {
             self.check_objects20(c)?;
         }
-        check_entry_order(c, || self.release_collection(c))?;
+        check_entry_order(c)?;
         self.release_collection(c);
         let cuts = read_cuts(c)?;
         let pages = self.check_page_layout(c, &scan.flags, &cuts)?;
@@ -740,16 +740,11 @@ fn check_mixed_spec(c: &CollectionFeed, has20: bool, has21: bool) -> Result<(), 
 }
 
 /// The id index: a permutation of the entries, sorted by (hash, entry).
-/// `release` is called every [`RELEASE_RUN`] rows: the pass reads the
-/// entries out of order.
-fn check_id_index(c: &CollectionFeed, release: impl Fn()) -> Result<(), Problem> {
+fn check_id_index(c: &CollectionFeed) -> Result<(), Problem> {
     let n = c.n;
     let mut indexed = vec![false; n];
     let mut last_row: Option<(u64, u64)> = None;
     for r in 0..n {
-        if r % RELEASE_RUN == 0 {
-            release();
-        }
         let row = (
             rd_u64(&c.idindex, r * IDX_ROW_LEN),
             rd_u64(&c.idindex, r * IDX_ROW_LEN + 8),
@@ -809,14 +804,9 @@ fn objects20_layout(c: &CollectionFeed) -> Result<Vec<usize>, Problem> {
 }
 
 /// Entries sort strictly by (date_added, id, version): keyset tokens rely
-/// on it. `release` is called every [`RELEASE_RUN`] entries: the ids are
-/// read from MANIFEST, the largest section after OBJECTS, which the pass
-/// would otherwise leave resident whole.
-fn check_entry_order(c: &CollectionFeed, release: impl Fn()) -> Result<(), Problem> {
+/// on it.
+fn check_entry_order(c: &CollectionFeed) -> Result<(), Problem> {
     for i in 1..c.n {
-        if i % RELEASE_RUN == 0 {
-            release();
-        }
         let (a, b) = (c.raw(i - 1), c.raw(i));
         if (a.date_added_us, c.id_of(i - 1), a.version_us)
             >= (b.date_added_us, c.id_of(i), b.version_us)
