@@ -188,25 +188,36 @@ impl Parked {
         self
     }
 
+    /// The file a parked body (or, `kept`, a reused one) lies in, and its
+    /// name in errors.
+    fn file(&self, kept: bool) -> (&Bytes, &'static str) {
+        if kept {
+            (&self.previous, "<previous generation>")
+        } else {
+            (&self.bytes, "<spill>")
+        }
+    }
+
     /// The bytes of a body, without checks: empty when out of range, an
     /// error [`Parked::resolve`] reports.
     pub fn peek<'a>(&'a self, body: &'a Body) -> &'a [u8] {
-        let (from, offset, len) = match body {
-            Body::Ready(j) => return j.as_bytes(),
-            Body::Spilled { offset, len } => (&self.bytes, *offset, *len),
-            Body::Kept { offset, len } => (&self.previous, *offset, *len),
-        };
-        let start = offset as usize;
-        from.get(start..start + len as usize).unwrap_or_default()
+        match body {
+            Body::Ready(j) => j.as_bytes(),
+            Body::Spilled { offset, len } | Body::Kept { offset, len } => {
+                let (from, _) = self.file(matches!(body, Body::Kept { .. }));
+                let start = *offset as usize;
+                from.get(start..start + *len as usize).unwrap_or_default()
+            }
+        }
     }
 
     /// The JSON of a body (a slice of a mapping when spilled or kept).
     pub fn resolve(&self, body: Body) -> Result<Json, FeedError> {
-        let (from, name, offset, len) = match body {
+        let (offset, len) = match body {
             Body::Ready(j) => return Ok(*j),
-            Body::Spilled { offset, len } => (&self.bytes, "<spill>", offset, len),
-            Body::Kept { offset, len } => (&self.previous, "<previous generation>", offset, len),
+            Body::Spilled { offset, len } | Body::Kept { offset, len } => (offset, len),
         };
+        let (from, name) = self.file(matches!(body, Body::Kept { .. }));
         let (start, end) = (offset as usize, offset as usize + len as usize);
         let invalid = |what: String| FeedError::Invalid {
             path: PathBuf::from(name),
