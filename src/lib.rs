@@ -21,3 +21,4 @@ pub mod server;
 pub mod stix;
 pub mod synth;
 pub mod time;
+pub mod upstream;

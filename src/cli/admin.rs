@@ -99,11 +99,16 @@ the systemd units: serve (reload = SIGHUP), the scheduled compile, the static ex
 /// output directory that does not exist.
 pub(super) fn check_config(path: &Path) -> Result<(), Failure> {
     let config = Config::load(path)?;
-    for (i, inp) in config.inputs.iter().enumerate() {
-        let pattern = if Path::new(&inp.path).is_absolute() {
-            inp.path.clone()
+    for (i, path) in config
+        .inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, inp)| Some((i, inp.path.as_ref()?)))
+    {
+        let pattern = if Path::new(path).is_absolute() {
+            path.clone()
         } else {
-            config.base_dir().join(&inp.path).display().to_string()
+            config.base_dir().join(path).display().to_string()
         };
         if let Err(input::InputError::NoMatch { pattern }) = input::expand(&[(pattern, None)]) {
             eprintln!("note: inputs[{i}].path: {pattern:?} matches no file yet (compile fails until it does)");

@@ -98,6 +98,8 @@ pub enum CompileError {
     },
     #[error(transparent)]
     Feed(#[from] feed::FeedError),
+    #[error(transparent)]
+    Upstream(#[from] crate::upstream::UpstreamError),
 }
 
 impl crate::exit::ExitStatus for CompileError {
@@ -106,7 +108,8 @@ impl crate::exit::ExitStatus for CompileError {
         match self {
             CompileError::Config { .. }
             | CompileError::Input(_)
-            | CompileError::Previous { .. } => ERROR,
+            | CompileError::Previous { .. }
+            | CompileError::Upstream(_) => ERROR,
             CompileError::TooManyRejects { .. } | CompileError::Shrink { .. } => REFUSED,
             CompileError::Feed(_) => NOT_WRITTEN,
         }
@@ -204,6 +207,8 @@ pub struct Summary {
     /// modified copy is the one published.
     pub duplicates: u64,
     pub files: Vec<FileReport>,
+    /// What each upstream TAXII input fetched (`[[inputs]]` with `taxii`).
+    pub upstream: Vec<crate::upstream::SourceReport>,
     pub collections: Vec<CollectionReport>,
     pub timings: Timings,
 }
@@ -290,9 +295,18 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
         ..Summary::default()
     };
 
+    // Upstream TAXII inputs: fetch what was added since the last compile
+    // into their caches, which are then read like any stix input.
+    let upstream = crate::upstream::refresh(cfg, &live, opts.strict, now)?;
+    summary.upstream = upstream.reports;
+
     // Fingerprint, and leave a live generation that is current alone.
     let t = Instant::now();
-    let files = input_files(cfg)?;
+    let mut files = input_files(cfg)?;
+    files.extend(upstream.files.iter().map(|(path, _)| input::InputFile {
+        path: path.clone(),
+        format: Some(crate::record::Profile::Stix),
+    }));
     let fingerprint = unchanged::fingerprint(opts, &plans, &files);
     summary.timings.fingerprint_ms = t.elapsed().as_millis() as u64;
     if let (Some(prev), Some(fp), false) = (&previous, &fingerprint, opts.force) {
@@ -305,7 +319,7 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
 
     // Read: indicator records are tested against the queries as they are
     // parsed, and held as stubs until the build parses them again.
-    let read = read_inputs(opts, &plans, &files, &mut summary)?;
+    let read = read_inputs(opts, &plans, &files, &upstream.files, &mut summary)?;
     let read_plans = plans.len();
 
     // Merge duplicates over all records: the selection of a record that
@@ -654,6 +668,7 @@ pub fn render_summary(s: &Summary) -> String {
         s.output, s.generation, s.output_bytes, s.timings.total_ms
     );
     let _ = writeln!(o, "{}", read_line(s));
+    upstream_lines(s, &mut o);
     for (reason, n) in &s.rejected {
         let _ = writeln!(o, "  rejected {reason}: {n}");
     }
@@ -709,6 +724,46 @@ pub fn render_summary(s: &Summary) -> String {
     o
 }
 
+/// One line per upstream source, and one per collection fetched; a
+/// source that failed says that its cached objects were compiled instead.
+fn upstream_lines(s: &Summary, o: &mut String) {
+    use std::fmt::Write;
+    for u in &s.upstream {
+        let fetched: u64 = u.collections.iter().map(|c| c.fetched).sum();
+        let _ = writeln!(
+            o,
+            "upstream {} ({}, TAXII {}): {} new objects in {} requests ({} retries), {} ms",
+            u.name,
+            u.url,
+            u.version.as_deref().unwrap_or("?"),
+            fetched,
+            u.requests,
+            u.retries,
+            u.ms
+        );
+        for c in &u.collections {
+            let _ = writeln!(
+                o,
+                "  collection {} {:?}: {} new, {} cached, cursor {}",
+                c.id,
+                c.title,
+                c.fetched,
+                c.cached,
+                c.cursor.as_deref().unwrap_or("none")
+            );
+            if let Some(w) = &c.warning {
+                let _ = writeln!(o, "    warning: {w}");
+            }
+        }
+        if let Some(f) = &u.failed {
+            let _ = writeln!(
+                o,
+                "  FAILED: {f}; the objects cached by earlier compiles are compiled as they are"
+            );
+        }
+    }
+}
+
 /// What the compile read, for [`render_summary`].
 fn read_line(s: &Summary) -> String {
     format!(
@@ -730,6 +785,7 @@ fn render_unchanged(s: &Summary) -> String {
         "unchanged: {} (generation {}, {} bytes) was compiled from the same inputs, config and binary, and nothing in it has expired since; nothing published ({} ms; --force publishes anyway)",
         s.output, s.generation, s.output_bytes, s.timings.total_ms
     );
+    upstream_lines(s, &mut o);
     let _ = writeln!(o, "its compile {}", read_line(s));
     for c in &s.collections {
         let _ = writeln!(

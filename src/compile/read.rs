@@ -11,7 +11,7 @@ use crate::input::{self, InputBytes, ReadOutcome};
 use crate::mapping::Mappings;
 use crate::record::{Keep, Profile, Record, StixProblemKind};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,12 +49,13 @@ pub(super) fn read_inputs(
     opts: &CompileOptions,
     plans: &[Plan],
     files: &[input::InputFile],
+    labels: &[(PathBuf, String)],
     summary: &mut Summary,
 ) -> Result<Read, CompileError> {
     let cfg = &opts.config;
     let t = Instant::now();
     let keep = source_reads(cfg, plans)?;
-    let names = file_names(cfg, files);
+    let names = file_names(cfg, files, labels);
     let shelf = CompileShelf::new(plans, names.clone());
     let mut outcome = read_with_progress(files, opts.progress, &keep, &shelf)?;
     let stix_problems = apply_stix_check(&mut outcome, cfg.compile.stix_check);
@@ -76,11 +77,12 @@ pub(super) fn read_inputs(
 fn input_patterns(cfg: &Config) -> Vec<(String, Option<Profile>)> {
     cfg.inputs
         .iter()
-        .map(|i| {
-            let p = if Path::new(&i.path).is_absolute() {
-                i.path.clone()
+        .filter_map(|i| Some((i, i.path.as_ref()?)))
+        .map(|(i, path)| {
+            let p = if Path::new(path).is_absolute() {
+                path.clone()
             } else {
-                cfg.base_dir().join(&i.path).display().to_string()
+                cfg.base_dir().join(path).display().to_string()
             };
             (p, i.format.as_deref().and_then(Profile::parse))
         })
@@ -229,12 +231,16 @@ fn apply_stix_check(o: &mut ReadOutcome<Held>, mode: StixCheckMode) -> BTreeMap<
 
 /// The `file` query field's names of the input files (indexed like
 /// `Origin::file`): the path relative to the config file's directory, as
-/// `[[inputs]]` names it, or the path as found for files elsewhere.
-fn file_names(cfg: &Config, files: &[input::InputFile]) -> FileNames {
+/// `[[inputs]]` names it, or the path as found for files elsewhere; or the
+/// label of an upstream cache file (`taxii:NAME`).
+fn file_names(cfg: &Config, files: &[input::InputFile], labels: &[(PathBuf, String)]) -> FileNames {
     let base = cfg.base_dir();
     files
         .iter()
         .map(|f| {
+            if let Some((_, label)) = labels.iter().find(|(p, _)| *p == f.path) {
+                return label.as_str().into();
+            }
             let p = f.path.strip_prefix(&base).unwrap_or(&f.path);
             p.to_string_lossy().into()
         })

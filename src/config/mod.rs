@@ -10,6 +10,7 @@
 
 mod ids;
 pub mod owners;
+pub mod upstream;
 
 pub use ids::{name_based_v4, IdScheme};
 
@@ -367,14 +368,27 @@ pub struct ApiRootConfig {
     pub default: bool,
 }
 
-/// `[[inputs]]`: one path or glob, optionally with a forced format.
+/// `[[inputs]]`: one path or glob, optionally with a forced format; or an
+/// upstream TAXII server (`taxii = { … }`) with the `name` its fetched
+/// objects are known by.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputConfig {
     /// A file path or glob (`exports/*.json.zst`), relative to the config.
-    pub path: String,
+    pub path: Option<String>,
     /// Force a profile instead of sniffing.
     pub format: Option<String>,
+    /// An upstream TAXII server's name: its cache directory, and the
+    /// `file` query field of its objects (`taxii:NAME`).
+    pub name: Option<String>,
+    pub taxii: Option<upstream::TaxiiSource>,
+}
+
+impl InputConfig {
+    /// The upstream source with its name, for a `taxii` input.
+    pub fn upstream(&self) -> Option<(&str, &upstream::TaxiiSource)> {
+        Some((self.name.as_deref()?, self.taxii.as_ref()?))
+    }
 }
 
 /// TTL table: hours per indicator type; `-1` never expires. `default`
@@ -846,9 +860,58 @@ impl Config {
 
     /// `[[inputs]]`.
     fn check_inputs(&self, add: &mut impl FnMut(String, String)) {
+        let mut names = HashSet::new();
         for (i, input) in self.inputs.iter().enumerate() {
-            if input.path.trim().is_empty() {
-                add(format!("inputs[{i}].path"), "must not be empty".into());
+            match (&input.path, &input.taxii) {
+                (Some(p), None) if p.trim().is_empty() => {
+                    add(format!("inputs[{i}].path"), "must not be empty".into())
+                }
+                (Some(_), None) => {
+                    if input.name.is_some() {
+                        add(
+                            format!("inputs[{i}].name"),
+                            "only a taxii input has a name (a file's is its path)".into(),
+                        );
+                    }
+                }
+                (None, Some(t)) => {
+                    t.check(&format!("inputs[{i}].taxii"), add);
+                    if input.format.is_some() {
+                        add(
+                            format!("inputs[{i}].format"),
+                            "a taxii input is always STIX".into(),
+                        );
+                    }
+                    match input.name.as_deref() {
+                        None => add(
+                            format!("inputs[{i}].name"),
+                            "a taxii input needs a name (letters, digits, - and _)".into(),
+                        ),
+                        Some(n)
+                            if n.is_empty()
+                                || !n
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+                        {
+                            add(
+                                format!("inputs[{i}].name"),
+                                format!("{n:?}: use letters, digits, - and _ only"),
+                            )
+                        }
+                        Some(n) => {
+                            if !names.insert(n) {
+                                add(
+                                    format!("inputs[{i}].name"),
+                                    format!("{n:?} names another taxii input too"),
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => add(
+                    format!("inputs[{i}]"),
+                    "give either path (files) or taxii (an upstream server)".into(),
+                ),
             }
             if let Some(f) = &input.format {
                 if Profile::parse(f).is_none() {
@@ -1068,6 +1131,55 @@ mod tests {
 name = "feeds"
 title = "Feeds"
 "#;
+
+    #[test]
+    fn taxii_inputs_are_checked() {
+        let ok = format!(
+            "{MINIMAL}\n[[inputs]]\nname = \"isac\"\ntaxii = {{ url = \"https://isac.example/taxii2/\", user = \"u\", password_env = \"ISAC_PW\", initial_window = \"7d\" }}\n"
+        );
+        let c = parse(&ok).unwrap();
+        let (name, src) = c.inputs[0].upstream().unwrap();
+        assert_eq!(name, "isac");
+        assert_eq!(
+            src.initial_window(),
+            Some(std::time::Duration::from_secs(7 * 86_400))
+        );
+        assert!(!format!("{c:?}").contains("ISAC_PW=") && format!("{src:?}").contains("ISAC_PW"));
+        let inline = ok.replace("password_env = \"ISAC_PW\"", "password = \"hunter2\"");
+        assert!(!format!("{:?}", parse(&inline).unwrap()).contains("hunter2"));
+        let bad = [
+            (ok.replace("name = \"isac\"\n", ""), "inputs[0].name"),
+            (
+                ok.replace("https://isac", "ftp://isac"),
+                "inputs[0].taxii.url",
+            ),
+            (ok.replace("password_env", "passwrd_env"), "unknown field"),
+            (
+                ok.replace(
+                    "password_env = \"ISAC_PW\"",
+                    "password_env = \"A\", password_file = \"f\"",
+                ),
+                "inputs[0].taxii.password",
+            ),
+            (
+                ok.replace("\"7d\"", "\"7 days\""),
+                "inputs[0].taxii.initial_window",
+            ),
+            (
+                ok.replace("user = \"u\", ", "client_key = \"k.pem\", "),
+                "inputs[0].taxii.client_cert",
+            ),
+            (format!("{ok}path = \"x.json\"\n"), "give either path"),
+            (
+                format!("{ok}\n[[inputs]]\nname = \"isac\"\ntaxii = {{ url = \"http://b/\" }}\n"),
+                "names another taxii input",
+            ),
+        ];
+        for (text, want) in bad {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(want), "want {want:?} in: {err}");
+        }
+    }
 
     #[test]
     fn minimal_config_is_valid() {

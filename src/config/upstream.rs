@@ -1,0 +1,269 @@
+//! `[[inputs]]` with `taxii = { … }`: an upstream TAXII 2.1 or 2.0 server
+//! whose collections are fetched at the start of each compile
+//! ([`crate::upstream`]; docs/decisions.md#d73).
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// One upstream TAXII server and what to fetch from it.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxiiSource {
+    /// The discovery URL (`https://host/taxii2/`) or an API root's URL.
+    pub url: String,
+    /// Collection ids or titles; empty means every collection the account
+    /// can read.
+    #[serde(default)]
+    pub collections: Vec<String>,
+    /// `"2.1"` or `"2.0"`; by default the version the server answers in.
+    pub version: Option<String>,
+    /// Basic authentication: the user name, with exactly one of
+    /// `password`, `password_env` (an environment variable) or
+    /// `password_file` (a file holding it; one trailing newline dropped).
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    /// A client certificate chain (PEM) and its private key (PEM: PKCS#8,
+    /// PKCS#1 or SEC1; or encrypted PKCS#8 with one of the passphrase keys).
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    pub client_key_passphrase: Option<String>,
+    pub client_key_passphrase_env: Option<String>,
+    pub client_key_passphrase_file: Option<String>,
+    /// CA certificates (PEM) to trust instead of the bundled Mozilla roots.
+    pub ca_bundle: Option<String>,
+    /// `http://host:port` (HTTP CONNECT); the proxy environment variables
+    /// are not read, so a compile does what its config says.
+    pub proxy: Option<String>,
+    /// Time limit of one request, body included (`"60s"`, `"2m"`).
+    #[serde(default = "default_timeout")]
+    pub timeout: String,
+    /// How far back the first fetch of a collection goes (`"7d"`, `"12h"`),
+    /// or `"all"`.
+    #[serde(default = "default_window")]
+    pub initial_window: String,
+    /// Objects asked for per request.
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// How long one request may keep being retried (after 5xx, 429,
+    /// timeouts, resets) before the source is given up for this compile.
+    #[serde(default = "default_retry_for")]
+    pub retry_for: String,
+}
+
+fn default_timeout() -> String {
+    "60s".into()
+}
+fn default_window() -> String {
+    "all".into()
+}
+fn default_page_size() -> u32 {
+    1000
+}
+fn default_retry_for() -> String {
+    "5m".into()
+}
+
+/// Secrets are left out, so that logging a config never prints them.
+impl std::fmt::Debug for TaxiiSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |s: &Option<String>| s.as_ref().map(|_| "<secret>");
+        f.debug_struct("TaxiiSource")
+            .field("url", &self.url)
+            .field("collections", &self.collections)
+            .field("version", &self.version)
+            .field("user", &self.user)
+            .field("password", &secret(&self.password))
+            .field("password_env", &self.password_env)
+            .field("password_file", &self.password_file)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field(
+                "client_key_passphrase",
+                &secret(&self.client_key_passphrase),
+            )
+            .field("client_key_passphrase_env", &self.client_key_passphrase_env)
+            .field(
+                "client_key_passphrase_file",
+                &self.client_key_passphrase_file,
+            )
+            .field("ca_bundle", &self.ca_bundle)
+            .field("proxy", &self.proxy)
+            .field("timeout", &self.timeout)
+            .field("initial_window", &self.initial_window)
+            .field("page_size", &self.page_size)
+            .field("retry_for", &self.retry_for)
+            .finish()
+    }
+}
+
+/// Where a secret comes from: inline, an environment variable or a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    Inline(String),
+    Env(String),
+    File(String),
+}
+
+impl TaxiiSource {
+    /// The Basic password's source, if one is set.
+    pub fn password(&self) -> Option<Secret> {
+        secret(&self.password, &self.password_env, &self.password_file)
+    }
+
+    /// The client key passphrase's source, if one is set.
+    pub fn passphrase(&self) -> Option<Secret> {
+        secret(
+            &self.client_key_passphrase,
+            &self.client_key_passphrase_env,
+            &self.client_key_passphrase_file,
+        )
+    }
+
+    /// `timeout` as a duration (validated).
+    pub fn timeout(&self) -> Duration {
+        parse_duration(&self.timeout).unwrap_or(Duration::from_secs(60))
+    }
+
+    /// `retry_for` as a duration (validated).
+    pub fn retry_for(&self) -> Duration {
+        parse_duration(&self.retry_for).unwrap_or(Duration::from_secs(300))
+    }
+
+    /// `initial_window` as a duration; `None` for `"all"`.
+    pub fn initial_window(&self) -> Option<Duration> {
+        if self.initial_window.trim() == "all" {
+            None
+        } else {
+            parse_duration(&self.initial_window).ok()
+        }
+    }
+
+    /// Every problem, each with its key under `key` (`inputs[2].taxii`).
+    pub(super) fn check(&self, key: &str, add: &mut impl FnMut(String, String)) {
+        let url = self.url.trim();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            add(
+                format!("{key}.url"),
+                format!("{url:?} is not an http:// or https:// URL"),
+            );
+        }
+        if let Some(v) = &self.version {
+            if v != "2.1" && v != "2.0" {
+                add(
+                    format!("{key}.version"),
+                    format!("{v:?}: expected \"2.1\" or \"2.0\""),
+                );
+            }
+        }
+        for (name, given) in [
+            (
+                "password",
+                [&self.password, &self.password_env, &self.password_file],
+            ),
+            (
+                "client_key_passphrase",
+                [
+                    &self.client_key_passphrase,
+                    &self.client_key_passphrase_env,
+                    &self.client_key_passphrase_file,
+                ],
+            ),
+        ] {
+            if given.iter().filter(|s| s.is_some()).count() > 1 {
+                add(
+                    format!("{key}.{name}"),
+                    format!("give only one of {name}, {name}_env and {name}_file"),
+                );
+            }
+        }
+        if self.user.is_some() != self.password().is_some() {
+            add(
+                format!("{key}.user"),
+                "user and a password (password, password_env or password_file) go together".into(),
+            );
+        }
+        if self.client_cert.is_some() != self.client_key.is_some() {
+            add(
+                format!("{key}.client_cert"),
+                "client_cert and client_key go together".into(),
+            );
+        }
+        if self.passphrase().is_some() && self.client_key.is_none() {
+            add(
+                format!("{key}.client_key_passphrase"),
+                "a passphrase needs client_key".into(),
+            );
+        }
+        if let Some(p) = &self.proxy {
+            if !p.starts_with("http://") {
+                add(
+                    format!("{key}.proxy"),
+                    format!("{p:?}: expected http://host:port (an HTTP CONNECT proxy)"),
+                );
+            }
+        }
+        for (name, value) in [("timeout", &self.timeout), ("retry_for", &self.retry_for)] {
+            if let Err(e) = parse_duration(value) {
+                add(format!("{key}.{name}"), e);
+            }
+        }
+        if self.initial_window.trim() != "all" {
+            if let Err(e) = parse_duration(&self.initial_window) {
+                add(format!("{key}.initial_window"), format!("{e}, or \"all\""));
+            }
+        }
+        if !(1..=100_000).contains(&self.page_size) {
+            add(
+                format!("{key}.page_size"),
+                "must be between 1 and 100000".into(),
+            );
+        }
+    }
+}
+
+fn secret(inline: &Option<String>, env: &Option<String>, file: &Option<String>) -> Option<Secret> {
+    inline
+        .clone()
+        .map(Secret::Inline)
+        .or_else(|| env.clone().map(Secret::Env))
+        .or_else(|| file.clone().map(Secret::File))
+}
+
+/// `"90s"`, `"15m"`, `"12h"`, `"7d"`: a whole number and one unit.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| {
+        format!("{s:?} is not a duration such as \"90s\", \"15m\", \"12h\" or \"7d\"")
+    })?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => {
+            return Err(format!(
+                "{s:?} is not a duration such as \"90s\", \"15m\", \"12h\" or \"7d\""
+            ))
+        }
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration(" 7d "), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert!(parse_duration("7").is_err());
+        assert!(parse_duration("d").is_err());
+        assert!(parse_duration("3w").is_err());
+    }
+}
