@@ -33,6 +33,7 @@ mod spec_versions;
 mod static_export;
 mod stix_check;
 mod taxii20;
+mod upstream;
 mod user_state;
 mod workers;
 

@@ -1,0 +1,440 @@
+//! Upstream TAXII inputs (`[[inputs]]` with `taxii`) against real servers
+//! on 127.0.0.1: our own `serve` over TLS with a required client
+//! certificate (its key encrypted by the openssl command line tool), and a
+//! scripted TAXII 2.1 server that fails on purpose (500, 429, a body that
+//! stalls mid-page, a source that never recovers). `cargo test upstream`
+//! runs them all.
+
+use crate::common::generations::{self, Scenario, ALL};
+use crate::common::pki::{write, Ca};
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use taxii_edge::compile::{self, CompileOptions, Summary};
+use taxii_edge::config::Config;
+use taxii_edge::feed::Feed;
+
+/// The aggregator's collection: everything from the upstream `up`.
+const AGG: &str = "0b5d7c1e-3f2a-4d6b-8e9c-1a2b3c4d5e6f";
+
+/// Writes an aggregator config in `dir` whose one input is `taxii` (the
+/// inside of `taxii = { … }`) and compiles it.
+fn aggregator(dir: &Path, taxii: &str) -> PathBuf {
+    let cfg = dir.join("agg.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+[compile]
+out = "agg.taxii"
+shrink_guard = 1.0
+
+[[api_roots]]
+name = "feeds"
+title = "Feeds"
+default = true
+
+[[inputs]]
+name = "up"
+taxii = {{ {taxii} }}
+
+[[collections]]
+id = "{AGG}"
+title = "From upstream"
+query = 'file = "taxii:up"'
+anonymous = true
+"#
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn compile_agg(cfg: &Path, strict: bool) -> Result<Summary, compile::CompileError> {
+    compile::run(&CompileOptions {
+        config: Config::load(cfg).unwrap(),
+        out: None,
+        previous: None,
+        strict,
+        allow_shrink: true,
+        progress: false,
+        now: None,
+        force: false,
+    })
+}
+
+/// Every object version (`id modified`) of `col` in the feed at `path`.
+fn versions_in(path: &Path, col: &str) -> BTreeSet<String> {
+    let feed = Feed::open(path).unwrap();
+    let ci = feed
+        .meta()
+        .collections
+        .iter()
+        .position(|m| m.id == col)
+        .expect("collection in feed");
+    let c = &feed.collections()[ci];
+    (0..c.len())
+        .map(|i| {
+            let o: serde_json::Value = serde_json::from_slice(&c.objects_run(i, i + 1)).unwrap();
+            generations::version_key(&o)
+        })
+        .collect()
+}
+
+/// `key` encrypted as PKCS#8 (PBES2, AES-256-CBC) by the openssl tool,
+/// with the passphrase in `pass`.
+fn openssl_encrypt(dir: &Path, key_pem: &str, pass: &Path) -> PathBuf {
+    let plain = write(dir, "client.plain.key", key_pem);
+    let out = dir.join("client.enc.key");
+    let st = std::process::Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in"])
+        .arg(&plain)
+        .arg("-out")
+        .arg(&out)
+        .arg("-passout")
+        .arg(format!("file:{}", pass.display()))
+        .status()
+        .expect("openssl runs (tools/test.sh installs it)");
+    assert!(st.success());
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("BEGIN ENCRYPTED PRIVATE KEY"));
+    out
+}
+
+fn pages(objects: usize, page_size: usize) -> u64 {
+    objects.div_ceil(page_size).max(1) as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_own_serve_over_mtls_then_only_the_delta() {
+    // The upstream: our own serve over TLS, client certificates required,
+    // the aggregator's certificate mapped to a user.
+    let pki = tempfile::tempdir().unwrap();
+    let mut ca = Ca::new("upstream test CA");
+    let server = ca.server();
+    let client = ca.client("aggregator", &[], &[]);
+    let ca_pem = write(pki.path(), "ca.pem", &ca.pair.cert_pem);
+    let server_extra = format!(
+        "tls_cert = {:?}\ntls_key = {:?}\n[server.client_certs]\nmode = \"required\"\nca = {:?}\n",
+        write(pki.path(), "server.pem", &server.cert_pem),
+        write(pki.path(), "server.key", &server.key_pem),
+        ca_pem,
+    );
+    let mut up = Scenario::new(
+        &server_extra,
+        "\n[[users]]\nname = \"aggregator\"\ncert_cn = \"aggregator\"\n",
+    );
+    up.next_generation();
+    let running = generations::serve(&up).await;
+    let gen1: BTreeSet<String> = up.live_added(ALL).into_iter().map(|(k, _)| k).collect();
+
+    // The aggregator: the client key encrypted, its passphrase in a file.
+    let agg = tempfile::tempdir().unwrap();
+    let pass = write(agg.path(), "passphrase", "correct horse\n");
+    let key = openssl_encrypt(agg.path(), &client.key_pem, &pass);
+    let page_size = 64;
+    let taxii = format!(
+        "url = \"https://127.0.0.1:{}/taxii2/\", collections = [\"All\"], ca_bundle = {:?}, client_cert = {:?}, client_key = {:?}, client_key_passphrase_file = {:?}, page_size = {page_size}, timeout = \"20s\", retry_for = \"20s\"",
+        running.local_addr.port(),
+        ca_pem,
+        write(agg.path(), "client.pem", &client.cert_pem),
+        key,
+        pass,
+    );
+    let cfg = aggregator(agg.path(), &taxii);
+
+    // First run: everything (the window is "all"), in whole pages.
+    let c = cfg.clone();
+    let s1 = tokio::task::spawn_blocking(move || compile_agg(&c, true))
+        .await
+        .unwrap()
+        .unwrap();
+    let u = &s1.upstream[0];
+    assert_eq!(u.failed, None, "{u:?}");
+    assert_eq!(u.version.as_deref(), Some("2.1"));
+    assert_eq!(u.collections.len(), 1, "{u:?}");
+    assert_eq!(u.collections[0].fetched, gen1.len() as u64);
+    // Discovery, collections, then the pages.
+    assert_eq!(u.requests, 2 + pages(gen1.len(), page_size), "{u:?}");
+    assert_eq!(u.retries, 0);
+    let live = agg.path().join("agg.taxii");
+    assert_eq!(versions_in(&live, AGG), gen1);
+
+    // The upstream adds, changes and revokes; the second run asks only for
+    // what was added after the first run's cursor.
+    let s = up.next_generation();
+    generations::wait_for(&running, &s.generation).await;
+    let gen2: BTreeSet<String> = up.live_added(ALL).into_iter().map(|(k, _)| k).collect();
+    let delta: BTreeSet<&String> = gen2.difference(&gen1).collect();
+    assert!(delta.len() > page_size, "the delta spans several pages");
+    let c = cfg.clone();
+    let s2 = tokio::task::spawn_blocking(move || compile_agg(&c, true))
+        .await
+        .unwrap()
+        .unwrap();
+    let u = &s2.upstream[0];
+    assert_eq!(u.failed, None, "{u:?}");
+    assert_eq!(u.collections[0].fetched, delta.len() as u64, "{u:?}");
+    assert_eq!(u.requests, 2 + pages(delta.len(), page_size), "{u:?}");
+    // The aggregator keeps what it fetched before: every version of both
+    // generations (a client asking for the latest gets gen 2's).
+    let union: BTreeSet<String> = gen1.union(&gen2).cloned().collect();
+    assert_eq!(versions_in(&live, AGG), union);
+
+    // Nothing new upstream: one page that is empty, nothing published.
+    let c = cfg.clone();
+    let s3 = tokio::task::spawn_blocking(move || compile_agg(&c, true))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s3.upstream[0].collections[0].fetched, 0);
+    assert_eq!(s3.upstream[0].requests, 3);
+    assert!(s3.unchanged, "same cache, same feed");
+
+    // A wrong passphrase is a config problem: the compile stops, naming it.
+    std::fs::write(&pass, "wrong\n").unwrap();
+    let c = cfg.clone();
+    let e = tokio::task::spawn_blocking(move || compile_agg(&c, false))
+        .await
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("client_key") && e.contains("passphrase"), "{e}");
+    running.shutdown().await;
+}
+
+/// What the scripted server does with one objects request.
+#[derive(Clone, Copy, Debug)]
+enum Act {
+    Page,
+    Fail500,
+    /// 429 with `Retry-After: 1`.
+    Busy,
+    /// Headers and half the body, then nothing for 3 s.
+    Stall,
+}
+
+/// A TAXII 2.1 server on 127.0.0.1 with one collection of five indicators
+/// served two per page; the n-th objects request (0-based) gets
+/// `script[n]` (`Page` after the script ends). It logs every request line
+/// and stops by itself after 60 s.
+struct Scripted {
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+const UP_COLLECTION: &str = "91a7b3c5-2d4e-4f60-8a1b-c2d3e4f5a6b7";
+
+fn indicator(i: u32) -> serde_json::Value {
+    serde_json::json!({
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": format!("indicator--00000000-0000-4000-8000-00000000000{i}"),
+        "created": "2026-01-01T00:00:00.000Z",
+        "modified": "2026-01-01T00:00:00.000Z",
+        "name": format!("bad{i}.example.net"),
+        "pattern": format!("[domain-name:value = 'bad{i}.example.net']"),
+        "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00Z",
+    })
+}
+
+impl Scripted {
+    fn start(script: Vec<Act>) -> Scripted {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l = log.clone();
+        std::thread::spawn(move || {
+            let until = Instant::now() + Duration::from_secs(60);
+            let mut objects_requests = 0usize;
+            while Instant::now() < until {
+                let Ok((conn, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                conn.set_nonblocking(false).unwrap();
+                let line = read_request(&conn);
+                l.lock().unwrap().push(line.clone());
+                let act = if line.contains("/objects/") {
+                    objects_requests += 1;
+                    script
+                        .get(objects_requests - 1)
+                        .copied()
+                        .unwrap_or(Act::Page)
+                } else {
+                    Act::Page
+                };
+                // Each connection on its own thread, so a stall does not
+                // hold up the retry that follows it.
+                std::thread::spawn(move || answer(conn, addr, &line, act));
+            }
+        });
+        Scripted { addr, log }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/taxii2/", self.addr)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn read_request(conn: &TcpStream) -> String {
+    let mut r = BufReader::new(conn);
+    let mut first = String::new();
+    let _ = r.read_line(&mut first);
+    loop {
+        let mut h = String::new();
+        match r.read_line(&mut h) {
+            Ok(n) if n > 2 => continue,
+            _ => break,
+        }
+    }
+    first.trim().to_string()
+}
+
+fn answer(mut conn: TcpStream, addr: SocketAddr, line: &str, act: Act) {
+    let path = line.split(' ').nth(1).unwrap_or("/");
+    let (status, extra, body) = match act {
+        Act::Fail500 => ("500 Internal Server Error", String::new(), "{}".to_string()),
+        Act::Busy => (
+            "429 Too Many Requests",
+            "Retry-After: 1\r\n".to_string(),
+            "{}".to_string(),
+        ),
+        Act::Page | Act::Stall => route(addr, path),
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/taxii+json;version=2.1\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+        body.len()
+    );
+    let _ = conn.write_all(head.as_bytes());
+    if let Act::Stall = act {
+        let _ = conn.write_all(&body.as_bytes()[..body.len() / 2]);
+        let _ = conn.flush();
+        std::thread::sleep(Duration::from_secs(3));
+        return;
+    }
+    let _ = conn.write_all(body.as_bytes());
+}
+
+/// Discovery, the API root's collections, and the objects pages (`next`
+/// is the offset of the following page).
+fn route(addr: SocketAddr, path: &str) -> (&'static str, String, String) {
+    let ok = "200 OK";
+    if path == "/taxii2/" {
+        let d =
+            serde_json::json!({"title": "scripted", "api_roots": [format!("http://{addr}/api/")]});
+        return (ok, String::new(), d.to_string());
+    }
+    if path == "/api/collections/" {
+        let c = serde_json::json!({"collections": [
+            {"id": UP_COLLECTION, "title": "Scripted", "can_read": true, "can_write": false},
+            {"id": "unreadable", "title": "Closed", "can_read": false, "can_write": false},
+        ]});
+        return (ok, String::new(), c.to_string());
+    }
+    let start: u32 = path
+        .split("next=")
+        .nth(1)
+        .and_then(|n| n.split('&').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let end = (start + 2).min(5);
+    let objects: Vec<_> = (start..end).map(indicator).collect();
+    let mut env = serde_json::json!({"more": end < 5, "objects": objects});
+    if end < 5 {
+        env["next"] = serde_json::json!(end.to_string());
+    }
+    let last = format!(
+        "X-TAXII-Date-Added-First: 2026-01-01T00:00:0{start}.000Z\r\nX-TAXII-Date-Added-Last: 2026-01-01T00:00:0{}.000Z\r\n",
+        end - 1
+    );
+    (ok, last, env.to_string())
+}
+
+fn scripted_taxii(s: &Scripted, retry_for: &str) -> String {
+    format!(
+        "url = {:?}, page_size = 2, timeout = \"1s\", retry_for = {retry_for:?}",
+        s.url()
+    )
+}
+
+#[test]
+fn upstream_retries_500_429_and_a_stalled_page() {
+    let s = Scripted::start(vec![
+        Act::Fail500,
+        Act::Page,
+        Act::Stall,
+        Act::Page,
+        Act::Busy,
+    ]);
+    let agg = tempfile::tempdir().unwrap();
+    let cfg = aggregator(agg.path(), &scripted_taxii(&s, "30s"));
+    let sum = compile_agg(&cfg, true).unwrap();
+    let u = &sum.upstream[0];
+    assert_eq!(u.failed, None, "{u:?}");
+    assert_eq!(u.collections[0].fetched, 5);
+    // Discovery, collections, then 3 pages of which 3 were retried once.
+    let log = s.requests();
+    assert_eq!(log.len(), 2 + 3 + 3, "{log:#?}");
+    assert_eq!(u.requests, log.len() as u64);
+    assert_eq!(u.retries, 3);
+    // The unreadable collection was not asked for.
+    assert!(log.iter().all(|l| !l.contains("unreadable")), "{log:#?}");
+    assert_eq!(
+        u.collections[0].cursor.as_deref(),
+        Some("2026-01-01T00:00:04.000Z")
+    );
+    assert_eq!(versions_in(&agg.path().join("agg.taxii"), AGG).len(), 5);
+}
+
+#[test]
+fn upstream_that_fails_keeps_its_objects_and_resumes_where_it_stopped() {
+    // A first compile gets page 1, then page 2 keeps failing past
+    // retry_for: the feed is published with page 1, the summary says the
+    // source failed, and --strict refuses.
+    let s = Scripted::start(vec![Act::Page, Act::Fail500, Act::Fail500, Act::Fail500]);
+    let agg = tempfile::tempdir().unwrap();
+    let cfg = aggregator(agg.path(), &scripted_taxii(&s, "1s"));
+    let sum = compile_agg(&cfg, false).unwrap();
+    let u = &sum.upstream[0];
+    assert!(
+        u.failed.as_deref().is_some_and(|f| f.contains("HTTP 500")),
+        "{u:?}"
+    );
+    assert_eq!(u.collections[0].fetched, 2);
+    let rendered = compile::render_summary(&sum);
+    assert!(rendered.contains("FAILED"), "{rendered}");
+    assert_eq!(versions_in(&agg.path().join("agg.taxii"), AGG).len(), 2);
+
+    // The next compile goes on from page 2 (its `next` token), not from
+    // the start; the server has recovered.
+    let before = s.requests().len();
+    let sum = compile_agg(&cfg, true).unwrap();
+    let u = &sum.upstream[0];
+    assert_eq!(u.failed, None, "{u:?}");
+    assert_eq!(u.collections[0].fetched, 3);
+    let log = s.requests()[before..].to_vec();
+    let objects: Vec<&String> = log.iter().filter(|l| l.contains("/objects/")).collect();
+    assert!(objects[0].contains("next=2"), "{log:#?}");
+    assert_eq!(versions_in(&agg.path().join("agg.taxii"), AGG).len(), 5);
+
+    // A source that is down: with --strict the compile stops; without, it
+    // publishes (nothing new: the feed stays) and says so.
+    let dead = tempfile::tempdir().unwrap();
+    let cfg = aggregator(
+        dead.path(),
+        "url = \"http://127.0.0.1:9/taxii2/\", retry_for = \"1s\"",
+    );
+    let e = compile_agg(&cfg, true).unwrap_err().to_string();
+    assert!(e.contains("upstream up") && e.contains("--strict"), "{e}");
+}
