@@ -438,3 +438,184 @@ fn upstream_that_fails_keeps_its_objects_and_resumes_where_it_stopped() {
     let e = compile_agg(&cfg, true).unwrap_err().to_string();
     assert!(e.contains("upstream up") && e.contains("--strict"), "{e}");
 }
+
+/// medallion (the OASIS TAXII 2.1 reference server, from PyPI) started on
+/// 127.0.0.1 over a generated data file; killed by PID when dropped.
+struct Medallion {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Medallion {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const MED_COLLECTION: &str = "64993447-4d7e-4f70-b94d-d7f33742ee63";
+
+fn med_indicator(i: u32) -> serde_json::Value {
+    serde_json::json!({
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": format!("indicator--{:08x}-0000-4000-8000-000000000000", i),
+        "created": "2026-01-01T00:00:00.000Z",
+        "modified": "2026-01-01T00:00:00.000Z",
+        "name": format!("198.51.100.{i}"),
+        "pattern": format!("[ipv4-addr:value = '198.51.100.{i}']"),
+        "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00Z",
+    })
+}
+
+impl Medallion {
+    /// `old` objects added 30 days ago and `recent` added an hour ago, in
+    /// one writable collection; user `admin`, password `Password0`.
+    fn start(dir: &Path, old: u32, recent: u32) -> Medallion {
+        let port = crate::common::server_support::free_port();
+        let now = taxii_edge::time::now();
+        let day = 86_400_000_000i64;
+        // medallion 3.0's layout: a collections list, each with its
+        // objects and a manifest that holds their date_added.
+        let objects: Vec<serde_json::Value> = (0..old + recent).map(med_indicator).collect();
+        let manifest: Vec<serde_json::Value> = (0..old + recent)
+            .map(|i| {
+                let added = if i < old {
+                    now - 30 * day + i64::from(i) * 1_000_000
+                } else {
+                    now - day / 24 + i64::from(i) * 1_000_000
+                };
+                serde_json::json!({
+                    "id": med_indicator(i)["id"],
+                    "date_added": taxii_edge::time::fmt_us(added),
+                    "version": "2026-01-01T00:00:00.000Z",
+                    "media_type": "application/stix+json;version=2.1",
+                })
+            })
+            .collect();
+        let data = serde_json::json!({
+            "/discovery": {
+                "title": "medallion under test",
+                "default": format!("http://127.0.0.1:{port}/root1/"),
+                "api_roots": [format!("http://127.0.0.1:{port}/root1/")],
+            },
+            "root1": {
+                "information": {
+                    "title": "Root 1",
+                    "versions": ["application/taxii+json;version=2.1"],
+                    "max_content_length": 9_765_625,
+                },
+                "status": [],
+                "collections": [{
+                    "id": MED_COLLECTION,
+                    "title": "Medallion indicators",
+                    "can_read": true,
+                    "can_write": true,
+                    "media_types": ["application/stix+json;version=2.1"],
+                    "objects": objects,
+                    "manifest": manifest,
+                }],
+            },
+        });
+        let data_path = dir.join("medallion-data.json");
+        std::fs::write(&data_path, data.to_string()).unwrap();
+        let conf = dir.join("medallion.json");
+        std::fs::write(
+            &conf,
+            serde_json::json!({
+                "backend": {
+                    "module": "medallion.backends.memory_backend",
+                    "module_class": "MemoryBackend",
+                    "filename": data_path,
+                },
+                "users": {"admin": "Password0"},
+                "taxii": {"max_page_size": 100},
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let bin = crate::common::compile_support::python().with_file_name("medallion");
+        let child = std::process::Command::new(&bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (tools/interop/setup.sh installs medallion)",
+                    bin.display()
+                )
+            });
+        let m = Medallion { child, port };
+        // Up when it answers discovery; bounded.
+        for _ in 0..200 {
+            if m.get("/taxii2/").is_ok() {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("medallion did not start on port {port}");
+    }
+
+    fn get(&self, path: &str) -> Result<u16, ureq::Error> {
+        let r = ureq::get(format!("http://127.0.0.1:{}{path}", self.port))
+            .header("Accept", "application/taxii+json;version=2.1")
+            .header("Authorization", "Basic YWRtaW46UGFzc3dvcmQw")
+            .call()?;
+        Ok(r.status().as_u16())
+    }
+
+    /// Adds objects through medallion's own POST (it stamps date_added).
+    fn add(&self, objects: &[serde_json::Value]) {
+        let r = ureq::post(format!(
+            "http://127.0.0.1:{}/root1/collections/{MED_COLLECTION}/objects/",
+            self.port
+        ))
+        .header("Accept", "application/taxii+json;version=2.1")
+        .header("Content-Type", "application/taxii+json;version=2.1")
+        .header("Authorization", "Basic YWRtaW46UGFzc3dvcmQw")
+        .send(serde_json::json!({ "objects": objects }).to_string())
+        .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+    }
+}
+
+#[test]
+fn upstream_medallion_window_then_only_what_was_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let med = Medallion::start(dir.path(), 12, 25);
+    let pass = write(dir.path(), "medallion.pass", "Password0\n");
+    let taxii = format!(
+        "url = \"http://127.0.0.1:{}/taxii2/\", user = \"admin\", password_file = {:?}, initial_window = \"7d\", page_size = 10, retry_for = \"5s\"",
+        med.port, pass
+    );
+    let cfg = aggregator(dir.path(), &taxii);
+
+    // First run: only what was added in the last 7 days, 10 per page.
+    let s = compile_agg(&cfg, true).unwrap();
+    let u = &s.upstream[0];
+    assert_eq!(u.failed, None, "{u:?}");
+    assert_eq!(u.collections[0].fetched, 25, "{u:?}");
+    assert_eq!(u.requests, 2 + pages(25, 10), "{u:?}");
+    let live = dir.path().join("agg.taxii");
+    let want: BTreeSet<String> = (12..37)
+        .map(|i| generations::version_key(&med_indicator(i)))
+        .collect();
+    assert_eq!(versions_in(&live, AGG), want);
+
+    // medallion gets 7 more objects (and one already known again, which it
+    // keeps as it is); the next run asks for exactly the new ones.
+    std::thread::sleep(Duration::from_millis(20));
+    let added: Vec<serde_json::Value> = (100..107).map(med_indicator).collect();
+    med.add(&added);
+    let s = compile_agg(&cfg, true).unwrap();
+    let u = &s.upstream[0];
+    assert_eq!(u.failed, None, "{u:?}");
+    assert_eq!(u.collections[0].fetched, 7, "{u:?}");
+    assert_eq!(u.requests, 2 + 1, "{u:?}");
+    let mut want = want;
+    want.extend(added.iter().map(generations::version_key));
+    assert_eq!(versions_in(&live, AGG), want);
+}
