@@ -12,6 +12,8 @@ tools/interop/setup.sh
 # nginx fronts the static export in tests/it/static_export.rs; openssl makes
 # its htpasswd hashes and test certificates.
 tools/need-apt /usr/sbin/nginx:nginx openssl:openssl
+# tinyproxy is the proxy of the upstream TAXII input tests (tests/it/upstream.rs).
+tools/need-apt /usr/bin/tinyproxy:tinyproxy
 # The package test (tests/it/package.rs) installs the .deb (it depends on
 # adduser), verifies its units with systemd-analyze and its man pages with man.
 tools/need-apt adduser:adduser systemd-analyze:systemd man:man-db

@@ -619,3 +619,79 @@ fn upstream_medallion_window_then_only_what_was_added() {
     want.extend(added.iter().map(generations::version_key));
     assert_eq!(versions_in(&live, AGG), want);
 }
+
+/// tinyproxy (Debian's package) on 127.0.0.1 in the foreground, its log
+/// on stdout in a file; killed by PID when dropped.
+struct Tinyproxy {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Tinyproxy {
+    fn start(dir: &Path) -> Tinyproxy {
+        let port = crate::common::server_support::free_port();
+        let conf = write(
+            dir,
+            "tinyproxy.conf",
+            &format!(
+                "User nobody\nGroup nogroup\nPort {port}\nListen 127.0.0.1\nTimeout 30\nLogLevel Connect\nMaxClients 10\nAllow 127.0.0.1\n"
+            ),
+        );
+        let log = dir.join("tinyproxy.log");
+        let child = std::process::Command::new("tinyproxy")
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tinyproxy runs (tools/test.sh installs it)");
+        for _ in 0..200 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Tinyproxy { child, port, log };
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("tinyproxy did not start on port {port}");
+    }
+}
+
+#[test]
+fn upstream_through_a_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Tinyproxy::start(dir.path());
+    let s = Scripted::start(Vec::new());
+    let taxii = format!(
+        "{}, proxy = \"http://127.0.0.1:{}\"",
+        scripted_taxii(&s, "5s"),
+        proxy.port
+    );
+    let cfg = aggregator(dir.path(), &taxii);
+    let sum = compile_agg(&cfg, true).unwrap();
+    let u = &sum.upstream[0];
+    assert_eq!(u.failed, None, "{u:?}");
+    assert_eq!(u.collections[0].fetched, 5);
+    // Every request went through the proxy, to the upstream's port.
+    let log = std::fs::read_to_string(&proxy.log).unwrap();
+    let through = log
+        .lines()
+        .filter(|l| l.contains("Request") && l.contains(&s.addr.to_string()))
+        .count();
+    assert!(through >= 1, "{log}");
+    assert_eq!(s.requests().len() as u64, u.requests);
+
+    // With the proxy gone, the source fails instead of going direct.
+    drop(proxy);
+    let other = tempfile::tempdir().unwrap();
+    let cfg = aggregator(other.path(), &taxii);
+    let sum = compile_agg(&cfg, false).unwrap();
+    assert!(sum.upstream[0].failed.is_some(), "{:?}", sum.upstream[0]);
+}
