@@ -654,9 +654,10 @@ impl Tinyproxy {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("tinyproxy runs (tools/test.sh installs it)");
+        let t = Tinyproxy { child, port, log };
         for _ in 0..200 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Tinyproxy { child, port, log };
+                return t;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
