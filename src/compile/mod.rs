@@ -303,9 +303,9 @@ pub fn run(opts: &CompileOptions) -> Result<Summary, CompileError> {
     // Fingerprint, and leave a live generation that is current alone.
     let t = Instant::now();
     let mut files = input_files(cfg)?;
-    files.extend(upstream.files.iter().map(|(path, _)| input::InputFile {
-        path: path.clone(),
-        format: Some(crate::record::Profile::Stix),
+    files.extend(upstream.files.iter().map(|f| input::InputFile {
+        path: f.path.clone(),
+        format: Some(f.profile),
     }));
     let fingerprint = unchanged::fingerprint(opts, &plans, &files);
     summary.timings.fingerprint_ms = t.elapsed().as_millis() as u64;
@@ -744,11 +744,12 @@ fn upstream_lines(s: &Summary, o: &mut String) {
         for c in &u.collections {
             let _ = writeln!(
                 o,
-                "  collection {} {:?}: {} new, {} cached, cursor {}",
+                "  collection {} {:?}: {} new, {} cached ({} also as canonical indicators), cursor {}",
                 c.id,
                 c.title,
                 c.fetched,
                 c.cached,
+                c.indicators,
                 c.cursor.as_deref().unwrap_or("none")
             );
             if let Some(w) = &c.warning {

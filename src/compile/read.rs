@@ -11,7 +11,7 @@ use crate::input::{self, InputBytes, ReadOutcome};
 use crate::mapping::Mappings;
 use crate::record::{Keep, Profile, Record, StixProblemKind};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,7 +49,7 @@ pub(super) fn read_inputs(
     opts: &CompileOptions,
     plans: &[Plan],
     files: &[input::InputFile],
-    labels: &[(PathBuf, String)],
+    labels: &[crate::upstream::CacheFile],
     summary: &mut Summary,
 ) -> Result<Read, CompileError> {
     let cfg = &opts.config;
@@ -233,13 +233,17 @@ fn apply_stix_check(o: &mut ReadOutcome<Held>, mode: StixCheckMode) -> BTreeMap<
 /// `Origin::file`): the path relative to the config file's directory, as
 /// `[[inputs]]` names it, or the path as found for files elsewhere; or the
 /// label of an upstream cache file (`taxii:NAME`).
-fn file_names(cfg: &Config, files: &[input::InputFile], labels: &[(PathBuf, String)]) -> FileNames {
+fn file_names(
+    cfg: &Config,
+    files: &[input::InputFile],
+    labels: &[crate::upstream::CacheFile],
+) -> FileNames {
     let base = cfg.base_dir();
     files
         .iter()
         .map(|f| {
-            if let Some((_, label)) = labels.iter().find(|(p, _)| *p == f.path) {
-                return label.as_str().into();
+            if let Some(c) = labels.iter().find(|c| c.path == f.path) {
+                return c.label.as_str().into();
             }
             let p = f.path.strip_prefix(&base).unwrap_or(&f.path);
             p.to_string_lossy().into()

@@ -174,6 +174,54 @@ pub fn pattern(ind: &Indicator) -> String {
     out
 }
 
+/// The indicator type and value of a pattern that is one comparison of
+/// one observable path with `=` (`[ipv4-addr:value = '198.51.100.1']`,
+/// `[file:hashes.'SHA-256' = '…']`, `[autonomous-system:number = 64496]`):
+/// the forms [`pattern`] writes for a single value, with hash names in any
+/// case and with or without quotes and dashes. `None` for anything else
+/// (several comparisons, other operators, qualifiers, other paths): such
+/// an indicator has no one canonical value.
+pub fn parse_simple(pattern: &str) -> Option<(IndicatorType, String)> {
+    let inner = pattern.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let eq = inner.find('=')?;
+    let (path, rhs) = (inner[..eq].trim(), inner[eq + 1..].trim());
+    if path.ends_with(['!', '<', '>']) || rhs.starts_with('=') {
+        return None;
+    }
+    let path: String = path.chars().filter(|c| !c.is_whitespace()).collect();
+    let value = match decode_string_literal(rhs) {
+        Some(v) => v,
+        None if path == "autonomous-system:number" && asn_number(rhs).is_some() => rhs.to_string(),
+        None => return None,
+    };
+    let kind = match path.as_str() {
+        "ipv4-addr:value" | "ipv6-addr:value" if value.contains('/') => IndicatorType::Cidr,
+        "ipv4-addr:value" => IndicatorType::Ipv4,
+        "ipv6-addr:value" => IndicatorType::Ipv6,
+        "domain-name:value" => IndicatorType::Domain,
+        "url:value" => IndicatorType::Url,
+        "email-addr:value" => IndicatorType::Email,
+        "email-message:subject" => IndicatorType::EmailSubject,
+        "autonomous-system:number" => IndicatorType::Asn,
+        "mutex:name" => IndicatorType::Mutex,
+        "windows-registry-key:key" => IndicatorType::RegistryKey,
+        "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'" => {
+            IndicatorType::UserAgent
+        }
+        p => {
+            let hash = p.strip_prefix("file:hashes.")?.trim_matches('\'');
+            match hash.to_ascii_uppercase().replace('-', "").as_str() {
+                "MD5" => IndicatorType::Md5,
+                "SHA1" => IndicatorType::Sha1,
+                "SHA256" => IndicatorType::Sha256,
+                "SHA512" => IndicatorType::Sha512,
+                _ => return None,
+            }
+        }
+    };
+    Some((kind, value))
+}
+
 /// An ASN value as a number: ASCII digits only, no leading zero (other
 /// than `0` itself), fits in u32 (AS numbers are 32-bit, RFC 6793).
 pub(crate) fn asn_number(value: &str) -> Option<u32> {
@@ -242,6 +290,47 @@ pub(crate) mod tests {
         ];
         for (kind, value, want) in cases {
             assert_eq!(pattern(&ind(kind, value)), want, "{kind}");
+            // What `pattern` writes for one value reads back as that value.
+            assert_eq!(
+                parse_simple(want),
+                Some((kind, value.to_string())),
+                "{want}"
+            );
+        }
+    }
+
+    #[test]
+    fn simple_patterns_from_other_producers() {
+        let ok = [
+            ("[file:hashes.'MD5' = 'aa']", IndicatorType::Md5, "aa"),
+            ("[file:hashes.SHA256 = 'bb']", IndicatorType::Sha256, "bb"),
+            ("[file:hashes.'sha-1' = 'cc']", IndicatorType::Sha1, "cc"),
+            (
+                "  [ domain-name:value='x.test' ]  ",
+                IndicatorType::Domain,
+                "x.test",
+            ),
+            (
+                "[url:value = 'http://x.test/a]b']",
+                IndicatorType::Url,
+                "http://x.test/a]b",
+            ),
+        ];
+        for (p, kind, value) in ok {
+            assert_eq!(parse_simple(p), Some((kind, value.to_string())), "{p}");
+        }
+        for p in [
+            "[ipv4-addr:value = '1.2.3.4'] AND [domain-name:value = 'x.test']",
+            "[ipv4-addr:value = '1.2.3.4' OR ipv4-addr:value = '1.2.3.5']",
+            "[ipv4-addr:value != '1.2.3.4']",
+            "[ipv4-addr:value ISSUBSET '1.2.3.0/24']",
+            "[ipv4-addr:value = '1.2.3.4'] WITHIN 10 SECONDS",
+            "[file:hashes.'SHA-3' = 'dd']",
+            "[file:name = 'a.exe']",
+            "[autonomous-system:number = 012]",
+            "ipv4-addr:value = '1.2.3.4'",
+        ] {
+            assert_eq!(parse_simple(p), None, "{p}");
         }
     }
 

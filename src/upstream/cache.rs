@@ -121,6 +121,13 @@ pub(super) fn objects_path(dir: &Path, id: &str) -> PathBuf {
     }
 }
 
+/// The native records of collection `id`'s simple indicators
+/// ([`super::indicators`]), beside [`objects_path`].
+pub(super) fn indicators_path(dir: &Path, id: &str) -> PathBuf {
+    let objects = objects_path(dir, id);
+    objects.with_extension("indicators.ndjson")
+}
+
 /// One collection's cache file, open for appending.
 pub(super) struct Objects {
     file: File,

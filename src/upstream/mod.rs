@@ -7,6 +7,8 @@
 //!   retries with backoff.
 //! - [`taxii`]: discovery, collections and pages, TAXII 2.1 and 2.0.
 //! - [`cache`]: the cached objects and the cursor file.
+//! - [`indicators`]: STIX indicators with a simple pattern as native
+//!   records, so that they also compile as canonical indicators.
 //!
 //! A source that fails (the server down past `retry_for`, an HTTP error, a
 //! bad answer) keeps what its cache already holds, so the new generation
@@ -16,10 +18,12 @@
 
 mod cache;
 mod http;
+mod indicators;
 mod taxii;
 
 use crate::config::upstream::TaxiiSource;
 use crate::config::Config;
+use crate::record::Profile;
 use crate::time::{self, Micros};
 use cache::{Cursor, Cursors, Objects, Resume};
 use serde::Serialize;
@@ -54,6 +58,9 @@ pub struct CollectionFetch {
     pub fetched: u64,
     /// Objects in the cache now (what the compile reads).
     pub cached: u64,
+    /// Of the cached objects, the indicators with a simple pattern, also
+    /// compiled as canonical indicators (native records).
+    pub indicators: u64,
     /// The cursor after this fetch: objects added up to it are cached.
     pub cursor: Option<String>,
     pub failed: Option<String>,
@@ -62,10 +69,20 @@ pub struct CollectionFetch {
     pub warning: Option<String>,
 }
 
-/// The cache files to compile, each with the `file` query field name of
-/// its objects, and the reports.
+/// One cache file to compile.
+#[derive(Debug, Clone)]
+pub struct CacheFile {
+    pub path: PathBuf,
+    /// The `file` query field of its records: `taxii:NAME` for the STIX
+    /// objects, `taxii:NAME/indicators` for the canonical indicators.
+    pub label: String,
+    /// `stix` or `native`.
+    pub profile: Profile,
+}
+
+/// The cache files to compile, and the reports.
 pub struct Refreshed {
-    pub files: Vec<(PathBuf, String)>,
+    pub files: Vec<CacheFile>,
     pub reports: Vec<SourceReport>,
 }
 
@@ -139,9 +156,25 @@ pub fn refresh(
         }
         for (id, c) in &cursors.collections {
             if selected(src, id, &c.title) {
-                let path = cache::objects_path(&dir, id);
-                if path.exists() {
-                    out.files.push((path, format!("taxii:{name}")));
+                for (path, label, profile) in [
+                    (
+                        cache::objects_path(&dir, id),
+                        format!("taxii:{name}"),
+                        Profile::Stix,
+                    ),
+                    (
+                        cache::indicators_path(&dir, id),
+                        format!("taxii:{name}/indicators"),
+                        Profile::Native,
+                    ),
+                ] {
+                    if path.exists() {
+                        out.files.push(CacheFile {
+                            path,
+                            label,
+                            profile,
+                        });
+                    }
                 }
             }
         }
@@ -205,6 +238,8 @@ fn fetch_source(
             ..CollectionFetch::default()
         };
         let mut objects = Objects::open(&cache::objects_path(dir, &col.id)).map_err(Stop::Cache)?;
+        let mut natives =
+            Objects::open(&cache::indicators_path(dir, &col.id)).map_err(Stop::Cache)?;
         let first_query = cursor.added_after.clone().or_else(|| window_start.clone());
         let result = fetch_collection(
             client,
@@ -212,7 +247,7 @@ fn fetch_source(
             col,
             src.page_size,
             first_query,
-            &mut objects,
+            (&report.name, &mut objects, &mut natives),
             cursors,
             dir,
             &mut fetch,
@@ -220,6 +255,7 @@ fn fetch_source(
         let cursor = cursors.collections.entry(col.id.clone()).or_default();
         cursor.objects = objects.count();
         fetch.cached = cursor.objects;
+        fetch.indicators = natives.count();
         fetch.cursor = cursor.added_after.clone();
         cursors.save(dir).map_err(Stop::Cache)?;
         match result {
@@ -240,7 +276,8 @@ fn fetch_source(
 }
 
 /// Fetches `col` page by page from its resume point (or from
-/// `first_query`), appending each page to `objects` and saving the
+/// `first_query`), appending each page to `objects` (and its simple
+/// indicators, as native records of `owner`, to `natives`) and saving the
 /// cursor after it.
 #[allow(clippy::too_many_arguments)]
 fn fetch_collection(
@@ -249,7 +286,7 @@ fn fetch_collection(
     col: &Collection,
     page_size: u32,
     first_query: Option<String>,
-    objects: &mut Objects,
+    (owner, objects, natives): (&str, &mut Objects, &mut Objects),
     cursors: &mut Cursors,
     dir: &Path,
     fetch: &mut CollectionFetch,
@@ -281,6 +318,12 @@ fn fetch_collection(
                 return Err(Stop::Server(e.message));
             }
         };
+        let canonical: Vec<_> = page
+            .objects
+            .iter()
+            .filter_map(|o| indicators::native(o, owner, &col.id))
+            .collect();
+        natives.append(&canonical).map_err(Stop::Cache)?;
         fetch.fetched += objects.append(&page.objects).map_err(Stop::Cache)?;
         match &page.added_last {
             Some(l) => last = Some(later(last, l)),

@@ -19,6 +19,8 @@ use taxii_edge::feed::Feed;
 
 /// The aggregator's collection: everything from the upstream `up`.
 const AGG: &str = "0b5d7c1e-3f2a-4d6b-8e9c-1a2b3c4d5e6f";
+/// Its collection of canonical indicators made from `up`'s simple ones.
+const CANON: &str = "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d";
 
 /// Writes an aggregator config in `dir` whose one input is `taxii` (the
 /// inside of `taxii = { … }`) and compiles it.
@@ -41,10 +43,19 @@ default = true
 name = "up"
 taxii = {{ {taxii} }}
 
+[ttl]
+domain = 8760
+
 [[collections]]
 id = "{AGG}"
 title = "From upstream"
 query = 'file = "taxii:up"'
+anonymous = true
+
+[[collections]]
+id = "{CANON}"
+title = "Upstream domains as our own indicators"
+query = 'owner = "up" and type = "domain"'
 anonymous = true
 "#
         ),
@@ -66,8 +77,8 @@ fn compile_agg(cfg: &Path, strict: bool) -> Result<Summary, compile::CompileErro
     })
 }
 
-/// Every object version (`id modified`) of `col` in the feed at `path`.
-fn versions_in(path: &Path, col: &str) -> BTreeSet<String> {
+/// Every object of `col` in the feed at `path`.
+fn objects_in(path: &Path, col: &str) -> Vec<serde_json::Value> {
     let feed = Feed::open(path).unwrap();
     let ci = feed
         .meta()
@@ -77,10 +88,41 @@ fn versions_in(path: &Path, col: &str) -> BTreeSet<String> {
         .expect("collection in feed");
     let c = &feed.collections()[ci];
     (0..c.len())
-        .map(|i| {
-            let o: serde_json::Value = serde_json::from_slice(&c.objects_run(i, i + 1)).unwrap();
-            generations::version_key(&o)
+        .map(|i| serde_json::from_slice(&c.objects_run(i, i + 1)).unwrap())
+        .collect()
+}
+
+/// pattern → revoked, of the latest version of every indicator of `col`.
+fn latest_indicators(path: &Path, col: &str) -> std::collections::BTreeMap<String, bool> {
+    let mut latest: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    for o in objects_in(path, col) {
+        if o["type"] != "indicator" {
+            continue;
+        }
+        let id = o["id"].as_str().unwrap().to_string();
+        let newer = latest
+            .get(&id)
+            .is_none_or(|l| l["modified"].as_str() < o["modified"].as_str());
+        if newer {
+            latest.insert(id, o);
+        }
+    }
+    latest
+        .values()
+        .map(|o| {
+            (
+                o["pattern"].as_str().unwrap().to_string(),
+                o["revoked"].as_bool().unwrap_or(false),
+            )
         })
+        .collect()
+}
+
+/// Every object version (`id modified`) of `col` in the feed at `path`.
+fn versions_in(path: &Path, col: &str) -> BTreeSet<String> {
+    objects_in(path, col)
+        .iter()
+        .map(generations::version_key)
         .collect()
 }
 
@@ -184,6 +226,12 @@ async fn upstream_own_serve_over_mtls_then_only_the_delta() {
     // generations (a client asking for the latest gets gen 2's).
     let union: BTreeSet<String> = gen1.union(&gen2).cloned().collect();
     assert_eq!(versions_in(&live, AGG), union);
+    // The upstream's domain indicators are canonical indicators here too,
+    // revoked where the upstream revoked them.
+    assert_eq!(
+        latest_indicators(&live, CANON),
+        latest_indicators(&up.feed_path, ALL)
+    );
 
     // Nothing new upstream: one page that is empty, nothing published.
     let c = cfg.clone();
@@ -395,6 +443,23 @@ fn upstream_retries_500_429_and_a_stalled_page() {
         Some("2026-01-01T00:00:04.000Z")
     );
     assert_eq!(versions_in(&agg.path().join("agg.taxii"), AGG).len(), 5);
+
+    // The five simple indicators are canonical indicators too: selected
+    // by owner and type, with this config's TTL and our own ids.
+    assert_eq!(u.collections[0].indicators, 5);
+    let canon = objects_in(&agg.path().join("agg.taxii"), CANON);
+    let indicators: Vec<&serde_json::Value> =
+        canon.iter().filter(|o| o["type"] == "indicator").collect();
+    assert_eq!(indicators.len(), 5, "{canon:#?}");
+    for i in 0..5u32 {
+        let o = indicators
+            .iter()
+            .find(|o| o["pattern"] == format!("[domain-name:value = 'bad{i}.example.net']"))
+            .unwrap_or_else(|| panic!("bad{i} in {indicators:#?}"));
+        assert_ne!(o["id"], indicator(i)["id"], "our own id");
+        // last_modified 2026-01-01 + 8760 hours.
+        assert_eq!(o["valid_until"], "2027-01-01T00:00:00.000Z", "{o}");
+    }
 }
 
 #[test]
