@@ -106,6 +106,28 @@ impl Cursors {
     }
 }
 
+/// Holds the cache directory `dir` for one compile: a second compile of
+/// the same feed fetching the same source at the same time is refused
+/// rather than let the two interleave their appends and cursors. The lock
+/// is released when the returned file is dropped (or the process ends).
+pub(super) fn lock(dir: &Path) -> Result<File, String> {
+    let path = dir.join(".lock");
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "{}: another compile is fetching this source now",
+            dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 /// The cache file of collection `id` in `dir`: the id itself when it is a
 /// plain name (UUIDs are), else a hash of it.
 pub(super) fn objects_path(dir: &Path, id: &str) -> PathBuf {
@@ -226,6 +248,16 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3, "{text}");
         assert!(text.ends_with("{\"id\":\"x--3\"}\n"), "{text}");
+    }
+
+    #[test]
+    fn one_compile_at_a_time_per_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock(dir.path()).unwrap();
+        let e = lock(dir.path()).unwrap_err();
+        assert!(e.contains("another compile"), "{e}");
+        drop(held);
+        lock(dir.path()).unwrap();
     }
 
     #[test]

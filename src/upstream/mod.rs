@@ -121,6 +121,7 @@ pub fn refresh(
         };
         let dir = cache_root(live).join(name);
         std::fs::create_dir_all(&dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+        let _lock = cache::lock(&dir).map_err(fail)?;
         let started = Instant::now();
         let mut client = http::Client::new(src, &cfg.base_dir()).map_err(fail)?;
         let mut cursors = Cursors::load(&dir).map_err(fail)?;
@@ -298,6 +299,7 @@ fn fetch_collection(
     };
     let mut restarted = false;
     let mut unlabelled = false;
+    let mut pages = 0u64;
     loop {
         let page = match taxii::page(client, version, col, query.as_deref(), &at, page_size) {
             Ok(p) => p,
@@ -325,6 +327,10 @@ fn fetch_collection(
             .collect();
         natives.append(&canonical).map_err(Stop::Cache)?;
         fetch.fetched += objects.append(&page.objects).map_err(Stop::Cache)?;
+        pages += 1;
+        if pages % 20 == 0 {
+            tracing::info!(collection = %col.id, pages, fetched = fetch.fetched, "upstream: fetching");
+        }
         match &page.added_last {
             Some(l) => last = Some(later(last, l)),
             None if !page.objects.is_empty() => unlabelled = true,

@@ -255,6 +255,50 @@ async fn upstream_own_serve_over_mtls_then_only_the_delta() {
     running.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_own_serve_in_taxii20_pages_by_range() {
+    let mut up = Scenario::new("", "");
+    up.next_generation();
+    let running = generations::serve(&up).await;
+    let gen1: BTreeSet<String> = up.live_added(ALL).into_iter().map(|(k, _)| k).collect();
+    let agg = tempfile::tempdir().unwrap();
+    let page_size = 50;
+    let cfg = aggregator(
+        agg.path(),
+        &format!(
+            "url = \"http://127.0.0.1:{}/taxii/\", version = \"2.0\", page_size = {page_size}, retry_for = \"10s\"",
+            running.local_addr.port()
+        ),
+    );
+    let c = cfg.clone();
+    let s1 = tokio::task::spawn_blocking(move || compile_agg(&c, true))
+        .await
+        .unwrap()
+        .unwrap();
+    let u = &s1.upstream[0];
+    assert_eq!(u.failed, None, "{u:?}");
+    assert_eq!(u.version.as_deref(), Some("2.0"));
+    assert_eq!(u.collections[0].fetched, gen1.len() as u64, "{u:?}");
+    // Discovery, collections, then one `Range: items` request per page.
+    assert_eq!(u.requests, 2 + pages(gen1.len(), page_size), "{u:?}");
+    assert_eq!(versions_in(&agg.path().join("agg.taxii"), AGG), gen1);
+
+    let s = up.next_generation();
+    generations::wait_for(&running, &s.generation).await;
+    let gen2: BTreeSet<String> = up.live_added(ALL).into_iter().map(|(k, _)| k).collect();
+    let delta = gen2.difference(&gen1).count();
+    let c = cfg.clone();
+    let s2 = tokio::task::spawn_blocking(move || compile_agg(&c, true))
+        .await
+        .unwrap()
+        .unwrap();
+    let u = &s2.upstream[0];
+    assert_eq!(u.failed, None, "{u:?}");
+    assert_eq!(u.collections[0].fetched, delta as u64, "{u:?}");
+    assert_eq!(u.requests, 2 + pages(delta, page_size), "{u:?}");
+    running.shutdown().await;
+}
+
 /// What the scripted server does with one objects request.
 #[derive(Clone, Copy, Debug)]
 enum Act {
