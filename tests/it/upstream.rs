@@ -805,3 +805,108 @@ fn upstream_through_a_proxy() {
     let sum = compile_agg(&cfg, false).unwrap();
     assert!(sum.upstream[0].failed.is_some(), "{:?}", sum.upstream[0]);
 }
+
+/// OpenTAXII (PyPI) through `tools/interop/opentaxii_server.py`: SQLite
+/// under `dir`, account `admin`, one API root and collection; the script
+/// stops by itself after 120 s and is killed by PID when dropped.
+struct OpenTaxii {
+    child: std::process::Child,
+    port: u16,
+    api_root: String,
+    collection: String,
+}
+
+impl Drop for OpenTaxii {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl OpenTaxii {
+    fn start(dir: &Path) -> OpenTaxii {
+        let port = crate::common::server_support::free_port();
+        let mut child = std::process::Command::new(crate::common::compile_support::python())
+            .arg(crate::common::compile_support::interop_script(
+                "opentaxii_server.py",
+            ))
+            .arg(dir)
+            .arg(port.to_string())
+            .arg("120")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python runs (tools/interop/setup.sh installs opentaxii)");
+        let mut first = String::new();
+        let stdout = child.stdout.take().unwrap();
+        let _ = BufReader::new(stdout).read_line(&mut first);
+        let ids: serde_json::Value = serde_json::from_str(&first).unwrap_or_default();
+        let mut o = OpenTaxii {
+            child,
+            port,
+            api_root: ids["api_root"].as_str().unwrap_or_default().to_string(),
+            collection: ids["collection"].as_str().unwrap_or_default().to_string(),
+        };
+        assert!(
+            !o.collection.is_empty(),
+            "OpenTAXII did not set up: {first:?}"
+        );
+        for _ in 0..200 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return o;
+            }
+            if let Ok(Some(st)) = o.child.try_wait() {
+                panic!("OpenTAXII exited: {st}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        o.child.kill().ok();
+        panic!("OpenTAXII did not start on port {port}");
+    }
+
+    /// Adds objects through OpenTAXII's own POST (it stamps date_added).
+    fn add(&self, objects: &[serde_json::Value]) {
+        let r = ureq::post(format!(
+            "http://127.0.0.1:{}/taxii2/{}/collections/{}/objects/",
+            self.port, self.api_root, self.collection
+        ))
+        .header("Accept", "application/taxii+json;version=2.1")
+        .header("Content-Type", "application/taxii+json;version=2.1")
+        .header("Authorization", "Basic YWRtaW46UGFzc3dvcmQw")
+        .send(serde_json::json!({ "objects": objects }).to_string())
+        .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+    }
+}
+
+#[test]
+fn upstream_opentaxii_first_run_then_only_what_was_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let ot = OpenTaxii::start(dir.path());
+    let first: Vec<serde_json::Value> = (0..15).map(med_indicator).collect();
+    ot.add(&first);
+    let pass = write(dir.path(), "opentaxii.pass", "Password0");
+    let taxii = format!(
+        "url = \"http://127.0.0.1:{}/taxii2/\", user = \"admin\", password_file = {:?}, page_size = 10, retry_for = \"10s\"",
+        ot.port, pass
+    );
+    let cfg = aggregator(dir.path(), &taxii);
+    let s = compile_agg(&cfg, true).unwrap();
+    let u = &s.upstream[0];
+    assert_eq!(u.failed, None, "{u:?}");
+    assert_eq!(u.collections[0].fetched, 15, "{u:?}");
+    assert_eq!(u.requests, 2 + pages(15, 10), "{u:?}");
+    let live = dir.path().join("agg.taxii");
+    assert_eq!(objects_in(&live, AGG).len(), 15);
+
+    // Four more; the next run asks for exactly those, in one page.
+    std::thread::sleep(Duration::from_millis(20));
+    let more: Vec<serde_json::Value> = (200..204).map(med_indicator).collect();
+    ot.add(&more);
+    let s = compile_agg(&cfg, true).unwrap();
+    let u = &s.upstream[0];
+    assert_eq!(u.failed, None, "{u:?}");
+    assert_eq!(u.collections[0].fetched, 4, "{u:?}");
+    assert_eq!(u.requests, 2 + 1, "{u:?}");
+    assert_eq!(objects_in(&live, AGG).len(), 19);
+}
