@@ -129,6 +129,7 @@ pub fn refresh(
             // Another server: its cache is not this one's.
             for id in cursors.collections.keys() {
                 let _ = std::fs::remove_file(cache::objects_path(&dir, id));
+                let _ = std::fs::remove_file(cache::indicators_path(&dir, id));
             }
             cursors.collections.clear();
             cursors.url = src.url.clone();
@@ -238,9 +239,7 @@ fn fetch_source(
             title: col.title.clone(),
             ..CollectionFetch::default()
         };
-        let mut objects = Objects::open(&cache::objects_path(dir, &col.id)).map_err(Stop::Cache)?;
-        let mut natives =
-            Objects::open(&cache::indicators_path(dir, &col.id)).map_err(Stop::Cache)?;
+        let mut cached = Cached::open(dir, &report.name, &col.id).map_err(Stop::Cache)?;
         let first_query = cursor.added_after.clone().or_else(|| window_start.clone());
         let result = fetch_collection(
             client,
@@ -248,15 +247,15 @@ fn fetch_source(
             col,
             src.page_size,
             first_query,
-            (&report.name, &mut objects, &mut natives),
+            &mut cached,
             cursors,
             dir,
             &mut fetch,
         );
         let cursor = cursors.collections.entry(col.id.clone()).or_default();
-        cursor.objects = objects.count();
+        cursor.objects = cached.objects.count();
         fetch.cached = cursor.objects;
-        fetch.indicators = natives.count();
+        fetch.indicators = cached.natives.count();
         fetch.cursor = cursor.added_after.clone();
         cursors.save(dir).map_err(Stop::Cache)?;
         match result {
@@ -276,10 +275,42 @@ fn fetch_source(
     Ok(())
 }
 
+/// One upstream collection's two cache files.
+struct Cached {
+    /// The input's name: the owner of the canonical indicators.
+    owner: String,
+    collection: String,
+    /// The STIX objects as fetched.
+    objects: Objects,
+    /// The simple indicators among them as native records.
+    natives: Objects,
+}
+
+impl Cached {
+    fn open(dir: &Path, owner: &str, collection: &str) -> Result<Cached, String> {
+        Ok(Cached {
+            owner: owner.to_string(),
+            collection: collection.to_string(),
+            objects: Objects::open(&cache::objects_path(dir, collection))?,
+            natives: Objects::open(&cache::indicators_path(dir, collection))?,
+        })
+    }
+
+    /// Appends a page: its objects, and the native records of its simple
+    /// indicators; returns how many objects were new.
+    fn append(&mut self, page: &[serde_json::Value]) -> Result<u64, String> {
+        let canonical: Vec<_> = page
+            .iter()
+            .filter_map(|o| indicators::native(o, &self.owner, &self.collection))
+            .collect();
+        self.natives.append(&canonical)?;
+        self.objects.append(page)
+    }
+}
+
 /// Fetches `col` page by page from its resume point (or from
-/// `first_query`), appending each page to `objects` (and its simple
-/// indicators, as native records of `owner`, to `natives`) and saving the
-/// cursor after it.
+/// `first_query`), appending each page to `cached` and saving the cursor
+/// after it.
 #[allow(clippy::too_many_arguments)]
 fn fetch_collection(
     client: &mut http::Client,
@@ -287,7 +318,7 @@ fn fetch_collection(
     col: &Collection,
     page_size: u32,
     first_query: Option<String>,
-    (owner, objects, natives): (&str, &mut Objects, &mut Objects),
+    cached: &mut Cached,
     cursors: &mut Cursors,
     dir: &Path,
     fetch: &mut CollectionFetch,
@@ -320,13 +351,7 @@ fn fetch_collection(
                 return Err(Stop::Server(e.message));
             }
         };
-        let canonical: Vec<_> = page
-            .objects
-            .iter()
-            .filter_map(|o| indicators::native(o, owner, &col.id))
-            .collect();
-        natives.append(&canonical).map_err(Stop::Cache)?;
-        fetch.fetched += objects.append(&page.objects).map_err(Stop::Cache)?;
+        fetch.fetched += cached.append(&page.objects).map_err(Stop::Cache)?;
         pages += 1;
         if pages % 20 == 0 {
             tracing::info!(collection = %col.id, pages, fetched = fetch.fetched, "upstream: fetching");
