@@ -173,13 +173,7 @@ impl Scenario {
     /// order: what a client polling now must end up having seen.
     pub fn live_added(&self, col: &str) -> Vec<(String, i64)> {
         let feed = Feed::open(&self.feed_path).unwrap();
-        let ci = feed
-            .meta()
-            .collections
-            .iter()
-            .position(|m| m.id == col)
-            .expect("collection in feed");
-        let c = &feed.collections()[ci];
+        let c = &feed.collections()[collection_index(&feed, col)];
         let mut out = Vec::new();
         for i in 0..c.len() {
             let e = c.entry(i);
@@ -191,6 +185,15 @@ impl Scenario {
         }
         out
     }
+}
+
+/// The index of collection `col` (its id) in `feed`.
+pub fn collection_index(feed: &Feed, col: &str) -> usize {
+    feed.meta()
+        .collections
+        .iter()
+        .position(|m| m.id == col)
+        .unwrap_or_else(|| panic!("collection {col} in the feed"))
 }
 
 /// `id modified` of a STIX object (`created` when it has no `modified`).
