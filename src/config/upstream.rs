@@ -89,7 +89,7 @@ impl std::fmt::Debug for TaxiiSource {
                 &self.client_key_passphrase_file,
             )
             .field("ca_bundle", &self.ca_bundle)
-            .field("proxy", &self.proxy)
+            .field("proxy", &self.proxy.as_deref().map(without_userinfo))
             .field("timeout", &self.timeout)
             .field("initial_window", &self.initial_window)
             .field("page_size", &self.page_size)
@@ -99,11 +99,32 @@ impl std::fmt::Debug for TaxiiSource {
 }
 
 /// Where a secret comes from: inline, an environment variable or a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Secret {
     Inline(String),
     Env(String),
     File(String),
+}
+
+/// An inline secret prints as `<secret>`.
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Inline(_) => f.write_str("Inline(<secret>)"),
+            Secret::Env(v) => f.debug_tuple("Env").field(v).finish(),
+            Secret::File(p) => f.debug_tuple("File").field(p).finish(),
+        }
+    }
+}
+
+/// `url` without any `user:password@` (for Debug and messages).
+fn without_userinfo(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s && !url[s + 3..at].contains('/') => {
+            format!("{}<secret>@{}", &url[..s + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 impl TaxiiSource {
@@ -147,6 +168,11 @@ impl TaxiiSource {
             add(
                 format!("{key}.url"),
                 format!("{url:?} is not an http:// or https:// URL"),
+            );
+        } else if without_userinfo(url) != url {
+            add(
+                format!("{key}.url"),
+                "credentials in the URL would be logged and reported: give user and password_env (or password_file) instead".into(),
             );
         }
         if let Some(v) = &self.version {
@@ -236,21 +262,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| {
-        format!("{s:?} is not a duration such as \"90s\", \"15m\", \"12h\" or \"7d\"")
-    })?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => {
-            return Err(format!(
-                "{s:?} is not a duration such as \"90s\", \"15m\", \"12h\" or \"7d\""
-            ))
-        }
+    let bad = || format!("{s:?} is not a duration such as \"90s\", \"15m\", \"12h\" or \"7d\"");
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
     };
-    Ok(Duration::from_secs(secs))
+    // Ten years is more than any window or timeout needs, and keeps the
+    // microsecond arithmetic on it far from overflow.
+    match n.checked_mul(unit) {
+        Some(secs) if secs <= 10 * 366 * 86_400 => Ok(Duration::from_secs(secs)),
+        _ => Err(format!("{s:?} is longer than ten years")),
+    }
 }
 
 #[cfg(test)]
@@ -265,5 +291,13 @@ mod tests {
         assert!(parse_duration("7").is_err());
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("3w").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+        assert!(parse_duration("4000d").is_err());
+        assert_eq!(
+            without_userinfo("http://u:p@proxy:3128"),
+            "http://<secret>@proxy:3128"
+        );
+        assert_eq!(without_userinfo("https://h/a@b"), "https://h/a@b");
+        assert!(!format!("{:?}", Secret::Inline("hunter2".into())).contains("hunter2"));
     }
 }

@@ -86,6 +86,10 @@ impl Client {
             .transpose()?;
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // Credentials follow a redirect only to the same host, and an
+            // https source is never followed to plain http.
+            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
+            .https_only(src.url.trim().starts_with("https://"))
             .timeout_global(Some(src.timeout()))
             .tls_config(tls.build())
             .proxy(proxy)
@@ -130,7 +134,8 @@ impl Client {
                 Err(Attempt::Retry(e)) => (e, None),
                 Err(Attempt::Fatal(e)) => return Err(format!("{url}: {e}")),
             };
-            let wait = wait.unwrap_or(pause);
+            // A Retry-After of 0 or in the past still waits the backoff.
+            let wait = wait.map_or(pause, |w| w.max(pause));
             if started.elapsed() + wait > self.retry_for {
                 return Err(format!(
                     "{url}: {problem}, still after {attempts} requests over {} s (retry_for)",
@@ -179,10 +184,16 @@ enum Attempt {
     Fatal(String),
 }
 
-/// Which failures a retry can cure: the network's, not the config's.
+/// Which failures a retry can cure: the network's, not the config's. A
+/// TLS failure (an untrusted or expired certificate, a name mismatch, a
+/// refused client certificate) comes as an I/O error of kind
+/// `InvalidData`; asking again cannot change its answer.
 fn classify(e: ureq::Error) -> Attempt {
     use ureq::Error as E;
     match e {
+        E::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            Attempt::Fatal(format!("TLS: {io}"))
+        }
         E::Timeout(_) | E::Io(_) | E::ConnectionFailed | E::HostNotFound | E::Protocol(_) => {
             Attempt::Retry(e.to_string())
         }

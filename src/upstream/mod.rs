@@ -84,6 +84,9 @@ pub struct CacheFile {
 pub struct Refreshed {
     pub files: Vec<CacheFile>,
     pub reports: Vec<SourceReport>,
+    /// The cache directories stay locked until this is dropped: the
+    /// compile keeps it until it has read the files.
+    locks: Vec<std::fs::File>,
 }
 
 /// An upstream problem that stops the compile.
@@ -113,6 +116,7 @@ pub fn refresh(
     let mut out = Refreshed {
         files: Vec::new(),
         reports: Vec::new(),
+        locks: Vec::new(),
     };
     for (name, src) in cfg.inputs.iter().filter_map(|i| i.upstream()) {
         let fail = |message: String| UpstreamError {
@@ -121,18 +125,23 @@ pub fn refresh(
         };
         let dir = cache_root(live).join(name);
         std::fs::create_dir_all(&dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
-        let _lock = cache::lock(&dir).map_err(fail)?;
+        out.locks.push(cache::lock(&dir).map_err(fail)?);
         let started = Instant::now();
         let mut client = http::Client::new(src, &cfg.base_dir()).map_err(fail)?;
         let mut cursors = Cursors::load(&dir).map_err(fail)?;
         if cursors.url != src.url {
-            // Another server: its cache is not this one's.
-            for id in cursors.collections.keys() {
-                let _ = std::fs::remove_file(cache::objects_path(&dir, id));
-                let _ = std::fs::remove_file(cache::indicators_path(&dir, id));
-            }
-            cursors.collections.clear();
+            // Another server: its cache is not this one's. The emptied
+            // cursor file is written before the objects go, so that no
+            // cursor ever outlives the objects it covers.
+            let old: Vec<String> = std::mem::take(&mut cursors.collections)
+                .into_keys()
+                .collect();
             cursors.url = src.url.clone();
+            cursors.save(&dir).map_err(fail)?;
+            for id in old {
+                let _ = std::fs::remove_file(cache::objects_path(&dir, &id));
+                let _ = std::fs::remove_file(cache::indicators_path(&dir, &id));
+            }
         }
         let mut report = SourceReport {
             name: name.to_string(),
@@ -324,8 +333,12 @@ fn fetch_collection(
     fetch: &mut CollectionFetch,
 ) -> Result<(), Stop> {
     let resume = cursor_of(cursors, &col.id).resume.take();
-    let (query, mut at, mut last) = match resume {
-        Some(r) => (r.added_after.clone(), r.position(), r.last),
+    let (mut query, mut at, mut last) = match resume {
+        Some(r) => (
+            r.added_after.clone(),
+            r.position(),
+            r.last.as_deref().and_then(|l| time::parse_rfc3339(l).ok()),
+        ),
         None => (first_query.clone(), Position::Start, None),
     };
     let mut restarted = false;
@@ -347,36 +360,69 @@ fn fetch_collection(
                 continue;
             }
             Err(e) => {
-                cursor_of(cursors, &col.id).resume = Some(resume_at(&query, &at, &last));
+                cursor_of(cursors, &col.id).resume = Some(resume_at(&query, &at, last));
                 return Err(Stop::Server(e.message));
             }
         };
-        fetch.fetched += cached.append(&page.objects).map_err(Stop::Cache)?;
+        let new = cached.append(&page.objects).map_err(Stop::Cache)?;
+        fetch.fetched += new;
         pages += 1;
         if pages % 20 == 0 {
             tracing::info!(collection = %col.id, pages, fetched = fetch.fetched, "upstream: fetching");
         }
-        match &page.added_last {
-            Some(l) => last = Some(later(last, l)),
+        // Only a date that parses moves the cursor; it is kept in one
+        // form (microseconds, UTC) whatever the server wrote.
+        let page_last = page
+            .added_last
+            .as_deref()
+            .and_then(|l| time::parse_rfc3339(l).ok());
+        match page_last {
+            Some(t) => last = Some(last.map_or(t, |l: Micros| l.max(t))),
             None if !page.objects.is_empty() => unlabelled = true,
             None => {}
         }
-        match page.following {
-            Some(next) => {
-                at = next;
-                cursor_of(cursors, &col.id).resume = Some(resume_at(&query, &at, &last));
-                cursors.save(dir).map_err(Stop::Cache)?;
+        let stuck = |why: &str| {
+            Stop::Server(format!(
+                "{}: {why}; stopped after {pages} pages so as not to page forever",
+                col.id
+            ))
+        };
+        at = match (page.following, page.more_without_next) {
+            // Some servers keep one token for every page of a query
+            // (medallion): the same token is progress as long as the page
+            // brought something new.
+            (Some(next), _) if page.objects.is_empty() || (next == at && new == 0) => {
+                cursor_of(cursors, &col.id).resume = Some(resume_at(&query, &at, last));
+                return Err(stuck(
+                    "the server says there is more but its pages bring nothing new",
+                ));
             }
-            None => break,
-        }
+            (Some(next), _) => next,
+            // TAXII 2.1 `more` without `next`: go on from this page's last
+            // date_added, the spec's other way to page.
+            (None, true) => match page_last.map(time::fmt_us) {
+                Some(t) if !page.objects.is_empty() && query.as_deref() != Some(&t) => {
+                    query = Some(t);
+                    Position::Start
+                }
+                _ => {
+                    return Err(stuck(
+                        "the server says there is more but gives neither a next token nor a new X-TAXII-Date-Added-Last",
+                    ))
+                }
+            },
+            (None, false) => break,
+        };
+        cursor_of(cursors, &col.id).resume = Some(resume_at(&query, &at, last));
+        cursors.save(dir).map_err(Stop::Cache)?;
     }
     let c = cursor_of(cursors, &col.id);
     c.resume = None;
     if let Some(l) = last {
-        c.added_after = Some(l);
+        c.added_after = Some(time::fmt_us(l));
     } else if unlabelled {
         fetch.warning = Some(
-            "the server sent no X-TAXII-Date-Added-Last, so the cursor cannot move: the next compile asks for the same objects again (duplicates are dropped)".into(),
+            "the server sent no usable X-TAXII-Date-Added-Last, so the cursor cannot move: the next compile asks for the same objects again (duplicates are dropped)".into(),
         );
         c.added_after = query;
     }
@@ -387,7 +433,7 @@ fn cursor_of<'a>(c: &'a mut Cursors, id: &str) -> &'a mut Cursor {
     c.collections.entry(id.to_string()).or_default()
 }
 
-fn resume_at(query: &Option<String>, at: &Position, last: &Option<String>) -> Resume {
+fn resume_at(query: &Option<String>, at: &Position, last: Option<Micros>) -> Resume {
     Resume {
         added_after: query.clone(),
         next: match at {
@@ -398,18 +444,6 @@ fn resume_at(query: &Option<String>, at: &Position, last: &Option<String>) -> Re
             Position::Offset(o) => Some(*o),
             _ => None,
         },
-        last: last.clone(),
-    }
-}
-
-/// The later of two TAXII timestamps (`b` when `a` is absent or either
-/// does not parse).
-fn later(a: Option<String>, b: &str) -> String {
-    match a {
-        Some(a) => match (time::parse_rfc3339(&a), time::parse_rfc3339(b)) {
-            (Ok(x), Ok(y)) if x > y => a,
-            _ => b.to_string(),
-        },
-        None => b.to_string(),
+        last: last.map(time::fmt_us),
     }
 }

@@ -4,7 +4,7 @@
 //! paging).
 
 use super::http::{Client, Reply};
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +71,9 @@ pub(super) struct Page {
     pub objects: Vec<Value>,
     /// Where the following page starts; `None` when this was the last.
     pub following: Option<Position>,
+    /// TAXII 2.1 `more: true` without a `next` token: the rest is asked
+    /// for with `added_after` set to this page's last date_added.
+    pub more_without_next: bool,
     /// `X-TAXII-Date-Added-Last`: the date_added of the page's last object.
     pub added_last: Option<String>,
 }
@@ -107,13 +110,20 @@ pub(super) fn discover(
     };
     let doc = json(&url, &reply)?;
     if let Some(roots) = doc.get("api_roots") {
-        let roots = roots
+        let roots: Vec<String> = roots
             .as_array()
             .ok_or_else(|| format!("{url}: api_roots is not a list"))?
             .iter()
             .filter_map(Value::as_str)
             .map(|r| with_slash(&join(&url, r)))
             .collect();
+        // The credentials and the client certificate are for the server
+        // the config names; an API root elsewhere does not get them.
+        if let Some(other) = roots.iter().find(|r| origin(r) != origin(&url)) {
+            return Err(format!(
+                "{url}: discovery lists the API root {other}, on another host or scheme than the configured URL; to fetch from it, configure its URL as the url of an input"
+            ));
+        }
         Ok((version, roots))
     } else if doc.get("title").is_some() {
         Ok((version, vec![url]))
@@ -183,7 +193,11 @@ pub(super) fn page(
         Position::Offset(o) => *o,
         _ => 0,
     };
-    let range = format!("items {}-{}", start, start + u64::from(page_size) - 1);
+    let range = format!(
+        "items {}-{}",
+        start,
+        start.saturating_add(u64::from(page_size) - 1)
+    );
     let mut headers = vec![("Accept", version.objects())];
     if version == Version::V20 {
         headers.push(("Range", &range));
@@ -196,6 +210,7 @@ pub(super) fn page(
         return Ok(Page {
             objects: Vec::new(),
             following: None,
+            more_without_next: false,
             added_last: None,
         });
     }
@@ -210,26 +225,33 @@ pub(super) fn page(
         Some(_) => return Err(fail(format!("{url}: objects is not a list"))),
     };
     let added_last = reply.header("x-taxii-date-added-last").map(str::to_string);
+    let mut more_without_next = false;
     let following = match version {
         Version::V21 => {
             let more = doc.get("more").and_then(Value::as_bool) == Some(true);
             match doc.get("next").and_then(Value::as_str) {
                 Some(t) if more => Some(Position::Next(t.to_string())),
-                _ => None,
+                _ => {
+                    more_without_next = more;
+                    None
+                }
             }
         }
         Version::V20 => {
-            // `Content-Range: items S-E/T`; a 200 is the whole answer.
-            let after = reply
+            // A 206 with `Content-Range: items S-E/T`; the next page starts
+            // after the objects received (a server may send fewer than
+            // asked). With no total (`*`), a full page means more may
+            // follow. A 200 is the whole answer.
+            let total = reply
                 .header("content-range")
                 .filter(|_| reply.status == 206)
-                .and_then(|r| {
-                    let (span, total) = r.trim().strip_prefix("items")?.trim().split_once('/')?;
-                    let end: u64 = span.split_once('-')?.1.trim().parse().ok()?;
-                    Some((end + 1, total.trim().parse::<u64>().ok()))
-                });
-            match after {
-                Some((next, Some(total))) if next < total && !objects.is_empty() => {
+                .and_then(|r| r.rsplit_once('/'))
+                .map(|(_, t)| t.trim().parse::<u64>().ok());
+            let next = start.saturating_add(objects.len() as u64);
+            match total {
+                _ if objects.is_empty() => None,
+                Some(Some(total)) if next < total => Some(Position::Offset(next)),
+                Some(None) if objects.len() as u64 >= u64::from(page_size) => {
                     Some(Position::Offset(next))
                 }
                 _ => None,
@@ -239,6 +261,7 @@ pub(super) fn page(
     Ok(Page {
         objects,
         following,
+        more_without_next,
         added_last,
     })
 }
@@ -259,8 +282,25 @@ fn json(url: &str, reply: &Reply) -> Result<Value, String> {
     Ok(v)
 }
 
+/// What a path segment or query value keeps as it is: RFC 3986's
+/// unreserved characters (a collection id's `-` stays `-`).
+const ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn enc(s: &str) -> String {
-    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+    utf8_percent_encode(s, ENCODED).to_string()
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> &str {
+    let end = url
+        .find("://")
+        .and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j))
+        .unwrap_or(url.len());
+    &url[..end]
 }
 
 fn with_slash(u: &str) -> String {
@@ -278,12 +318,13 @@ fn join(base: &str, reference: &str) -> String {
     if reference.starts_with("http://") || reference.starts_with("https://") {
         return reference.to_string();
     }
-    let origin_end = base
-        .find("://")
-        .and_then(|i| base[i + 3..].find('/').map(|j| i + 3 + j))
-        .unwrap_or(base.len());
+    let base = base.split(['?', '#']).next().unwrap_or(base);
+    if let Some(rest) = reference.strip_prefix("//") {
+        let scheme = base.split("://").next().unwrap_or("https");
+        return format!("{scheme}://{rest}");
+    }
     if reference.starts_with('/') {
-        format!("{}{reference}", &base[..origin_end])
+        format!("{}{reference}", origin(base))
     } else {
         format!("{}{reference}", with_slash(base))
     }
@@ -299,5 +340,12 @@ mod tests {
         assert_eq!(join(d, "https://o.example/r/"), "https://o.example/r/");
         assert_eq!(join(d, "/feeds/"), "https://h.example:8443/feeds/");
         assert_eq!(join(d, "feeds/"), "https://h.example:8443/taxii2/feeds/");
+        assert_eq!(join(d, "//o.example/r/"), "https://o.example/r/");
+        assert_eq!(join("https://h/taxii2/?x=1", "/r/"), "https://h/r/");
+        assert_eq!(
+            origin("https://h.example:8443/taxii2/"),
+            "https://h.example:8443"
+        );
+        assert_eq!(enc("a-b_c.d~e f/g"), "a-b_c.d~e%20f%2Fg");
     }
 }

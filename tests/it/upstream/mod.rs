@@ -25,6 +25,7 @@ const CANON: &str = "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d";
 /// Writes an aggregator config in `dir` whose one input is `taxii` (the
 /// inside of `taxii = { … }`) and compiles it.
 fn aggregator(dir: &Path, taxii: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     let cfg = dir.join("agg.toml");
     std::fs::write(
         &cfg,
@@ -248,6 +249,28 @@ async fn upstream_own_serve_over_mtls_then_only_the_delta() {
     let s3 = fetch_ok_async(&cfg, 0, Some(3)).await;
     assert!(s3.unchanged, "same cache, same feed");
 
+    // A server the CA bundle does not vouch for: refused at once (a retry
+    // cannot change a certificate), the source reported failed.
+    let stranger = write(
+        agg.path(),
+        "other-ca.pem",
+        &Ca::new("some other CA").pair.cert_pem,
+    );
+    let wrong_ca = aggregator(
+        &agg.path().join("wrong-ca"),
+        &taxii.replace(&format!("{ca_pem:?}"), &format!("{stranger:?}")),
+    );
+    let s = tokio::task::spawn_blocking(move || compile_agg(&wrong_ca, false))
+        .await
+        .unwrap()
+        .unwrap();
+    let u = &s.upstream[0];
+    assert!(
+        u.failed.as_deref().is_some_and(|f| f.contains("TLS")),
+        "{u:?}"
+    );
+    assert_eq!((u.requests, u.retries), (1, 0), "{u:?}");
+
     // A wrong passphrase is a config problem: the compile stops, naming it.
     std::fs::write(&pass, "wrong\n").unwrap();
     let c = cfg.clone();
@@ -322,7 +345,7 @@ fn upstream_retries_500_429_and_a_stalled_page() {
     assert!(log.iter().all(|l| !l.contains("unreadable")), "{log:#?}");
     assert_eq!(
         u.collections[0].cursor.as_deref(),
-        Some("2026-01-01T00:00:04.000Z")
+        Some("2026-01-01T00:00:04.000000Z")
     );
     assert_eq!(versions_in(&agg.path().join("agg.taxii"), AGG).len(), 5);
 
@@ -372,15 +395,74 @@ fn upstream_that_fails_keeps_its_objects_and_resumes_where_it_stopped() {
     assert!(objects[0].contains("next=2"), "{log:#?}");
     assert_eq!(versions_in(&agg.path().join("agg.taxii"), AGG).len(), 5);
 
-    // A source that is down: with --strict the compile stops; without, it
-    // publishes (nothing new: the feed stays) and says so.
+    // A source that is down: without --strict the compile publishes what
+    // it has (nothing yet) and says why; with it, the compile stops.
     let dead = tempfile::tempdir().unwrap();
     let cfg = aggregator(
         dead.path(),
         "url = \"http://127.0.0.1:9/taxii2/\", retry_for = \"1s\"",
     );
+    let sum = compile_agg(&cfg, false).unwrap();
+    let u = &sum.upstream[0];
+    assert!(
+        u.failed
+            .as_deref()
+            .is_some_and(|f| f.contains("127.0.0.1:9")),
+        "{u:?}"
+    );
+    assert!(u.requests >= 2 && u.retries >= 1, "retried: {u:?}");
     let e = compile_agg(&cfg, true).unwrap_err().to_string();
     assert!(e.contains("upstream up") && e.contains("--strict"), "{e}");
+}
+
+#[test]
+fn upstream_pages_by_added_after_without_next_and_never_loops() {
+    // `more` without `next`: the rest is asked for with added_after.
+    let s = Scripted::start(vec![Act::NoNext, Act::NoNext, Act::NoNext]);
+    let agg = tempfile::tempdir().unwrap();
+    let cfg = aggregator(agg.path(), &scripted_taxii(&s, "5s"));
+    fetch_ok(&cfg, 5, Some(2 + 3));
+    let log = s.requests();
+    let objects: Vec<&String> = log.iter().filter(|l| l.contains("/objects/")).collect();
+    assert!(!objects[0].contains("added_after"), "{log:#?}");
+    assert!(
+        objects[1].contains("added_after=2026-01-01T00%3A00%3A01"),
+        "{log:#?}"
+    );
+    assert!(
+        objects[2].contains("added_after=2026-01-01T00%3A00%3A03"),
+        "{log:#?}"
+    );
+
+    // The same config pointed at another server starts a new cache: its
+    // first request asks for everything, not from the old cursor.
+    let other = Scripted::start(Vec::new());
+    let cfg = aggregator(agg.path(), &scripted_taxii(&other, "5s"));
+    fetch_ok(&cfg, 5, Some(2 + 3));
+    let first = other
+        .requests()
+        .into_iter()
+        .find(|l| l.contains("/objects/"));
+    assert!(
+        first.as_deref().is_some_and(|l| !l.contains("added_after")),
+        "{first:?}"
+    );
+
+    // A server whose `next` leads back to pages already seen is given up
+    // on, not followed forever; the compile still publishes.
+    let looping = Scripted::start(vec![Act::Page, Act::Loop, Act::Loop, Act::Loop]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = aggregator(dir.path(), &scripted_taxii(&looping, "5s"));
+    let sum = compile_agg(&cfg, false).unwrap();
+    let u = &sum.upstream[0];
+    assert!(
+        u.failed
+            .as_deref()
+            .is_some_and(|f| f.contains("nothing new")),
+        "{u:?}"
+    );
+    assert_eq!(u.requests, 2 + 3, "{u:?}");
+    assert_eq!(u.collections[0].fetched, 4);
 }
 
 #[test]
@@ -432,7 +514,7 @@ fn upstream_through_a_proxy() {
         .lines()
         .filter(|l| l.contains("Request") && l.contains(&s.addr.to_string()))
         .count();
-    assert!(through >= 1, "{log}");
+    assert_eq!(through as u64, u.requests, "{log}");
     assert_eq!(s.requests().len() as u64, u.requests);
 
     // With the proxy gone, the source fails instead of going direct.

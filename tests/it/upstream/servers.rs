@@ -41,6 +41,11 @@ pub(super) enum Act {
     Busy,
     /// Headers and half the body, then nothing for 3 s.
     Stall,
+    /// A page that says `more` but gives no `next` token (the client
+    /// must go on with `added_after`).
+    NoNext,
+    /// A page whose `next` is always the same token.
+    Loop,
 }
 
 /// A TAXII 2.1 server on 127.0.0.1 with one collection of five indicators
@@ -135,7 +140,7 @@ pub(super) fn answer(mut conn: TcpStream, addr: SocketAddr, line: &str, act: Act
             "Retry-After: 1\r\n".to_string(),
             "{}".to_string(),
         ),
-        Act::Page | Act::Stall => route(addr, path),
+        Act::Page | Act::Stall | Act::NoNext | Act::Loop => route(addr, path, act),
     };
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: application/taxii+json;version=2.1\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
@@ -153,7 +158,7 @@ pub(super) fn answer(mut conn: TcpStream, addr: SocketAddr, line: &str, act: Act
 
 /// Discovery, the API root's collections, and the objects pages (`next`
 /// is the offset of the following page).
-pub(super) fn route(addr: SocketAddr, path: &str) -> (&'static str, String, String) {
+pub(super) fn route(addr: SocketAddr, path: &str, act: Act) -> (&'static str, String, String) {
     let ok = "200 OK";
     if path == "/taxii2/" {
         let d =
@@ -167,17 +172,33 @@ pub(super) fn route(addr: SocketAddr, path: &str) -> (&'static str, String, Stri
         ]});
         return (ok, String::new(), c.to_string());
     }
-    let start: u32 = path
-        .split("next=")
-        .nth(1)
-        .and_then(|n| n.split('&').next())
+    // Object i was added at 2026-01-01T00:00:0i; `added_after` is
+    // honoured (exclusive), and `next` is the index of the next object.
+    let param = |name: &str| {
+        path.split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+    };
+    let after: u32 = param("added_after")
+        .map(|a| a.replace("%3A", ":"))
+        .and_then(|a| a.get(17..19).map(str::to_string))
+        .and_then(|secs| secs.parse::<u32>().ok())
+        .map_or(0, |secs| secs + 1);
+    let start = param("next")
         .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .max(after)
+        .min(5);
     let end = (start + 2).min(5);
     let objects: Vec<_> = (start..end).map(indicator).collect();
     let mut env = serde_json::json!({"more": end < 5, "objects": objects});
-    if end < 5 {
-        env["next"] = serde_json::json!(end.to_string());
+    match act {
+        Act::Loop => env["next"] = serde_json::json!("0"),
+        Act::NoNext => {}
+        _ if end < 5 => env["next"] = serde_json::json!(end.to_string()),
+        _ => {}
+    }
+    if start == end {
+        return (ok, String::new(), env.to_string());
     }
     let last = format!(
         "X-TAXII-Date-Added-First: 2026-01-01T00:00:0{start}.000Z\r\nX-TAXII-Date-Added-Last: 2026-01-01T00:00:0{}.000Z\r\n",
