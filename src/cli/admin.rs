@@ -96,7 +96,8 @@ the systemd units: serve (reload = SIGHUP), the scheduled compile, the static ex
 /// `taxii-edge check-config FILE`: everything `Config::load` validates
 /// (every problem named by its key, exit 1), then notes about what only a
 /// compile would find out: input patterns that match no file yet, an
-/// output directory that does not exist.
+/// upstream's missing secret variable or file, an output directory that
+/// does not exist.
 pub(super) fn check_config(path: &Path) -> Result<(), Failure> {
     let config = Config::load(path)?;
     for (i, path) in config
@@ -112,6 +113,16 @@ pub(super) fn check_config(path: &Path) -> Result<(), Failure> {
         };
         if let Err(input::InputError::NoMatch { pattern }) = input::expand(&[(pattern, None)]) {
             eprintln!("note: inputs[{i}].path: {pattern:?} matches no file yet (compile fails until it does)");
+        }
+    }
+    for (i, src) in config
+        .inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, inp)| Some((i, inp.taxii.as_ref()?)))
+    {
+        for note in src.local_notes(&config.base_dir()) {
+            eprintln!("note: inputs[{i}].taxii.{note}");
         }
     }
     let out = config.resolve(&config.compile.out);

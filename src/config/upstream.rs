@@ -161,6 +161,42 @@ impl TaxiiSource {
         }
     }
 
+    /// What this machine lacks for the fetch, as `key: message` notes: an
+    /// unset `*_env` variable, a missing file. Not config errors: the
+    /// compile may run with another environment (a systemd unit's).
+    pub fn local_notes(&self, base: &std::path::Path) -> Vec<String> {
+        let mut notes = Vec::new();
+        for (key, var) in [
+            ("password_env", &self.password_env),
+            ("client_key_passphrase_env", &self.client_key_passphrase_env),
+        ] {
+            if let Some(v) = var {
+                if std::env::var_os(v).is_none() {
+                    notes.push(format!(
+                        "{key}: {v} is not set here (the compile needs it in its environment)"
+                    ));
+                }
+            }
+        }
+        for (key, file) in [
+            ("password_file", &self.password_file),
+            (
+                "client_key_passphrase_file",
+                &self.client_key_passphrase_file,
+            ),
+            ("client_cert", &self.client_cert),
+            ("client_key", &self.client_key),
+            ("ca_bundle", &self.ca_bundle),
+        ] {
+            if let Some(f) = file {
+                if !base.join(f).is_file() {
+                    notes.push(format!("{key}: {f} does not exist here"));
+                }
+            }
+        }
+        notes
+    }
+
     /// Every problem, each with its key under `key` (`inputs[2].taxii`).
     pub(super) fn check(&self, key: &str, add: &mut impl FnMut(String, String)) {
         let url = self.url.trim();
@@ -282,6 +318,26 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_notes_name_what_is_missing_here() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), "x").unwrap();
+        let src: TaxiiSource = toml::from_str(
+            r#"url = "https://u/"
+user = "a"
+password_env = "TAXII_EDGE_TEST_SURELY_UNSET"
+ca_bundle = "ca.pem"
+client_cert = "missing.pem"
+client_key = "missing.key""#,
+        )
+        .unwrap();
+        let notes = src.local_notes(dir.path());
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        assert!(notes[0].starts_with("password_env: TAXII_EDGE_TEST_SURELY_UNSET"));
+        assert!(notes[1].starts_with("client_cert: missing.pem"));
+        assert!(notes[2].starts_with("client_key: missing.key"));
+    }
 
     #[test]
     fn durations() {
