@@ -10,7 +10,7 @@
 
 use super::taxii::Position;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -162,13 +162,29 @@ pub(super) struct Objects {
     path: PathBuf,
     /// Hashes of the lines in the file.
     seen: HashSet<u64>,
+    /// The file's length.
+    len: u64,
+    /// How a line names what it is about, for [`Objects::latest`]
+    /// (`None`: the lines are not keyed).
+    key_of: Option<KeyOf>,
+    /// Per key hash, the offset and length of the last line with it.
+    latest: HashMap<u64, (u64, u32)>,
 }
+
+/// The key of a line, if it has one.
+pub(super) type KeyOf = fn(&[u8]) -> Option<&[u8]>;
 
 impl Objects {
     /// Opens (or creates) the file and learns its lines; a last line cut
     /// short by a crash is cut off.
     pub fn open(path: &Path) -> Result<Objects, String> {
+        Objects::open_keyed(path, None)
+    }
+
+    /// [`Objects::open`], remembering where the last line of each key is.
+    pub fn open_keyed(path: &Path, key_of: Option<KeyOf>) -> Result<Objects, String> {
         let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+        let mut latest = HashMap::new();
         let mut file = File::options()
             .read(true)
             .append(true)
@@ -185,8 +201,12 @@ impl Objects {
             if n == 0 || line.last() != Some(&b'\n') {
                 break;
             }
+            let text = &line[..n - 1];
+            if let Some(k) = key_of.and_then(|f| f(text)) {
+                latest.insert(xxh3_64(k), (good, text.len() as u32));
+            }
             good += n as u64;
-            seen.insert(xxh3_64(&line[..n - 1]));
+            seen.insert(xxh3_64(text));
         }
         drop(reader);
         if file.metadata().map_err(fail)?.len() != good {
@@ -197,7 +217,23 @@ impl Objects {
             file,
             path: path.to_path_buf(),
             seen,
+            len: good,
+            key_of,
+            latest,
         })
+    }
+
+    /// The last line with key `key`, if any.
+    pub fn latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        use std::os::unix::fs::FileExt;
+        let Some(&(at, len)) = self.latest.get(&xxh3_64(key)) else {
+            return Ok(None);
+        };
+        let mut buf = vec![0; len as usize];
+        self.file
+            .read_exact_at(&mut buf, at)
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        Ok(Some(buf))
     }
 
     /// Objects in the file.
@@ -213,6 +249,10 @@ impl Objects {
         for o in objects {
             let line = serde_json::to_vec(o).map_err(|e| e.to_string())?;
             if self.seen.insert(xxh3_64(&line)) {
+                if let Some(k) = self.key_of.and_then(|f| f(&line)) {
+                    let at = self.len + out.len() as u64;
+                    self.latest.insert(xxh3_64(k), (at, line.len() as u32));
+                }
                 out.extend_from_slice(&line);
                 out.push(b'\n');
                 added += 1;
@@ -222,6 +262,7 @@ impl Objects {
             let fail = |e: std::io::Error| format!("{}: {e}", self.path.display());
             self.file.write_all(&out).map_err(fail)?;
             self.file.sync_data().map_err(fail)?;
+            self.len += out.len() as u64;
         }
         Ok(added)
     }
@@ -264,6 +305,26 @@ mod tests {
         assert!(e.contains("another compile"), "{e}");
         drop(held);
         lock(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn keyed_lines_remember_the_last_of_each_key() {
+        fn key(line: &[u8]) -> Option<&[u8]> {
+            let v = line.strip_prefix(b"{\"k\":\"")?;
+            Some(&v[..v.iter().position(|&b| b == b'"')?])
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.ndjson");
+        let mut o = Objects::open_keyed(&path, Some(key)).unwrap();
+        o.append(&[json!({"k": "a", "v": 1}), json!({"k": "b", "v": 1})])
+            .unwrap();
+        o.append(&[json!({"k": "a", "v": 2})]).unwrap();
+        assert_eq!(o.latest(b"a").unwrap().unwrap(), br#"{"k":"a","v":2}"#);
+        drop(o);
+        let o = Objects::open_keyed(&path, Some(key)).unwrap();
+        assert_eq!(o.latest(b"a").unwrap().unwrap(), br#"{"k":"a","v":2}"#);
+        assert_eq!(o.latest(b"b").unwrap().unwrap(), br#"{"k":"b","v":1}"#);
+        assert_eq!(o.latest(b"c").unwrap(), None);
     }
 
     #[test]

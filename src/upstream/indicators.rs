@@ -72,6 +72,51 @@ pub(super) fn native(o: &Value, owner: &str, collection: &str) -> Option<Value> 
     Some(Value::Object(n))
 }
 
+/// The `upstream_id` of a native record line as [`native`] writes it
+/// (compact JSON; ids have no escapes): the key of the cache file's
+/// index of each upstream indicator's latest record.
+pub(super) fn key(line: &[u8]) -> Option<&[u8]> {
+    const TAG: &[u8] = b"\"upstream_id\":\"";
+    let start = memchr::memmem::find(line, TAG)? + TAG.len();
+    let len = memchr::memchr(b'"', &line[start..])?;
+    Some(&line[start..start + len])
+}
+
+/// What a new native record of an upstream indicator means for its
+/// previous one (`before`, the same `upstream_id`).
+pub(super) enum Change {
+    /// Publish `new`.
+    Keep,
+    /// Publish `new`, and this copy of `before` marked inactive: the
+    /// indicator's value changed, and the old value must not stay live.
+    Retire(Value),
+    /// `new` is an older version than `before` (fetched again): drop it.
+    Stale,
+}
+
+pub(super) fn change(before: &Value, new: &Value) -> Change {
+    let modified = |v: &Value| {
+        v.get("last_modified")
+            .and_then(Value::as_str)
+            .and_then(|t| crate::time::parse_rfc3339(t).ok())
+    };
+    if let (Some(b), Some(n)) = (modified(before), modified(new)) {
+        if n < b {
+            return Change::Stale;
+        }
+    }
+    let same = before.get("type") == new.get("type") && before.get("value") == new.get("value");
+    if same || before.get("active") == Some(&json!(false)) {
+        return Change::Keep;
+    }
+    let mut gone = before.clone();
+    gone["active"] = json!(false);
+    if let Some(m) = new.get("last_modified") {
+        gone["last_modified"] = m.clone();
+    }
+    Change::Retire(gone)
+}
+
 /// The TLP of a well-known TLP 1.0 or 2.0 marking definition id.
 fn tlp_of(id: &str) -> Option<&'static str> {
     Some(match id {
@@ -112,6 +157,28 @@ mod tests {
                 "upstream_collection": "c1",
             })
         );
+    }
+
+    #[test]
+    fn a_changed_value_retires_the_old_one() {
+        let v1 = json!({"type": "ipv4", "value": "198.51.100.1", "last_modified": "2026-01-01T00:00:00Z", "upstream_id": "indicator--1"});
+        let mut v2 = v1.clone();
+        v2["value"] = json!("198.51.100.2");
+        v2["last_modified"] = json!("2026-02-01T00:00:00Z");
+        match change(&v1, &v2) {
+            Change::Retire(gone) => {
+                assert_eq!(gone["value"], "198.51.100.1");
+                assert_eq!(gone["active"], false);
+                assert_eq!(gone["last_modified"], "2026-02-01T00:00:00Z");
+            }
+            _ => panic!("the old value must be retired"),
+        }
+        assert!(matches!(change(&v2, &v1), Change::Stale));
+        let mut same = v1.clone();
+        same["last_modified"] = json!("2026-03-01T00:00:00Z");
+        assert!(matches!(change(&v1, &same), Change::Keep));
+        let line = serde_json::to_vec(&v1).unwrap();
+        assert_eq!(key(&line), Some(&b"indicator--1"[..]));
     }
 
     #[test]

@@ -301,17 +301,40 @@ impl Cached {
             owner: owner.to_string(),
             collection: collection.to_string(),
             objects: Objects::open(&cache::objects_path(dir, collection))?,
-            natives: Objects::open(&cache::indicators_path(dir, collection))?,
+            natives: Objects::open_keyed(
+                &cache::indicators_path(dir, collection),
+                Some(indicators::key),
+            )?,
         })
     }
 
     /// Appends a page: its objects, and the native records of its simple
-    /// indicators; returns how many objects were new.
+    /// indicators (with the old value of an indicator whose value changed
+    /// marked inactive); returns how many objects were new.
     fn append(&mut self, page: &[serde_json::Value]) -> Result<u64, String> {
-        let canonical: Vec<_> = page
-            .iter()
-            .filter_map(|o| indicators::native(o, &self.owner, &self.collection))
-            .collect();
+        let mut canonical: Vec<serde_json::Value> = Vec::new();
+        // Per upstream id, its latest record in this page so far.
+        let mut in_page: std::collections::HashMap<String, usize> = Default::default();
+        for o in page {
+            let Some(n) = indicators::native(o, &self.owner, &self.collection) else {
+                continue;
+            };
+            let id = n["upstream_id"].as_str().unwrap_or_default().to_string();
+            let before = match in_page.get(&id) {
+                Some(&i) => Some(canonical[i].clone()),
+                None => self
+                    .natives
+                    .latest(id.as_bytes())?
+                    .and_then(|line| serde_json::from_slice(&line).ok()),
+            };
+            match before.map(|b| indicators::change(&b, &n)) {
+                Some(indicators::Change::Stale) => continue,
+                Some(indicators::Change::Retire(gone)) => canonical.push(gone),
+                Some(indicators::Change::Keep) | None => {}
+            }
+            in_page.insert(id, canonical.len());
+            canonical.push(n);
+        }
         self.natives.append(&canonical)?;
         self.objects.append(page)
     }

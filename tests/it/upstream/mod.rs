@@ -56,7 +56,7 @@ anonymous = true
 [[collections]]
 id = "{CANON}"
 title = "Upstream domains as our own indicators"
-query = 'owner = "up" and type = "domain"'
+query = 'owner = "up" and type in ("domain", "ipv4")'
 anonymous = true
 "#
         ),
@@ -484,15 +484,39 @@ fn upstream_medallion_window_then_only_what_was_added() {
         .collect();
     assert_eq!(versions_in(&live, AGG), want);
 
-    // medallion gets 7 more objects (and one already known again, which it
-    // keeps as it is); the next run asks for exactly the new ones.
+    // medallion gets 7 more objects and a new version of indicator 20
+    // with another value; the next run asks for exactly those.
     std::thread::sleep(Duration::from_millis(20));
-    let added: Vec<serde_json::Value> = (100..107).map(med_indicator).collect();
+    let mut added: Vec<serde_json::Value> = (100..107).map(med_indicator).collect();
+    let mut changed = med_indicator(20);
+    changed["modified"] = serde_json::json!("2026-02-01T00:00:00.000Z");
+    changed["pattern"] = serde_json::json!("[ipv4-addr:value = '203.0.113.20']");
+    added.push(changed);
     med.add(&added);
-    fetch_ok(&cfg, 7, Some(2 + 1));
+    fetch_ok(&cfg, 8, Some(2 + 1));
     let mut want = want;
     want.extend(added.iter().map(generations::version_key));
     assert_eq!(versions_in(&live, AGG), want);
+
+    // As canonical indicators: the new value is live, the old one revoked
+    // (not left live until its TTL), the others untouched.
+    let canon = latest_indicators(&live, CANON);
+    assert_eq!(
+        canon.get("[ipv4-addr:value = '203.0.113.20']"),
+        Some(&false),
+        "{canon:#?}"
+    );
+    assert_eq!(
+        canon.get("[ipv4-addr:value = '198.51.100.20']"),
+        Some(&true),
+        "{canon:#?}"
+    );
+    assert_eq!(
+        canon.get("[ipv4-addr:value = '198.51.100.21']"),
+        Some(&false),
+        "{canon:#?}"
+    );
+    assert_eq!(canon.len(), 25 + 7 + 1, "{canon:#?}");
 }
 
 #[test]
