@@ -416,6 +416,39 @@ fn upstream_that_fails_keeps_its_objects_and_resumes_where_it_stopped() {
 }
 
 #[test]
+fn upstream_resume_token_the_server_refuses_starts_the_query_again() {
+    // A compile that stopped part-way left a resume point whose token the
+    // server no longer knows (it answers 400): the next compile starts the
+    // query again instead of failing, and adds nothing twice.
+    let s = Scripted::start(Vec::new());
+    let agg = tempfile::tempdir().unwrap();
+    let cfg = aggregator(agg.path(), &scripted_taxii(&s, "5s"));
+    let dir = agg.path().join("agg.taxii.upstream/up");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("cursor.json"),
+        serde_json::json!({
+            "format": 1,
+            "url": s.url(),
+            "collections": {UP_COLLECTION: {
+                "title": "Scripted",
+                "added_after": null,
+                "resume": {"added_after": null, "next": "expired-token", "offset": null, "last": null},
+                "objects": 0,
+            }},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    // The refused token, then the three pages from the start.
+    fetch_ok(&cfg, 5, Some(2 + 1 + 3));
+    let log = s.requests();
+    let objects: Vec<&String> = log.iter().filter(|l| l.contains("/objects/")).collect();
+    assert!(objects[0].contains("next=expired-token"), "{log:#?}");
+    assert!(!objects[1].contains("next="), "{log:#?}");
+}
+
+#[test]
 fn upstream_pages_by_added_after_without_next_and_never_loops() {
     // `more` without `next`: the rest is asked for with added_after.
     let s = Scripted::start(vec![Act::NoNext, Act::NoNext, Act::NoNext]);

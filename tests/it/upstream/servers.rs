@@ -183,6 +183,12 @@ pub(super) fn route(addr: SocketAddr, path: &str, act: Act) -> (&'static str, St
         .and_then(|a| a.get(17..19).map(str::to_string))
         .and_then(|secs| secs.parse::<u32>().ok())
         .map_or(0, |secs| secs + 1);
+    // A token this server never gave out: 400, as servers answer an
+    // expired or unknown one.
+    if param("next").is_some_and(|n| n.parse::<u32>().is_err()) {
+        let e = serde_json::json!({"title": "unknown next token", "http_status": "400"});
+        return ("400 Bad Request", String::new(), e.to_string());
+    }
     let start = param("next")
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
