@@ -44,33 +44,11 @@ impl Client {
     pub fn new(src: &TaxiiSource, base: &Path) -> Result<Client, String> {
         let mut tls = TlsConfig::builder();
         if let Some(ca) = &src.ca_bundle {
-            let pem = read(base, ca, "ca_bundle")?;
-            let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                .filter_map(|i| match i {
-                    Ok(PemItem::Certificate(c)) => Some(Ok(c)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                })
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("ca_bundle {ca}: {e}"))?;
-            if certs.is_empty() {
-                return Err(format!("ca_bundle {ca}: no CERTIFICATE in it"));
-            }
+            let certs = certificates(base, ca, "ca_bundle")?;
             tls = tls.root_certs(RootCerts::new_with_certs(&certs));
         }
         if let (Some(cert), Some(key)) = (&src.client_cert, &src.client_key) {
-            let pem = read(base, cert, "client_cert")?;
-            let chain: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                .filter_map(|i| match i {
-                    Ok(PemItem::Certificate(c)) => Some(Ok(c)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                })
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("client_cert {cert}: {e}"))?;
-            if chain.is_empty() {
-                return Err(format!("client_cert {cert}: no CERTIFICATE in it"));
-            }
+            let chain = certificates(base, cert, "client_cert")?;
             let passphrase = src
                 .passphrase()
                 .map(|s| reveal(&s, base, "client_key_passphrase"))
@@ -212,6 +190,23 @@ fn retry_after(v: &str) -> Option<Duration> {
         at.duration_since(std::time::SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// The certificates of a PEM file (at least one).
+fn certificates(base: &Path, file: &str, key: &str) -> Result<Vec<Certificate<'static>>, String> {
+    let pem = read(base, file, key)?;
+    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+        .filter_map(|i| match i {
+            Ok(PemItem::Certificate(c)) => Some(Ok(c)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{key} {file}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{key} {file}: no CERTIFICATE in it"));
+    }
+    Ok(certs)
 }
 
 fn read(base: &Path, file: &str, key: &str) -> Result<Vec<u8>, String> {

@@ -59,18 +59,29 @@ pub(super) struct Scripted {
 
 pub(super) const UP_COLLECTION: &str = "91a7b3c5-2d4e-4f60-8a1b-c2d3e4f5a6b7";
 
-pub(super) fn indicator(i: u32) -> serde_json::Value {
+/// A STIX 2.1 indicator with `id` whose pattern compares `path` to
+/// `value`.
+fn stix_indicator(id: String, path: &str, value: &str) -> serde_json::Value {
     serde_json::json!({
         "type": "indicator",
         "spec_version": "2.1",
-        "id": format!("indicator--00000000-0000-4000-8000-00000000000{i}"),
+        "id": id,
         "created": "2026-01-01T00:00:00.000Z",
         "modified": "2026-01-01T00:00:00.000Z",
-        "name": format!("bad{i}.example.net"),
-        "pattern": format!("[domain-name:value = 'bad{i}.example.net']"),
+        "name": value,
+        "pattern": format!("[{path} = '{value}']"),
         "pattern_type": "stix",
         "valid_from": "2026-01-01T00:00:00Z",
     })
+}
+
+/// The scripted server's object `i` (a domain).
+pub(super) fn indicator(i: u32) -> serde_json::Value {
+    stix_indicator(
+        format!("indicator--00000000-0000-4000-8000-00000000000{i}"),
+        "domain-name:value",
+        &format!("bad{i}.example.net"),
+    )
 }
 
 impl Scripted {
@@ -222,18 +233,13 @@ pub(super) struct Medallion {
 
 pub(super) const MED_COLLECTION: &str = "64993447-4d7e-4f70-b94d-d7f33742ee63";
 
+/// Object `i` of the medallion and OpenTAXII tests (an IPv4 address).
 pub(super) fn med_indicator(i: u32) -> serde_json::Value {
-    serde_json::json!({
-        "type": "indicator",
-        "spec_version": "2.1",
-        "id": format!("indicator--{:08x}-0000-4000-8000-000000000000", i),
-        "created": "2026-01-01T00:00:00.000Z",
-        "modified": "2026-01-01T00:00:00.000Z",
-        "name": format!("198.51.100.{i}"),
-        "pattern": format!("[ipv4-addr:value = '198.51.100.{i}']"),
-        "pattern_type": "stix",
-        "valid_from": "2026-01-01T00:00:00Z",
-    })
+    stix_indicator(
+        format!("indicator--{i:08x}-0000-4000-8000-000000000000"),
+        "ipv4-addr:value",
+        &format!("198.51.100.{i}"),
+    )
 }
 
 impl Medallion {
