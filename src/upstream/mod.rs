@@ -241,7 +241,7 @@ fn fetch_source(
         .initial_window()
         .map(|w| time::fmt_ms(now - w.as_micros() as Micros));
     for col in readable.iter().filter(|c| selected(src, &c.id, &c.title)) {
-        let cursor = cursors.collections.entry(col.id.clone()).or_default();
+        let cursor = cursor_of(cursors, &col.id);
         cursor.title = col.title.clone();
         let mut fetch = CollectionFetch {
             id: col.id.clone(),
@@ -261,7 +261,7 @@ fn fetch_source(
             dir,
             &mut fetch,
         );
-        let cursor = cursors.collections.entry(col.id.clone()).or_default();
+        let cursor = cursor_of(cursors, &col.id);
         cursor.objects = cached.objects.count();
         fetch.cached = cursor.objects;
         fetch.indicators = cached.natives.count();
@@ -362,7 +362,7 @@ fn fetch_collection(
             r.position(),
             r.last.as_deref().and_then(|l| time::parse_rfc3339(l).ok()),
         ),
-        None => (first_query.clone(), Position::Start, None),
+        None => (first_query, Position::Start, None),
     };
     let mut restarted = false;
     let mut unlabelled = false;
@@ -404,10 +404,10 @@ fn fetch_collection(
             None if !page.objects.is_empty() => unlabelled = true,
             None => {}
         }
+        // The caller names the collection.
         let stuck = |why: &str| {
             Stop::Server(format!(
-                "{}: {why}; stopped after {pages} pages so as not to page forever",
-                col.id
+                "{why}; stopped after {pages} pages so as not to page forever"
             ))
         };
         at = match (page.following, page.more_without_next) {
